@@ -1,0 +1,52 @@
+"""pytest-modelguard: requirements on machine-learning models as pytest gates.
+
+Importing this package is cheap: the public names load on first use, so pytest's import
+of the plugin never pulls in numpy, pandas, TensorFlow or the checks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from pytest_modelguard.markers import performance
+from pytest_modelguard.verdict import GateError, GateFailure, Verdict
+
+if TYPE_CHECKING:
+    from pytest_modelguard import adapters, checks
+    from pytest_modelguard.adapters import Adapter, adapt
+    from pytest_modelguard.dataset import Dataset, Predictions
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Dataset": ("pytest_modelguard.dataset", "Dataset"),
+    "Predictions": ("pytest_modelguard.dataset", "Predictions"),
+    "Adapter": ("pytest_modelguard.adapters", "Adapter"),
+    "adapt": ("pytest_modelguard.adapters", "adapt"),
+    "checks": ("pytest_modelguard.checks", None),
+    "adapters": ("pytest_modelguard.adapters", None),
+}
+
+__all__ = [
+    "Adapter",
+    "Dataset",
+    "GateError",
+    "GateFailure",
+    "Predictions",
+    "Verdict",
+    "adapt",
+    "adapters",
+    "checks",
+    "performance",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pytest_modelguard' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

@@ -1,0 +1,66 @@
+"""Keras 3 models: batched ``predict_on_batch`` on float32 arrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytest_modelguard.adapters import Adapter
+from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.verdict import GateError
+
+_PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
+
+
+class KerasAdapter(Adapter):
+    """A Keras model; its last layer's activation says whether it emits probabilities."""
+
+    def __init__(self, model: Any, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.output = _output_kind(model)
+
+    def prepare(self, dataset: Dataset) -> np.ndarray:
+        return as_float32(dataset)
+
+    def predict_batch(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(rows))
+
+    def size_bytes(self) -> int:
+        return int(sum(np.asarray(w).nbytes for w in self.model.weights))
+
+
+def as_float32(dataset: Dataset) -> np.ndarray:
+    """Features as a float32 array, or a clear error naming the columns that are not numbers."""
+    features = dataset.features
+    if hasattr(features, "dtypes"):
+        bad = [str(c) for c, t in features.dtypes.items() if t.kind not in "biuf"]
+        if bad:
+            raise GateError(
+                f"dataset {dataset.name!r} has non-numeric feature columns {bad}: a Keras "
+                "model takes a float32 array; encode them, or pass features=[...] "
+                "without them"
+            )
+        return features.to_numpy(dtype=np.float32)
+    array = np.asarray(features)
+    if array.dtype.kind not in "biuf":
+        raise GateError(
+            f"dataset {dataset.name!r} has features of dtype {array.dtype}: a Keras model "
+            "takes a float32 array"
+        )
+    return array.astype(np.float32, copy=False)
+
+
+def _output_kind(model: Any) -> str:
+    layers = getattr(model, "layers", None)
+    if not layers:
+        return "auto"
+    last = layers[-1]
+    if type(last).__name__ == "Softmax":
+        return "probabilities"
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    if activation in _PROBABILITY_ACTIVATIONS:
+        return "probabilities"
+    if activation == "linear":
+        return "logits"
+    return "auto"

@@ -1,0 +1,38 @@
+"""scikit-learn estimators and pipelines: ``predict_proba``, else ``decision_function``,
+else ``predict``."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+from sklearn.base import is_regressor
+
+from pytest_modelguard.adapters import Adapter
+
+
+class SklearnAdapter(Adapter):
+    """Probabilities when the estimator has them (with its ``classes_``), margins as
+    logits for ``decision_function``, labels or values from ``predict``."""
+
+    def __init__(self, model: Any, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        classes = getattr(model, "classes_", None)
+        self.classes = None if classes is None else np.asarray(classes)
+        if is_regressor(model):
+            self._method, self.output = "predict", "values"
+        elif self.classes is None:
+            self._method, self.output = "predict", "auto"
+        elif hasattr(model, "predict_proba"):
+            self._method, self.output = "predict_proba", "probabilities"
+        elif hasattr(model, "decision_function"):
+            self._method, self.output = "decision_function", "logits"
+        else:
+            self._method, self.output = "predict", "labels"
+
+    def predict_batch(self, rows: Any) -> Any:
+        return getattr(self.model, self._method)(rows)
+
+    def size_bytes(self) -> int:
+        return len(pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL))

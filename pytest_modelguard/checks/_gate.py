@@ -1,0 +1,114 @@
+"""What every gate shares: validating thresholds, deciding on a bound, timing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from pytest_modelguard import stats
+from pytest_modelguard.verdict import GateError, Operator, Verdict
+
+CONFIDENCE_LEVELS = (0.8, 0.9, 0.95, 0.99)
+
+
+def one_threshold(requirement: str, given: Mapping[str, float | None]) -> tuple[str, float]:
+    """The single threshold keyword that was given, or an error naming the choices."""
+    chosen = {name: value for name, value in given.items() if value is not None}
+    names = " or ".join(f"{name}=" for name in given)
+    if not chosen:
+        raise GateError(f"{requirement} gate needs a threshold: give {names}")
+    if len(chosen) > 1:
+        raise GateError(
+            f"{requirement} gate got {' and '.join(f'{k}=' for k in chosen)}: give exactly one "
+            "(use two markers for a range)"
+        )
+    ((name, value),) = chosen.items()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise GateError(f"{name}= must be a finite number, got {value!r}")
+    return name, float(value)
+
+
+def check_confidence(confidence: float | None, n_resamples: int) -> None:
+    if confidence is None:
+        return
+    if confidence not in CONFIDENCE_LEVELS:
+        raise GateError(
+            f"confidence={confidence!r}: use one of {', '.join(map(str, CONFIDENCE_LEVELS))} "
+            "(or None for a point estimate)"
+        )
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 200:
+        raise GateError(f"n_resamples={n_resamples!r}: use an integer of at least 200")
+
+
+def decide(
+    *,
+    requirement: str,
+    metric: str,
+    values: np.ndarray,
+    labels: list[str] | None,
+    operator: Operator,
+    threshold: float,
+    confidence: float | None,
+    low: np.ndarray | None,
+    high: np.ndarray | None,
+    n: int,
+    formula: str,
+    evidence: dict[str, Any],
+) -> Verdict:
+    """A verdict over one value or several (per class / per group): the worst one decides.
+
+    With a confidence level the decision is on the bound on the threshold's side, so a
+    pass means the requirement holds with that confidence.
+    """
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    bound = {">=": low, "<=": high}[operator] if confidence is not None else None
+    decided = values if bound is None else np.atleast_1d(bound)
+    worst = int(np.argmin(decided) if operator == ">=" else np.argmax(decided))
+    ok = decided[worst] >= threshold if operator == ">=" else decided[worst] <= threshold
+    ci = None
+    if confidence is not None and low is not None and high is not None:
+        ci = (float(np.atleast_1d(low)[worst]), float(np.atleast_1d(high)[worst]))
+        evidence["decided_on"] = "lower" if operator == ">=" else "upper"
+    if labels is not None:
+        evidence["worst"] = labels[worst]
+    return Verdict(
+        requirement=requirement,
+        metric=metric,
+        value=float(values[worst]),
+        threshold=threshold,
+        operator=operator,
+        status="pass" if ok else "fail",
+        n=n,
+        ci=ci,
+        confidence=confidence,
+        formula=formula,
+        evidence=evidence,
+    )
+
+
+def interval(
+    counts: np.ndarray,
+    statistic: stats.Statistic,
+    *,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+    metric: str,
+    evidence: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval from the Poisson bootstrap; too many undefined resamples is an error."""
+    samples = stats.poisson_bootstrap(
+        counts, statistic, n_resamples=n_resamples, rng=stats.rng_from(seed)
+    )
+    low, high, undefined = stats.percentile_interval(samples, confidence)
+    evidence["n_resamples"] = n_resamples
+    evidence["undefined_resamples"] = undefined
+    if undefined > 0.05 * n_resamples:
+        raise GateError(
+            f"{metric} is undefined in {undefined} of {n_resamples} bootstrap resamples: the "
+            "data is too small for an interval; add rows or drop confidence="
+        )
+    return low, high

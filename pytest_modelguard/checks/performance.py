@@ -1,0 +1,398 @@
+"""Model quality: classification, ranking, calibration, regression, latency and size."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pytest_modelguard import stats
+from pytest_modelguard.adapters import ModelOutput, adapt
+from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
+from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.verdict import GateError, Verdict
+
+ECE_BINS = 15
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    needs: str  # "labels", "scores", "values" or "model"
+    formula: str
+    per_class: bool = False
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("accuracy", "labels", "correct / n", per_class=True),
+        Metric("balanced_accuracy", "labels", "mean over classes of recall"),
+        Metric("precision", "labels", "TP / (TP + FP)", per_class=True),
+        Metric("recall", "labels", "TP / (TP + FN)", per_class=True),
+        Metric("f1", "labels", "2 TP / (2 TP + FP + FN)", per_class=True),
+        Metric("roc_auc", "scores", "P(score(pos) > score(neg)) + P(tie) / 2", per_class=True),
+        Metric("log_loss", "scores", "-mean log p(true class)"),
+        Metric("ece", "scores", f"sum over {ECE_BINS} bins of |accuracy - confidence| * n_bin / n"),
+        Metric("mae", "values", "mean |y - y_hat|"),
+        Metric("rmse", "values", "sqrt(mean (y - y_hat)^2)"),
+        Metric("r2", "values", "1 - SS_res / SS_tot"),
+        Metric("latency_p95_ms", "model", "95th percentile of ms per model call on batch_size rows"),
+        Metric("model_size_mb", "model", "bytes of parameters / 1e6"),
+    ]
+}
+
+
+def performance(
+    model: Any,
+    dataset: Dataset,
+    *,
+    metric: str = "accuracy",
+    min: float | None = None,
+    max: float | None = None,
+    confidence: float | None = None,
+    n_resamples: int = 2000,
+    per_class: bool = False,
+    decision_threshold: float = 0.5,
+    pos_label: Any = None,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> Verdict:
+    """Gate a quality metric of ``model`` on ``dataset`` at ``min=`` or ``max=``.
+
+    Binary scores are thresholded at ``decision_threshold``; multiclass scores take the
+    argmax. ``precision``/``recall``/``f1`` are for ``pos_label`` on two classes and
+    macro-averaged on more. ``per_class=True`` gates every class (one-vs-rest) and the
+    worst decides. With ``confidence`` the gate decides on the interval's bound from
+    ``n_resamples`` Poisson-bootstrap resamples seeded by ``seed``.
+    """
+    started = time.perf_counter()
+    spec = METRICS.get(metric)
+    if spec is None:
+        raise GateError(f"unknown performance metric {metric!r}; choose one of {', '.join(METRICS)}")
+    name, threshold = one_threshold("performance", {"min": min, "max": max})
+    operator = ">=" if name == "min" else "<="
+    check_confidence(confidence, n_resamples)
+    if per_class and not spec.per_class:
+        per_class_metrics = [m.name for m in METRICS.values() if m.per_class]
+        raise GateError(
+            f"per_class=True does not apply to {metric}; it applies to {', '.join(per_class_metrics)}"
+        )
+    if not 0.0 < decision_threshold < 1.0:
+        raise GateError(f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1")
+
+    adapter = adapt(model)
+    evidence: dict[str, Any] = {"model": adapter.name, "dataset": dataset.name}
+    if spec.needs == "model":
+        if confidence is not None:
+            raise GateError(f"confidence= does not apply to {metric}: it is measured, not sampled")
+        value, n = _model_metric(metric, adapter, dataset, batch_size, evidence)
+        verdict = decide(
+            requirement="performance", metric=metric, values=np.array([value]), labels=None,
+            operator=operator, threshold=threshold, confidence=None, low=None, high=None,
+            n=n, formula=spec.formula, evidence=evidence,
+        )
+    else:
+        output = adapter.outputs(dataset)
+        evidence["output"] = output.kind
+        counts, statistic, labels = _statistic(
+            spec, output, dataset.target, per_class, decision_threshold, pos_label, evidence
+        )
+        values = stats.point_estimate(counts, statistic)
+        _require_defined(metric, values, labels)
+        low = high = None
+        if confidence is not None:
+            low, high = interval(
+                counts, statistic, confidence=confidence, n_resamples=n_resamples, seed=seed,
+                metric=metric, evidence=evidence,
+            )
+        if labels is not None:
+            evidence["per_class"] = {
+                label: float(v) for label, v in zip(labels, np.atleast_1d(values), strict=True)
+            }
+        verdict = decide(
+            requirement="performance", metric=metric, values=values, labels=labels,
+            operator=operator, threshold=threshold, confidence=confidence, low=low, high=high,
+            n=len(dataset), formula=spec.formula, evidence=evidence,
+        )
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+# -- metrics on the model itself ------------------------------------------------------------
+
+
+def _model_metric(
+    metric: str, adapter: Any, dataset: Dataset, batch_size: int, evidence: dict[str, Any]
+) -> tuple[float, int]:
+    if metric == "model_size_mb":
+        size = adapter.size_bytes()
+        evidence["bytes"] = size
+        return size / 1e6, 1
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise GateError(f"batch_size={batch_size!r} must be a positive integer")
+    repeats = 50
+    timings = adapter.time_batches(dataset, batch_size=batch_size, repeats=repeats)
+    evidence.update(batch_size=batch_size, repeats=repeats, median_ms=1e3 * float(np.median(timings)))
+    return 1e3 * float(np.percentile(timings, 95)), repeats
+
+
+# -- the statistic of each metric, as a function of cell weights ---------------------------
+
+
+def _statistic(
+    spec: Metric,
+    output: ModelOutput,
+    target: np.ndarray,
+    per_class: bool,
+    decision_threshold: float,
+    pos_label: Any,
+    evidence: dict[str, Any],
+) -> tuple[np.ndarray, stats.Statistic, list[str] | None]:
+    """Cell counts, the statistic over weighted cells, and per-class labels if gated per class."""
+    if spec.needs == "values":
+        return _regression(spec.name, output, target)
+    if spec.needs == "scores":
+        probabilities, classes = class_probabilities(output, target)
+        if spec.name == "roc_auc":
+            return _roc_auc(probabilities, classes, target, per_class)
+        truth = _class_index(target, classes)
+        if spec.name == "log_loss":
+            eps = np.finfo(probabilities.dtype).eps
+            clipped = np.clip(probabilities, eps, 1 - eps)
+            clipped /= clipped.sum(axis=1, keepdims=True)
+            loss = -np.log(clipped[np.arange(len(truth)), truth])
+            return np.ones(len(loss)), lambda w: (w @ loss) / w.sum(axis=1), None
+        return _ece(probabilities, truth)
+    predicted = predicted_labels(output, target, decision_threshold)
+    evidence["decision_threshold"] = decision_threshold
+    return _confusion(spec.name, target, predicted, per_class, pos_label, evidence)
+
+
+def _confusion(
+    metric: str,
+    target: np.ndarray,
+    predicted: np.ndarray,
+    per_class: bool,
+    pos_label: Any,
+    evidence: dict[str, Any],
+) -> tuple[np.ndarray, stats.Statistic, list[str] | None]:
+    classes = np.union1d(target, predicted)
+    k = len(classes)
+    cells = np.searchsorted(classes, target) * k + np.searchsorted(classes, predicted)
+    counts = np.bincount(cells, minlength=k * k)
+    labels = [str(c) for c in classes]
+
+    def matrix(w: np.ndarray) -> np.ndarray:
+        return w.reshape(len(w), k, k)  # [resample, true, predicted]
+
+    def per_class_values(w: np.ndarray) -> np.ndarray:
+        c = matrix(w)
+        diagonal = np.diagonal(c, axis1=1, axis2=2)
+        true_totals, predicted_totals = c.sum(axis=2), c.sum(axis=1)
+        if metric in ("accuracy", "recall", "balanced_accuracy"):
+            return diagonal / true_totals
+        if metric == "precision":
+            return diagonal / predicted_totals
+        return 2 * diagonal / (true_totals + predicted_totals)  # f1
+
+    if metric == "accuracy" and not per_class:
+        return counts, lambda w: np.trace(matrix(w), axis1=1, axis2=2) / w.sum(axis=1), None
+    if metric == "balanced_accuracy":
+        return counts, lambda w: np.nanmean(per_class_values(w), axis=1), None
+    if per_class:
+        return counts, per_class_values, labels
+    if k <= 2 or pos_label is not None:
+        positive = _positive_label(classes, pos_label)
+        evidence["pos_label"] = str(positive)
+        index = int(np.searchsorted(classes, positive))
+        return counts, lambda w: per_class_values(w)[:, index], None
+    evidence["average"] = "macro"
+    return counts, lambda w: np.nan_to_num(per_class_values(w)).mean(axis=1), None
+
+
+def _positive_label(classes: np.ndarray, pos_label: Any) -> Any:
+    if pos_label is not None:
+        if pos_label not in classes:
+            raise GateError(
+                f"pos_label={pos_label!r} is not among the labels {[str(c) for c in classes]}"
+            )
+        return pos_label
+    if 1 in classes:
+        return 1
+    if len(classes) < 2:
+        raise GateError(
+            f"only one label ({classes[0]!r}) in the target and predictions: give pos_label="
+        )
+    return classes[-1]
+
+
+def _roc_auc(
+    probabilities: np.ndarray, classes: np.ndarray, target: np.ndarray, per_class: bool
+) -> tuple[np.ndarray, stats.Statistic, list[str] | None]:
+    columns = [1] if len(classes) == 2 and not per_class else range(len(classes))
+    rankings = []
+    for column in columns:
+        positive = target == classes[column]
+        if positive.all() or not positive.any():
+            raise GateError(
+                f"roc_auc is undefined: class {classes[column]!r} is "
+                f"{'every' if positive.all() else 'no'} row of the target; it needs both "
+                "positive and negative rows"
+            )
+        rankings.append(_ranking(probabilities[:, column], positive))
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        aucs = np.stack([_weighted_auc(w, *ranking) for ranking in rankings], axis=1)
+        return aucs if per_class else aucs.mean(axis=1)
+
+    labels = [str(classes[c]) for c in columns] if per_class else None
+    return np.ones(len(target)), statistic, labels
+
+
+def _ranking(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sort order and tie groups of one score column, computed once per gate."""
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    group = np.cumsum(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]]) - 1
+    ends = np.r_[starts[1:], len(scores)] - 1
+    return order, positive[order], starts[group], ends[group]
+
+
+def _weighted_auc(
+    w: np.ndarray, order: np.ndarray, positive: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    w = w[:, order]
+    neg = np.cumsum(w * ~positive, axis=1)
+    neg_before = np.where(start > 0, neg[:, np.maximum(start - 1, 0)], 0.0)
+    neg_tied = neg[:, end] - neg_before
+    pos_w = w * positive
+    wins = np.sum(pos_w * (neg_before + 0.5 * neg_tied), axis=1)
+    return wins / (pos_w.sum(axis=1) * neg[:, -1])
+
+
+def _ece(
+    probabilities: np.ndarray, truth: np.ndarray
+) -> tuple[np.ndarray, stats.Statistic, None]:
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == truth).astype(float)
+    bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+    order = np.argsort(bins, kind="stable")
+    gap = (correct - confidence)[order]
+    starts = np.flatnonzero(np.r_[True, bins[order][1:] != bins[order][:-1]])
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        w = w[:, order]
+        per_bin = np.add.reduceat(w * gap, starts, axis=1)
+        return np.abs(per_bin).sum(axis=1) / w.sum(axis=1)
+
+    return np.ones(len(truth)), statistic, None
+
+
+def _regression(
+    metric: str, output: ModelOutput, target: np.ndarray
+) -> tuple[np.ndarray, stats.Statistic, None]:
+    predicted = output.array
+    if predicted.ndim != 1:
+        raise GateError(
+            f"{metric} needs one regression value per row; the model returned shape "
+            f"{predicted.shape}"
+        )
+    if target.dtype.kind not in "biuf":
+        raise GateError(f"{metric} needs a numeric target; it has dtype {target.dtype}")
+    y = target.astype(float)
+    error = y - predicted.astype(float)
+    if metric == "mae":
+        absolute = np.abs(error)
+        return np.ones(len(y)), lambda w: (w @ absolute) / w.sum(axis=1), None
+    squared = error**2
+    if metric == "rmse":
+        return np.ones(len(y)), lambda w: np.sqrt((w @ squared) / w.sum(axis=1)), None
+
+    def r2(w: np.ndarray) -> np.ndarray:
+        total = w.sum(axis=1)
+        ss_tot = w @ (y**2) - (w @ y) ** 2 / total
+        return 1.0 - (w @ squared) / ss_tot
+
+    return np.ones(len(y)), r2, None
+
+
+# -- turning model outputs into labels and class probabilities -----------------------------
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    shifted = np.exp(x - x.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def class_probabilities(output: ModelOutput, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, k)`` probabilities and the class of each column."""
+    if output.kind not in ("probabilities", "logits"):
+        raise GateError(
+            f"this metric needs scores, but the model returned {output.kind}; use a model "
+            "that returns probabilities or logits (for stored predictions, give y_score=)"
+        )
+    scores = output.array.astype(np.float64)
+    if scores.ndim == 1:
+        p = _sigmoid(scores) if output.kind == "logits" else scores
+        probabilities = np.column_stack([1.0 - p, p])
+    else:
+        probabilities = _softmax(scores) if output.kind == "logits" else scores
+    classes = output.classes if output.classes is not None else np.arange(probabilities.shape[1])
+    _check_target_classes(target, classes)
+    return probabilities, classes
+
+
+def predicted_labels(output: ModelOutput, target: np.ndarray, decision_threshold: float) -> np.ndarray:
+    """Labels: given ones as they are; binary scores at the threshold; else the argmax."""
+    if output.kind == "labels":
+        return output.array
+    if output.kind == "values":
+        raise GateError(
+            "this metric needs class labels, but the model returns regression values; use "
+            "mae, rmse or r2"
+        )
+    probabilities, classes = class_probabilities(output, target)
+    if probabilities.shape[1] == 2:
+        return np.where(probabilities[:, 1] >= decision_threshold, classes[1], classes[0])
+    return classes[probabilities.argmax(axis=1)]
+
+
+def _check_target_classes(target: np.ndarray, classes: np.ndarray) -> None:
+    unknown = np.setdiff1d(np.unique(target), classes)
+    if len(unknown):
+        raise GateError(
+            f"the target has labels {[str(u) for u in unknown[:5]]} that the model's score "
+            f"columns do not stand for (classes {[str(c) for c in classes[:10]]}); encode the "
+            "target as class indices or use a model that knows its classes"
+        )
+
+
+def _class_index(target: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    order = np.argsort(classes)
+    return order[np.searchsorted(classes, target, sorter=order)]
+
+
+def _require_defined(metric: str, values: np.ndarray, labels: list[str] | None) -> None:
+    values = np.atleast_1d(values)
+    if np.all(np.isfinite(values)):
+        return
+    if labels is not None:
+        bad = [label for label, v in zip(labels, values, strict=True) if not np.isfinite(v)]
+        raise GateError(f"{metric} is undefined for class(es) {bad} on this data (no rows to divide by)")
+    reasons = {
+        "precision": "the model predicts no positives",
+        "recall": "the target has no positives",
+        "f1": "there are no positives in the target or the predictions",
+        "r2": "the target is constant",
+    }
+    raise GateError(f"{metric} is undefined on this data: {reasons.get(metric, 'a division by zero')}")
+
+

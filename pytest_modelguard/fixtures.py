@@ -1,0 +1,152 @@
+"""Fixtures: the gates of a marked test, and the imperative ``modelguard`` API.
+
+Gates are evaluated while the test is set up, so a gate that cannot be evaluated is an
+ERROR; a gate that falls short fails the test in its call phase (see ``plugin.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_modelguard import markers, options
+from pytest_modelguard.seeding import derive_seed
+from pytest_modelguard.verdict import GateError, Verdict
+
+session_seed_key = pytest.StashKey[int]()
+item_verdicts_key = pytest.StashKey[list[Verdict]]()
+_resolver_key = pytest.StashKey[object]()
+
+
+def recorded_verdicts(item: pytest.Item) -> list[Verdict]:
+    return item.stash.setdefault(item_verdicts_key, [])
+
+
+def _record(item: pytest.Item, verdict: Verdict) -> None:
+    recorded_verdicts(item).append(verdict)
+    item.config.hook.pytest_modelguard_verdict(verdict=verdict, nodeid=item.nodeid)
+
+
+def _run_check(
+    item: pytest.Item, requirement: str, model: Any, dataset: Any, keywords: dict[str, Any], index: int
+) -> Verdict:
+    """Run one check and record its verdict; one that cannot be evaluated is an error verdict."""
+    _install_adapter_hook(item.config)
+    from pytest_modelguard.checks import REQUIREMENTS
+    from pytest_modelguard.dataset import Dataset
+
+    seed = derive_seed(item.config.stash[session_seed_key], item.nodeid, index)
+    try:
+        if not isinstance(dataset, Dataset):
+            raise GateError(
+                f"the data for {requirement} is a {type(dataset).__name__}; return a "
+                "pytest_modelguard.Dataset (Dataset.from_arrays / from_pandas / from_csv)"
+            )
+        verdict = REQUIREMENTS[requirement](model, dataset, seed=seed, **keywords)
+    except GateError as exc:
+        verdict = Verdict.error(requirement, _metric_name(requirement, keywords), str(exc))
+    _record(item, verdict)
+    return verdict
+
+
+def _metric_name(requirement: str, keywords: dict[str, Any]) -> str:
+    return str(keywords.get("metric", requirement))
+
+
+def _install_adapter_hook(config: pytest.Config) -> None:
+    """Let ``pytest_modelguard_adapt`` implementations adapt models (once per session)."""
+    if _resolver_key in config.stash:
+        return
+    from pytest_modelguard import adapters
+
+    def resolver(model: Any) -> Any:
+        return config.hook.pytest_modelguard_adapt(model=model)
+
+    adapters.add_resolver(resolver)
+    config.stash[_resolver_key] = resolver
+    config.add_cleanup(lambda: adapters.remove_resolver(resolver))
+
+
+def _subject(request: pytest.FixtureRequest, name: str, role: str, ini: str, keyword: str) -> Any:
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        raise GateError(
+            f"no fixture named {name!r} provides the {role}: define one in conftest.py, e.g. "
+            f"@pytest.fixture(scope='session') def {name}(): ..., or name another fixture "
+            f"with {keyword}='...' on the marker or the ini option {ini}"
+        ) from None
+
+
+@pytest.fixture(autouse=True)
+def _modelguard_gates(request: pytest.FixtureRequest) -> None:
+    """Evaluate every gate marker of the test; any that cannot be evaluated is an ERROR."""
+    item = request.node
+    marks = [m for m in item.iter_markers() if m.name in markers.GATES]
+    if not marks:
+        return
+    config = item.config
+    errors = []
+    for index, mark in enumerate(marks):
+        try:
+            spec = markers.spec_from_mark(
+                mark,
+                model_fixture=config.getini(options.MODEL_FIXTURE_INI),
+                data_fixture=config.getini(options.DATA_FIXTURE_INI),
+            )
+            model = _subject(request, spec.model_fixture, "model", options.MODEL_FIXTURE_INI, "model")
+            data = _subject(request, spec.data_fixture, "dataset", options.DATA_FIXTURE_INI, "data")
+        except GateError as exc:
+            verdict = Verdict.error(mark.name, _metric_name(mark.name, mark.kwargs), str(exc))
+            _record(item, verdict)
+        else:
+            verdict = _run_check(item, spec.requirement, model, data, spec.keywords, index)
+        if verdict.status == "error":
+            errors.append(f"@{mark.name}: {verdict.evidence['error']}")
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
+class ModelGuard:
+    """The imperative form, bound to the current test: verdicts are recorded and reported
+    like a marker's, and a shortfall fails the test (``GateFailure``)."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+        self._calls = 0
+
+    def check(self, requirement: str, model: Any, dataset: Any, **spec: Any) -> Verdict:
+        """Evaluate ``requirement`` and return the verdict without failing the test."""
+        if requirement not in markers.GATES:
+            raise GateError(f"unknown requirement {requirement!r}; choose one of {', '.join(markers.GATES)}")
+        self._calls += 1
+        return _run_check(self._item, requirement, model, dataset, spec, 1000 + self._calls)
+
+    def performance(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
+        """``checks.performance`` for this test; raises ``GateFailure`` on a shortfall."""
+        return self.check("performance", model, dataset, **spec).raise_for_status()
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return list(recorded_verdicts(self._item))
+
+
+@pytest.fixture
+def modelguard(request: pytest.FixtureRequest) -> ModelGuard:
+    """Gates called from the test body: ``modelguard.performance(model, data, metric="f1", min=0.8)``."""
+    return ModelGuard(request.node)
+
+
+@pytest.fixture(scope="session")
+def modelguard_seed(pytestconfig: pytest.Config) -> int:
+    """The session seed every gate's randomness derives from (``--modelguard-seed``)."""
+    return pytestconfig.stash[session_seed_key]
+
+
+@pytest.fixture
+def modelguard_rng(request: pytest.FixtureRequest, modelguard_seed: int) -> Any:
+    """A ``numpy.random.Generator`` seeded from the session seed and this test's id."""
+    import numpy as np
+
+    return np.random.default_rng(derive_seed(modelguard_seed, request.node.nodeid, "rng"))

@@ -1,0 +1,103 @@
+"""Gate markers: the factories users decorate tests with, and marker -> spec.
+
+``@performance(metric="f1", min=0.8)`` is ``pytest.mark.performance(...)`` with the
+arguments checked against a documented keyword-only signature. A wrong keyword does
+not break collection of the module: it makes that one test an ERROR that names it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pytest_modelguard.verdict import GateError
+
+UMBRELLA = "modelguard"
+SUBJECT_KEYWORDS = ("model", "data")
+
+GATES: dict[str, Callable[..., pytest.MarkDecorator]] = {}
+
+
+def _gate(factory: Callable[..., pytest.MarkDecorator]) -> Callable[..., pytest.MarkDecorator]:
+    GATES[factory.__name__] = factory
+    return factory
+
+
+def performance(
+    *,
+    metric: str = "accuracy",
+    min: float | None = None,
+    max: float | None = None,
+    confidence: float | None = None,
+    n_resamples: int = 2000,
+    per_class: bool = False,
+    decision_threshold: float = 0.5,
+    pos_label: Any = None,
+    batch_size: int = 32,
+    model: str | None = None,
+    data: str | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """Model quality must reach min= (or stay under max=): accuracy, f1, roc_auc, rmse, latency..."""
+    return _mark("performance", locals())
+
+
+_gate(performance)
+
+
+def _mark(name: str, arguments: dict[str, Any]) -> pytest.MarkDecorator:
+    unknown = arguments.pop("unknown")
+    return getattr(pytest.mark, name)(**arguments, **unknown)
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """One gate of a test: the requirement, its subject fixtures and check keywords."""
+
+    requirement: str
+    model_fixture: str
+    data_fixture: str
+    keywords: dict[str, Any]
+
+
+def accepted_keywords(requirement: str) -> list[str]:
+    parameters = inspect.signature(GATES[requirement]).parameters.values()
+    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) -> GateSpec:
+    """Validate a gate marker's arguments; a mistake is a :class:`GateError` saying what to fix."""
+    accepted = accepted_keywords(mark.name)
+    if mark.args:
+        raise GateError(
+            f"takes keyword arguments only, got positional {mark.args!r}; "
+            f"accepted: {', '.join(accepted)}"
+        )
+    unknown = sorted(set(mark.kwargs) - set(accepted))
+    if unknown:
+        raise GateError(
+            f"unknown keyword(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(accepted)}"
+        )
+    keywords = dict(mark.kwargs)
+    model = keywords.pop("model", None) or model_fixture
+    data = keywords.pop("data", None) or data_fixture
+    return GateSpec(mark.name, model, data, keywords)
+
+
+def marker_lines() -> list[str]:
+    """``pytest --markers`` lines: every gate with its full signature."""
+    lines = []
+    for name, factory in GATES.items():
+        signature = ", ".join(
+            f"{p.name}={p.default!r}" for p in inspect.signature(factory).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        )
+        summary = (factory.__doc__ or "").strip().splitlines()[0]
+        lines.append(f"{name}(*, {signature}): modelguard gate. {summary}")
+    lines.append(f"{UMBRELLA}: carried by every modelguard gate test; select them with -m {UMBRELLA}.")
+    return lines

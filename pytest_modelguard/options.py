@@ -1,0 +1,32 @@
+"""Command-line options and ini keys."""
+
+from __future__ import annotations
+
+import pytest
+
+MODEL_FIXTURE_INI = "modelguard_model_fixture"
+DATA_FIXTURE_INI = "modelguard_data_fixture"
+SEED_INI = "modelguard_seed"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("modelguard", "model requirements as tests (pytest-modelguard)")
+    group.addoption(
+        "--modelguard-seed",
+        dest="modelguard_seed",
+        default=None,
+        metavar="SEED",
+        help="session seed for every random choice of the gates: an integer, 'random', or "
+        "'last' (the previous run's). Default: the ini value modelguard_seed, else fixed.",
+    )
+    parser.addini(
+        MODEL_FIXTURE_INI,
+        default="model",
+        help="name of the fixture that provides the model under test (default: model)",
+    )
+    parser.addini(
+        DATA_FIXTURE_INI,
+        default="dataset",
+        help="name of the fixture that provides the Dataset (default: dataset)",
+    )
+    parser.addini(SEED_INI, default="", help="default session seed (see --modelguard-seed)")

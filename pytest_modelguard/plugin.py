@@ -1,0 +1,119 @@
+"""The pytest11 entry point ``modelguard``: thin hooks that delegate.
+
+Nothing here imports an ML library (nor numpy): pytest loads this module in every run
+of every project that has the plugin installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_modelguard import fixtures, hookspecs, markers, options
+from pytest_modelguard.fixtures import (  # noqa: F401  (fixtures registered by this plugin)
+    _modelguard_gates,
+    modelguard,
+    modelguard_rng,
+    modelguard_seed,
+    session_seed_key,
+)
+from pytest_modelguard.reporting import junit, terminal
+from pytest_modelguard.seeding import DEFAULT_SEED, parse_seed
+from pytest_modelguard.verdict import Verdict
+
+_SEED_CACHE = "modelguard/seed"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in markers.marker_lines():
+        config.addinivalue_line("markers", line)
+    config.stash[session_seed_key] = _session_seed(config)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(VerdictCollector(config), "modelguard-verdicts")
+
+
+def _session_seed(config: pytest.Config) -> int:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "modelguard_seed" in workerinput:
+        return int(workerinput["modelguard_seed"])
+    value = config.getoption("modelguard_seed") or config.getini(options.SEED_INI) or str(DEFAULT_SEED)
+    cache = getattr(config, "cache", None)
+    try:
+        seed = parse_seed(str(value), cache.get(_SEED_CACHE, None) if cache else None)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if cache is not None:
+        cache.set(_SEED_CACHE, seed)
+    return seed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker draws from the controller's seed."""
+    node.workerinput["modelguard_seed"] = node.config.stash[session_seed_key]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = config.stash[session_seed_key]
+    return f"modelguard: seed {seed} (rerun with --modelguard-seed={seed})"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every gate test carries the umbrella marker, so ``-m modelguard`` selects it."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in markers.GATES):
+            item.add_marker(markers.UMBRELLA)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After the body ran, a gate that fell short fails the test."""
+    result = yield
+    failed = [v for v in fixtures.recorded_verdicts(item) if v.status == "fail"]
+    if failed:
+        pytest.fail("\n\n".join(v.message for v in failed), pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Verdicts travel on the teardown report (also from xdist workers to the controller)."""
+    report = yield
+    verdicts = item.stash.get(fixtures.item_verdicts_key, None)
+    if report.when == "teardown" and verdicts:
+        report.modelguard_verdicts = [v.to_json() for v in verdicts]  # type: ignore[attr-defined]
+        if junit.properties_in_testcase(item.config):
+            junit.add_to_testcase(report, verdicts)
+    return report
+
+
+class VerdictCollector:
+    """Gathers verdicts where reports arrive (the controller under xdist) and reports them."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.verdicts: list[tuple[str, Verdict]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "modelguard_verdicts", None)
+        if not data or report.when != "teardown":
+            return
+        verdicts = [Verdict.from_json(d) for d in data]
+        self.verdicts.extend((report.nodeid, v) for v in verdicts)
+        if not junit.properties_in_testcase(self.config):
+            junit.add_to_testsuite(self.config, report.nodeid, verdicts)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        terminal.write_summary(terminalreporter, self.config.stash[session_seed_key], self.verdicts)

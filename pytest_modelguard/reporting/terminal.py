@@ -1,0 +1,24 @@
+"""The ``modelguard`` section of the terminal summary: one line per gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_modelguard.verdict import Verdict
+
+_MARKUP = {"pass": {"green": True}, "fail": {"red": True}, "error": {"red": True}, "waived": {"yellow": True}}
+
+
+def write_summary(
+    terminalreporter: pytest.TerminalReporter, seed: int, verdicts: list[tuple[str, Verdict]]
+) -> None:
+    if not verdicts:
+        return
+    terminalreporter.section("modelguard")
+    for nodeid, verdict in sorted(verdicts, key=lambda pair: pair[0]):
+        status = verdict.status.upper().ljust(6)
+        terminalreporter.write(status, **_MARKUP.get(verdict.status, {}))
+        terminalreporter.write_line(f" {nodeid}  {verdict.summary()}")
+    counts = {s: sum(v.status == s for _, v in verdicts) for s in ("pass", "fail", "error", "waived")}
+    text = ", ".join(f"{c} {s}" for s, c in counts.items() if c)
+    terminalreporter.write_line(f"{len(verdicts)} gates: {text} (seed {seed})")

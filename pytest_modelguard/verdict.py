@@ -1,0 +1,147 @@
+"""The result of one requirement, and the error of one that cannot be evaluated.
+
+Kept free of numpy so that the plugin can import it at load time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "error", "waived"]
+Operator = Literal[">=", "<="]
+
+
+class GateError(Exception):
+    """A requirement that cannot be evaluated; the message says what to change.
+
+    A gate that raises this is an ERROR, never a pass.
+    """
+
+
+class GateFailure(AssertionError):
+    """Raised by :meth:`Verdict.raise_for_status` when a requirement falls short."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
+@dataclass
+class Verdict:
+    """What was required, what was measured, and whether it held.
+
+    ``value`` is the point estimate; with a confidence level the status is decided
+    on the bound of ``ci`` on the side of the threshold (see ``evidence["decided_on"]``).
+    """
+
+    requirement: str
+    metric: str
+    value: float | None
+    threshold: float | None
+    operator: Operator | None
+    status: Status
+    n: int | None = None
+    ci: tuple[float, float] | None = None
+    confidence: float | None = None
+    formula: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    counterexample: Any = None
+    duration: float = 0.0
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.message:
+            self.message = self.describe()
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("pass", "waived")
+
+    def raise_for_status(self) -> Verdict:
+        """Raise :class:`GateFailure` on a shortfall and :class:`GateError` on an error."""
+        if self.status == "fail":
+            raise GateFailure(self)
+        if self.status == "error":
+            raise GateError(self.message)
+        return self
+
+    def describe(self) -> str:
+        """The one failure-message format every gate uses."""
+        if self.status == "error":
+            return f"ERROR {self.requirement}.{self.metric}: {self.evidence.get('error', '')}"
+        lines = [
+            f"{self.status.upper()} {self.requirement}: {self.metric} must be "
+            f"{self.operator} {_fmt(self.threshold)}",
+            f"  measured  {_fmt(self.value)}",
+        ]
+        if self.ci is not None:
+            level = f"{self.confidence:.0%}" if self.confidence else ""
+            lines[-1] += f"  ({level} CI [{_fmt(self.ci[0])}, {_fmt(self.ci[1])}])"
+            decided = self.evidence.get("decided_on")
+            if decided is not None:
+                lines.append(f"  decided on the {decided} bound of the interval")
+        if self.formula:
+            lines.append(f"  formula   {self.formula}")
+        if self.n is not None:
+            lines.append(f"  n         {self.n}")
+        worst = self.evidence.get("worst")
+        if worst is not None:
+            lines.append(f"  worst     {worst}")
+        if self.counterexample is not None:
+            lines.append(f"  counterexample  {self.counterexample}")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line for the terminal summary."""
+        if self.status == "error":
+            return f"{self.requirement}.{self.metric}: {self.evidence.get('error', '')}"
+        text = f"{self.requirement}.{self.metric} = {_fmt(self.value)}"
+        if self.ci is not None:
+            text += f" [CI {_fmt(self.ci[0])}, {_fmt(self.ci[1])}]"
+        text += f" {self.operator} {_fmt(self.threshold)}"
+        if self.n is not None:
+            text += f" (n={self.n})"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ci"] = list(self.ci) if self.ci is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        data = dict(data)
+        if data.get("ci") is not None:
+            data["ci"] = tuple(data["ci"])
+        return cls(**data)
+
+    @classmethod
+    def error(cls, requirement: str, metric: str, reason: str) -> Verdict:
+        return cls(requirement, metric, None, None, None, "error", evidence={"error": reason})
+
+    def properties(self) -> list[tuple[str, str]]:
+        """The JUnit fields of the reporting contract, as (name, value) pairs."""
+        prefix = f"modelguard.{self.requirement}.{self.metric}"
+        fields: list[tuple[str, Any]] = [
+            ("value", self.value),
+            ("threshold", self.threshold),
+            ("operator", self.operator),
+        ]
+        if self.ci is not None:
+            fields += [("ci_low", self.ci[0]), ("ci_high", self.ci[1])]
+        fields += [("status", self.status), ("n", self.n)]
+        return [(f"{prefix}.{name}", _plain(value)) for name, value in fields if value is not None]
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def _plain(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
