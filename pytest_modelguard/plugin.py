@@ -77,9 +77,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """After the body ran, a gate that fell short fails the test."""
+    """After the body ran, a gate marker that fell short fails the test."""
     result = yield
-    failed = [v for v in fixtures.recorded_verdicts(item) if v.status == "fail"]
+    failed = [v for v in item.stash.get(fixtures.marker_verdicts_key, []) if v.status == "fail"]
     if failed:
         pytest.fail("\n\n".join(v.message for v in failed), pytrace=False)
     return result

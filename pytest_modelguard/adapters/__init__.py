@@ -228,7 +228,7 @@ def _make(model: Any) -> Adapter:
 
         return SklearnAdapter(model)
     if callable(model):
-        from pytest_modelguard.adapters.callable import CallableAdapter
+        from pytest_modelguard.adapters.plain import CallableAdapter
 
         return CallableAdapter(model)
     raise GateError(

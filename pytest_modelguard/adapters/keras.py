@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.verdict import GateError
 
 _PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
+_KERAS_NUMPY2_WARNING = "__array__ implementation doesn't accept a copy keyword"
 
 
 class KerasAdapter(Adapter):
@@ -24,7 +26,10 @@ class KerasAdapter(Adapter):
         return as_float32(dataset)
 
     def predict_batch(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_on_batch(rows))
+        with warnings.catch_warnings():
+            # Keras converts TF tensors with np.array(x), which numpy 2 flags; not the user's code
+            warnings.filterwarnings("ignore", _KERAS_NUMPY2_WARNING, DeprecationWarning)
+            return np.asarray(self.model.predict_on_batch(rows))
 
     def size_bytes(self) -> int:
         return int(sum(np.asarray(w).nbytes for w in self.model.weights))

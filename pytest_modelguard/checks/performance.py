@@ -238,7 +238,7 @@ def _roc_auc(
         positive = target == classes[column]
         if positive.all() or not positive.any():
             raise GateError(
-                f"roc_auc is undefined: class {classes[column]!r} is "
+                f"roc_auc is undefined: class {classes[column]} is "
                 f"{'every' if positive.all() else 'no'} row of the target; it needs both "
                 "positive and negative rows"
             )

@@ -17,8 +17,7 @@ def write_summary(
     terminalreporter.section("modelguard")
     for nodeid, verdict in sorted(verdicts, key=lambda pair: pair[0]):
         status = verdict.status.upper().ljust(6)
-        terminalreporter.write(status, **_MARKUP.get(verdict.status, {}))
-        terminalreporter.write_line(f" {nodeid}  {verdict.summary()}")
+        terminalreporter.write_line(f"{status} {nodeid}  {verdict.summary()}", **_MARKUP[verdict.status])
     counts = {s: sum(v.status == s for _, v in verdicts) for s in ("pass", "fail", "error", "waived")}
     text = ", ".join(f"{c} {s}" for s, c in counts.items() if c)
     terminalreporter.write_line(f"{len(verdicts)} gates: {text} (seed {seed})")
