@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from pytest_modelguard.markers import performance
+from pytest_modelguard.markers import fairness, performance
 from pytest_modelguard.verdict import GateError, GateFailure, Verdict
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ __all__ = [
     "adapt",
     "adapters",
     "checks",
+    "fairness",
     "performance",
 ]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import numpy as np
+
+from pytest_modelguard.verdict import GateError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,8 +25,12 @@ class Dataset:
     Build it with :meth:`from_arrays`, :meth:`from_pandas` or :meth:`from_csv`.
     ``features`` is exactly what the model receives: a DataFrame keeps its original
     columns (so a scikit-learn ``Pipeline`` with a ``ColumnTransformer`` works), an
-    array is passed as is (Keras adapters cast it to float32).
+    array is passed as is (Keras adapters cast it to float32). ``sample_weight`` (one
+    non-negative weight per row) weighs the rows in the group metrics of fairness gates.
     """
+
+    #: whether the rows come in batches (see :meth:`from_batches`) rather than in memory.
+    is_streaming = False
 
     def __init__(
         self,
@@ -35,6 +42,7 @@ class Dataset:
         bounds: Bounds | None = None,
         kind: Kind = "tabular",
         name: str | None = None,
+        sample_weight: Any = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind={kind!r} is not one of {', '.join(KINDS)}")
@@ -58,6 +66,7 @@ class Dataset:
         self.bounds = bounds
         self.kind: Kind = kind
         self.name = name or "dataset"
+        self.sample_weight = None if sample_weight is None else _weights(sample_weight, n)
         self._fingerprint: str | None = None
 
     # -- constructors -------------------------------------------------------------------
@@ -73,6 +82,7 @@ class Dataset:
         bounds: Bounds | None = None,
         kind: Kind = "tabular",
         name: str | None = None,
+        sample_weight: Any = None,
     ) -> Dataset:
         """Arrays aligned row for row; a single ``sensitive`` array is named ``sensitive``."""
         features = np.asarray(features)
@@ -80,11 +90,14 @@ class Dataset:
             raise ValueError("features must be an array of rows, got a scalar")
         if sensitive is not None and not isinstance(sensitive, Mapping):
             sensitive = {"sensitive": sensitive}
-        if feature_names is not None and features.ndim == 2:
-            if len(feature_names) != features.shape[1]:
-                raise ValueError(
-                    f"{len(feature_names)} feature_names for {features.shape[1]} feature columns"
-                )
+        if (
+            feature_names is not None
+            and features.ndim == 2
+            and len(feature_names) != features.shape[1]
+        ):
+            raise ValueError(
+                f"{len(feature_names)} feature_names for {features.shape[1]} feature columns"
+            )
         return cls(
             features,
             target,
@@ -93,6 +106,7 @@ class Dataset:
             bounds=bounds,
             kind=kind,
             name=name,
+            sample_weight=sample_weight,
         )
 
     @classmethod
@@ -106,11 +120,21 @@ class Dataset:
         bounds: Bounds | None = None,
         kind: Kind = "tabular",
         name: str | None = None,
+        sample_weight: str | Any = None,
     ) -> Dataset:
-        """Columns of a DataFrame; ``features`` defaults to every other column."""
+        """Columns of a DataFrame; ``features`` defaults to every other column.
+
+        ``sample_weight`` is a column name (not a feature then) or an array.
+        """
         sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive)
         columns = [str(c) for c in df.columns]
-        for role, wanted in [("target", [target]), ("sensitive", sensitive), ("features", features or [])]:
+        weight_column = [sample_weight] if isinstance(sample_weight, str) else []
+        for role, wanted in [
+            ("target", [target]),
+            ("sensitive", sensitive),
+            ("features", features or []),
+            ("sample_weight", weight_column),
+        ]:
             missing = [c for c in wanted if c not in columns]
             if missing:
                 raise ValueError(
@@ -118,7 +142,11 @@ class Dataset:
                     f"available columns: {', '.join(columns)}"
                 )
         if features is None:
-            features = [c for c in columns if c != target and c not in sensitive]
+            features = [
+                c for c in columns if c != target and c not in sensitive and c not in weight_column
+            ]
+        if weight_column:
+            sample_weight = df[weight_column[0]].to_numpy()
         return cls(
             df[list(features)],
             df[target].to_numpy(),
@@ -127,6 +155,7 @@ class Dataset:
             bounds=bounds,
             kind=kind,
             name=name,
+            sample_weight=sample_weight,
         )
 
     @classmethod
@@ -140,6 +169,7 @@ class Dataset:
         bounds: Bounds | None = None,
         kind: Kind = "tabular",
         name: str | None = None,
+        sample_weight: str | None = None,
         **read_csv_kwargs: Any,
     ) -> Dataset:
         """Read a CSV with pandas; keyword arguments beyond ours go to ``pandas.read_csv``."""
@@ -154,6 +184,37 @@ class Dataset:
             bounds=bounds,
             kind=kind,
             name=name or str(path),
+            sample_weight=sample_weight,
+        )
+
+    @classmethod
+    def from_batches(
+        cls,
+        batches: Any,
+        *,
+        sensitive: str | Sequence[str] = (),
+        feature_names: Sequence[str] | None = None,
+        bounds: Bounds | None = None,
+        kind: Kind = "tabular",
+        name: str | None = None,
+    ) -> StreamingDataset:
+        """Rows in batches, read one batch at a time and never held whole.
+
+        ``batches`` is a ``tf.data.Dataset`` (batched), a list of batches, a function
+        returning a fresh iterable, or a one-shot iterator (then only one gate can read
+        it). A batch is ``(features, target)``, ``(features, target, {column: values})``,
+        ``(features, target, {column: values}, sample_weight)``, or a mapping with keys
+        ``features``/``x``, ``target``/``y``, ``sample_weight`` and the ``sensitive``
+        columns (top-level or under ``sensitive``). Fairness gates accept a stream;
+        gates that need every row at once raise a :class:`GateError`.
+        """
+        return StreamingDataset(
+            batches,
+            sensitive=sensitive,
+            feature_names=feature_names,
+            bounds=bounds,
+            kind=kind,
+            name=name,
         )
 
     # -- queries --------------------------------------------------------------------------
@@ -184,10 +245,165 @@ class Dataset:
             digest = hashlib.sha256()
             for part in (self.features, self.target, *self.sensitive.values()):
                 _hash_into(digest, part)
+            if self.sample_weight is not None:
+                _hash_into(digest, self.sample_weight)
             for column in self.sensitive:
                 digest.update(column.encode())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch of a streamed dataset: rows aligned like a small :class:`Dataset`."""
+
+    features: Any
+    target: np.ndarray
+    sensitive: dict[str, np.ndarray]
+    sample_weight: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def as_dataset(self, name: str) -> Dataset:
+        """This batch as an in-memory dataset (for running the model on it)."""
+        return Dataset(self.features, self.target, sensitive=self.sensitive, name=name,
+                       sample_weight=self.sample_weight)
+
+
+class StreamingDataset(Dataset):
+    """A dataset given as batches (see :meth:`Dataset.from_batches`).
+
+    Its rows are never in memory together: ``features``, ``target``, ``len()`` and the
+    fingerprint raise :class:`GateError`, so a gate that needs every row at once is an
+    ERROR that says so; :meth:`batches` yields the rows batch by batch.
+    """
+
+    is_streaming = True
+
+    def __init__(
+        self,
+        batches: Any,
+        *,
+        sensitive: str | Sequence[str] = (),
+        feature_names: Sequence[str] | None = None,
+        bounds: Bounds | None = None,
+        kind: Kind = "tabular",
+        name: str | None = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind={kind!r} is not one of {', '.join(KINDS)}")
+        if isinstance(batches, Dataset) or batches is None:
+            raise ValueError("from_batches takes batches: a tf.data.Dataset, list or iterable")
+        self._source = batches
+        self._consumed = False
+        self.sensitive_columns = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        self.bounds = bounds
+        self.kind = kind
+        self.name = name or "stream"
+
+    def __repr__(self) -> str:
+        return f"StreamingDataset(name={self.name!r}, sensitive={self.sensitive_columns})"
+
+    def __len__(self) -> int:
+        self._not_in_memory("its length")
+        return 0
+
+    @property
+    def features(self) -> Any:  # type: ignore[override]
+        self._not_in_memory("its features")
+
+    @property
+    def target(self) -> np.ndarray:  # type: ignore[override]
+        self._not_in_memory("its target")
+
+    @property
+    def sensitive(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        self._not_in_memory("its sensitive columns")
+
+    @property
+    def sample_weight(self) -> np.ndarray | None:  # type: ignore[override]
+        self._not_in_memory("its sample weights")
+
+    @property
+    def fingerprint(self) -> str:  # type: ignore[override]
+        self._not_in_memory("a fingerprint")
+
+    def batches(self) -> Iterator[Batch]:
+        """The batches, validated one at a time."""
+        source = self._source
+        if callable(source) and not hasattr(source, "as_numpy_iterator"):
+            source = source()
+        if hasattr(source, "as_numpy_iterator"):  # tf.data.Dataset
+            source = source.as_numpy_iterator()
+        iterator = iter(source)
+        if iterator is source:  # a one-shot iterator: a second pass would see no rows
+            if self._consumed:
+                raise GateError(
+                    f"the batches of {self.name!r} were already read by an earlier gate: pass "
+                    "a list, a tf.data.Dataset or a function returning a fresh iterator"
+                )
+            self._consumed = True
+        for index, element in enumerate(iterator):
+            try:
+                yield _batch(element, self.sensitive_columns, index)
+            except ValueError as exc:
+                raise GateError(f"batch {index} of {self.name!r}: {exc}") from None
+
+    def _not_in_memory(self, what: str) -> NoReturn:
+        raise GateError(
+            f"dataset {self.name!r} is streamed in batches, so {what} is not in memory; this "
+            "gate needs an in-memory Dataset (from_arrays, from_pandas, from_csv), fairness "
+            "gates accept a stream"
+        )
+
+
+def _batch(element: Any, sensitive: list[str], index: int) -> Batch:
+    where = f"batch {index}"
+    if isinstance(element, Mapping):
+        features = _pick(element, ("features", "x"), where)
+        target = _pick(element, ("target", "y"), where)
+        columns = element.get("sensitive", element)
+        weight = element.get("sample_weight")
+    elif isinstance(element, tuple | list) and 2 <= len(element) <= 4:
+        features, target, columns, weight = (*element, *({}, None)[len(element) - 2 :])
+    else:
+        raise GateError(
+            f"{where} is a {type(element).__name__}: a batch is (features, target, "
+            "{column: values}[, sample_weight]) or a mapping with features/target keys"
+        )
+    target = np.asarray(target)
+    if target.ndim == 0:
+        raise GateError(f"{where}: the target is one value; batch the rows (tf.data: .batch(n))")
+    target = _column("target", target)
+    n = len(target)
+    absent = [c for c in sensitive if c not in columns]
+    if absent:
+        raise GateError(
+            f"{where} lacks the sensitive column(s) {absent}; it has {sorted(map(str, columns))}"
+        )
+    values = {c: _column(f"sensitive column {c!r}", columns[c]) for c in sensitive}
+    for role, array in [("features", features), *((f"column {c!r}", v) for c, v in values.items())]:
+        if len(array) != n:
+            raise GateError(f"{where}: {role} have {len(array)} rows but the target has {n}")
+    return Batch(features, target, values, None if weight is None else _weights(weight, n))
+
+
+def _pick(element: Mapping[str, Any], names: tuple[str, ...], where: str) -> Any:
+    for name in names:
+        if name in element:
+            return element[name]
+    raise GateError(f"{where} has no {' or '.join(names)} key; it has {sorted(map(str, element))}")
+
+
+def _weights(values: Any, n: int) -> np.ndarray:
+    weights = _column("sample_weight", values).astype(float)
+    if len(weights) != n:
+        raise ValueError(f"sample_weight has {len(weights)} rows but target has {n}")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    return weights
 
 
 class Predictions:
@@ -203,11 +419,14 @@ class Predictions:
             raise ValueError("Predictions needs y_pred, y_score or both")
         self.y_pred = None if y_pred is None else _column("y_pred", y_pred)
         self.y_score = None if y_score is None else np.asarray(y_score)
-        if self.y_pred is not None and self.y_score is not None:
-            if len(self.y_pred) != len(self.y_score):
-                raise ValueError(
-                    f"y_pred has {len(self.y_pred)} rows but y_score has {len(self.y_score)}"
-                )
+        if (
+            self.y_pred is not None
+            and self.y_score is not None
+            and len(self.y_pred) != len(self.y_score)
+        ):
+            raise ValueError(
+                f"y_pred has {len(self.y_pred)} rows but y_score has {len(self.y_score)}"
+            )
 
     def __len__(self) -> int:
         return len(self.y_pred if self.y_pred is not None else self.y_score)

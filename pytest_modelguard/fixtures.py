@@ -16,6 +16,7 @@ from pytest_modelguard.verdict import GateError, Verdict
 
 session_seed_key = pytest.StashKey[int]()
 item_verdicts_key = pytest.StashKey[list[Verdict]]()
+marker_verdicts_key = pytest.StashKey[list[Verdict]]()
 _resolver_key = pytest.StashKey[object]()
 
 
@@ -29,7 +30,12 @@ def _record(item: pytest.Item, verdict: Verdict) -> None:
 
 
 def _run_check(
-    item: pytest.Item, requirement: str, model: Any, dataset: Any, keywords: dict[str, Any], index: int
+    item: pytest.Item,
+    requirement: str,
+    model: Any,
+    dataset: Any,
+    keywords: dict[str, Any],
+    index: int,
 ) -> Verdict:
     """Run one check and record its verdict; one that cannot be evaluated is an error verdict."""
     _install_adapter_hook(item.config)
@@ -95,13 +101,16 @@ def _modelguard_gates(request: pytest.FixtureRequest) -> None:
                 model_fixture=config.getini(options.MODEL_FIXTURE_INI),
                 data_fixture=config.getini(options.DATA_FIXTURE_INI),
             )
-            model = _subject(request, spec.model_fixture, "model", options.MODEL_FIXTURE_INI, "model")
+            model = _subject(
+                request, spec.model_fixture, "model", options.MODEL_FIXTURE_INI, "model"
+            )
             data = _subject(request, spec.data_fixture, "dataset", options.DATA_FIXTURE_INI, "data")
         except GateError as exc:
             verdict = Verdict.error(mark.name, _metric_name(mark.name, mark.kwargs), str(exc))
             _record(item, verdict)
         else:
             verdict = _run_check(item, spec.requirement, model, data, spec.keywords, index)
+        item.stash.setdefault(marker_verdicts_key, []).append(verdict)
         if verdict.status == "error":
             errors.append(f"@{mark.name}: {verdict.evidence['error']}")
     if errors:
@@ -119,13 +128,19 @@ class ModelGuard:
     def check(self, requirement: str, model: Any, dataset: Any, **spec: Any) -> Verdict:
         """Evaluate ``requirement`` and return the verdict without failing the test."""
         if requirement not in markers.GATES:
-            raise GateError(f"unknown requirement {requirement!r}; choose one of {', '.join(markers.GATES)}")
+            raise GateError(
+                f"unknown requirement {requirement!r}; choose one of {', '.join(markers.GATES)}"
+            )
         self._calls += 1
         return _run_check(self._item, requirement, model, dataset, spec, 1000 + self._calls)
 
     def performance(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
         """``checks.performance`` for this test; raises ``GateFailure`` on a shortfall."""
         return self.check("performance", model, dataset, **spec).raise_for_status()
+
+    def fairness(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
+        """``checks.fairness`` for this test; raises ``GateFailure`` on a shortfall."""
+        return self.check("fairness", model, dataset, **spec).raise_for_status()
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -134,7 +149,7 @@ class ModelGuard:
 
 @pytest.fixture
 def modelguard(request: pytest.FixtureRequest) -> ModelGuard:
-    """Gates called from the test body: ``modelguard.performance(model, data, metric="f1", min=0.8)``."""
+    """Gates from the test body: ``modelguard.performance(model, data, metric="f1", min=0.8)``."""
     return ModelGuard(request.node)
 
 

@@ -42,11 +42,39 @@ def performance(
     data: str | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
-    """Model quality must reach min= (or stay under max=): accuracy, f1, roc_auc, rmse, latency..."""
+    """Model quality must reach min= (or stay under max=): accuracy, f1, roc_auc, rmse, ..."""
     return _mark("performance", locals())
 
 
 _gate(performance)
+
+
+def fairness(
+    *,
+    metric: str = "demographic_parity_difference",
+    max_disparity: float | None = None,
+    min_ratio: float | None = None,
+    min: float | None = None,
+    sensitive: str | list[str] | None = None,
+    intersectional: bool = False,
+    method: str = "between_groups",
+    pos_label: Any = None,
+    decision_threshold: float = 0.5,
+    min_group_size: int = 30,
+    small_groups: str = "error",
+    missing: str = "error",
+    confidence: float | None = None,
+    n_resamples: int = 10_000,
+    examples: int | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """Groups must be treated alike: max_disparity= for differences, min_ratio= for ratios, min=."""
+    return _mark("fairness", locals())
+
+
+_gate(fairness)
 
 
 def _mark(name: str, arguments: dict[str, Any]) -> pytest.MarkDecorator:
@@ -79,10 +107,7 @@ def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) 
         )
     unknown = sorted(set(mark.kwargs) - set(accepted))
     if unknown:
-        raise GateError(
-            f"unknown keyword(s) {', '.join(unknown)}; "
-            f"accepted: {', '.join(accepted)}"
-        )
+        raise GateError(f"unknown keyword(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}")
     keywords = dict(mark.kwargs)
     model = keywords.pop("model", None) or model_fixture
     data = keywords.pop("data", None) or data_fixture
@@ -94,10 +119,13 @@ def marker_lines() -> list[str]:
     lines = []
     for name, factory in GATES.items():
         signature = ", ".join(
-            f"{p.name}={p.default!r}" for p in inspect.signature(factory).parameters.values()
+            f"{p.name}={p.default!r}"
+            for p in inspect.signature(factory).parameters.values()
             if p.kind is inspect.Parameter.KEYWORD_ONLY
         )
         summary = (factory.__doc__ or "").strip().splitlines()[0]
         lines.append(f"{name}(*, {signature}): modelguard gate. {summary}")
-    lines.append(f"{UMBRELLA}: carried by every modelguard gate test; select them with -m {UMBRELLA}.")
+    lines.append(
+        f"{UMBRELLA}: carried by every modelguard gate test; select them with -m {UMBRELLA}."
+    )
     return lines

@@ -46,7 +46,9 @@ def _session_seed(config: pytest.Config) -> int:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "modelguard_seed" in workerinput:
         return int(workerinput["modelguard_seed"])
-    value = config.getoption("modelguard_seed") or config.getini(options.SEED_INI) or str(DEFAULT_SEED)
+    value = (
+        config.getoption("modelguard_seed") or config.getini(options.SEED_INI) or str(DEFAULT_SEED)
+    )
     cache = getattr(config, "cache", None)
     try:
         seed = parse_seed(str(value), cache.get(_SEED_CACHE, None) if cache else None)

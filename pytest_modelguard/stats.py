@@ -48,7 +48,9 @@ def poisson_bootstrap(
     return np.concatenate(results)
 
 
-def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray, int]:
+def percentile_interval(
+    samples: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Two-sided percentile interval per column, and how many resamples were undefined."""
     samples = np.asarray(samples, dtype=float)
     undefined = int(np.sum(~np.isfinite(samples).all(axis=tuple(range(1, samples.ndim)))))

@@ -23,12 +23,20 @@ def tabular() -> dict[str, np.ndarray]:
     logits = 1.8 * x[:, 0] - 1.2 * x[:, 1] + 0.6 * x[:, 2]
     y = (logits + rng.logistic(size=len(x)) * 0.7 > 0).astype(np.int64)
     group = rng.choice(["a", "b", "c"], size=len(x), p=[0.5, 0.3, 0.2])
-    return {"x_train": x[:1000], "y_train": y[:1000], "x": x[1000:], "y": y[1000:], "group": group[1000:]}
+    return {
+        "x_train": x[:1000],
+        "y_train": y[:1000],
+        "x": x[1000:],
+        "y": y[1000:],
+        "group": group[1000:],
+    }
 
 
 @pytest.fixture(scope="session")
 def binary_dataset(tabular: dict[str, np.ndarray]) -> Dataset:
-    return Dataset.from_arrays(tabular["x"], tabular["y"], sensitive={"group": tabular["group"]}, name="holdout")
+    return Dataset.from_arrays(
+        tabular["x"], tabular["y"], sensitive={"group": tabular["group"]}, name="holdout"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +44,11 @@ def keras_binary(tabular: dict[str, np.ndarray]):
     keras = pytest.importorskip("keras")
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
     )
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
     model.fit(tabular["x_train"], tabular["y_train"], epochs=8, batch_size=64, verbose=0)
@@ -72,7 +84,9 @@ def keras_multiclass_logits(digits: dict[str, np.ndarray]):
     """Ten classes, linear last layer: the adapter must treat its outputs as logits."""
     keras = pytest.importorskip("keras")
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)]
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -93,7 +107,9 @@ def regression() -> dict[str, np.ndarray]:
 def keras_regressor(regression: dict[str, np.ndarray]):
     keras = pytest.importorskip("keras")
     keras.utils.set_random_seed(2)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
     model.fit(regression["x_train"], regression["y_train"], epochs=15, batch_size=32, verbose=0)
     return model

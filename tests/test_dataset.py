@@ -25,12 +25,19 @@ def test_from_pandas_keeps_original_columns_for_the_model(frame):
     data = Dataset.from_pandas(frame, target="approved", sensitive="sex")
     assert list(data.features.columns) == ["income", "city"]
     assert data.feature_names == ["income", "city"]
-    assert list(data.sensitive) == ["sex"] and data.sensitive["sex"].tolist() == ["f", "m", "f", "m"]
+    assert list(data.sensitive) == ["sex"] and data.sensitive["sex"].tolist() == [
+        "f",
+        "m",
+        "f",
+        "m",
+    ]
     assert data.target.tolist() == [0, 1, 1, 0] and len(data) == 4
 
 
 def test_explicit_features_may_include_a_sensitive_column_or_be_empty(frame):
-    with_sex = Dataset.from_pandas(frame, target="approved", sensitive=["sex"], features=["income", "sex"])
+    with_sex = Dataset.from_pandas(
+        frame, target="approved", sensitive=["sex"], features=["income", "sex"]
+    )
     assert list(with_sex.features.columns) == ["income", "sex"]
     empty = Dataset.from_pandas(frame, target="approved", sensitive=["sex"], features=[])
     assert empty.features.shape == (4, 0)
@@ -39,10 +46,22 @@ def test_explicit_features_may_include_a_sensitive_column_or_be_empty(frame):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"target": "approve"}, "target column(s) 'approve' not in the data; available columns: income, city, sex, approved"),
-        ({"target": "approved", "sensitive": ["race"]}, "sensitive column(s) 'race' not in the data"),
-        ({"target": "approved", "features": ["salary"]}, "features column(s) 'salary' not in the data"),
-        ({"target": "approved", "kind": "audio"}, "kind='audio' is not one of tabular, image, text"),
+        (
+            {"target": "approve"},
+            "target column(s) 'approve' not in the data; available columns: income, city, sex, approved",
+        ),
+        (
+            {"target": "approved", "sensitive": ["race"]},
+            "sensitive column(s) 'race' not in the data",
+        ),
+        (
+            {"target": "approved", "features": ["salary"]},
+            "features column(s) 'salary' not in the data",
+        ),
+        (
+            {"target": "approved", "kind": "audio"},
+            "kind='audio' is not one of tabular, image, text",
+        ),
     ],
 )
 def test_from_pandas_errors_name_what_to_change(frame, kwargs, message):
@@ -55,7 +74,10 @@ def test_from_csv(tmp_path, frame):
     frame.to_csv(path, index=False)
     data = Dataset.from_csv(path, target="approved", sensitive=["sex"])
     assert data.name == str(path)
-    assert data.fingerprint == Dataset.from_pandas(frame, target="approved", sensitive=["sex"]).fingerprint
+    assert (
+        data.fingerprint
+        == Dataset.from_pandas(frame, target="approved", sensitive=["sex"]).fingerprint
+    )
     with pytest.raises(ValueError, match="target column"):
         Dataset.from_csv(path, target="label")
 
@@ -64,7 +86,9 @@ def test_from_arrays_validates_lengths_and_names():
     x = np.zeros((5, 2))
     with pytest.raises(ValueError, match="features have 5 rows but target has 4"):
         Dataset.from_arrays(x, [0, 1, 0, 1])
-    with pytest.raises(ValueError, match="sensitive column 'sensitive' has 3 rows but target has 5"):
+    with pytest.raises(
+        ValueError, match="sensitive column 'sensitive' has 3 rows but target has 5"
+    ):
         Dataset.from_arrays(x, np.zeros(5), sensitive=[1, 2, 3])
     with pytest.raises(ValueError, match="3 feature_names for 2 feature columns"):
         Dataset.from_arrays(x, np.zeros(5), feature_names=["a", "b", "c"])

@@ -39,12 +39,16 @@ def all_rows():
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, holdout_path, keras_binary_path) -> pytest.Pytester:
-    pytester.makeconftest(CONFTEST.format(holdout=str(holdout_path), keras_path=str(keras_binary_path)))
+    pytester.makeconftest(
+        CONFTEST.format(holdout=str(holdout_path), keras_path=str(keras_binary_path))
+    )
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     return pytester
 
 
-def junit(pytester: pytest.Pytester, *args: str, family: str = "xunit2") -> tuple[pytest.RunResult, ET.Element]:
+def junit(
+    pytester: pytest.Pytester, *args: str, family: str = "xunit2"
+) -> tuple[pytest.RunResult, ET.Element]:
     path = pytester.path / f"junit-{family}.xml"
     result = pytester.runpytest(f"--junitxml={path}", "-o", f"junit_family={family}", *args)
     return result, ET.parse(path).getroot()
@@ -94,7 +98,9 @@ def test_a_failing_body_and_a_gate_both_count(project):
     )
     result = project.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*assert 1 == 2*", "PASS   *test_body_fails  performance.accuracy*"])
+    result.stdout.fnmatch_lines(
+        ["*assert 1 == 2*", "PASS   *test_body_fails  performance.accuracy*"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,16 +110,34 @@ def test_a_failing_body_and_a_gate_both_count(project):
             '@performance(metric="accuracy", mn=0.9)',
             "@performance: unknown keyword(s) mn; accepted: metric, min, max, confidence, *",
         ),
-        ('@pytest.mark.performance("accuracy", min=0.9)', "@performance: takes keyword arguments only*"),
-        ('@performance(metric="accuracy")', "@performance: performance gate needs a threshold: give min= or max="),
-        ('@performance(metric="acc", min=0.9)', "@performance: unknown performance metric 'acc'; choose one of *"),
+        (
+            '@pytest.mark.performance("accuracy", min=0.9)',
+            "@performance: takes keyword arguments only*",
+        ),
+        (
+            '@performance(metric="accuracy")',
+            "@performance: performance gate needs a threshold: give min= or max=",
+        ),
+        (
+            '@performance(metric="acc", min=0.9)',
+            "@performance: unknown performance metric 'acc'; choose one of *",
+        ),
         (
             '@performance(metric="accuracy", min=0.9, model="champion")',
             "@performance: no fixture named 'champion' provides the model: define one in conftest.py*",
         ),
-        ('@performance(metric="accuracy", min=0.9, data="model")', "*the data for performance is a LogisticRegression*"),
-        ('@performance(metric="accuracy", min=0.9, model="broken")', "*the model predict raised RuntimeError on rows 0-299: boom"),
-        ('@performance(metric="roc_auc", min=0.9, data="one_class")', "*roc_auc is undefined: class 1 is no row of the target*"),
+        (
+            '@performance(metric="accuracy", min=0.9, data="model")',
+            "*the data for performance is a LogisticRegression*",
+        ),
+        (
+            '@performance(metric="accuracy", min=0.9, model="broken")',
+            "*the model predict raised RuntimeError on rows 0-299: boom",
+        ),
+        (
+            '@performance(metric="roc_auc", min=0.9, data="one_class")',
+            "*roc_auc is undefined: class 1 is no row of the target*",
+        ),
     ],
 )
 def test_a_gate_that_cannot_be_evaluated_is_an_error(project, decorator, message):
@@ -194,7 +218,9 @@ def test_umbrella_marker_selects_gates(project):
         def test_unit(): ...
         """
     )
-    project.runpytest("-m", "modelguard", "--strict-markers").assert_outcomes(passed=2, deselected=1)
+    project.runpytest("-m", "modelguard", "--strict-markers").assert_outcomes(
+        passed=2, deselected=1
+    )
     project.runpytest("-m", "not performance").assert_outcomes(passed=1, deselected=2)
 
 
@@ -281,16 +307,26 @@ def test_junit_xunit2_is_schema_valid_and_keyed_by_test_id(project):
     result, root = junit(project, "-W", "error::pytest.PytestWarning", family="xunit2")
     result.assert_outcomes(passed=2, failed=1)
     assert "record_property" not in result.stdout.str()
-    xmlschema.XMLSchema(str(SHARED / "schemas" / "junit-10.xsd")).validate(str(project.path / "junit-xunit2.xml"))
+    xmlschema.XMLSchema(str(SHARED / "schemas" / "junit-10.xsd")).validate(
+        str(project.path / "junit-xunit2.xml")
+    )
     assert not [tc for tc in root.iter("testcase") if tc.find("properties") is not None]
     properties = suite_properties(root)
     prefix = "test_gates.py::test_accuracy::modelguard.performance.accuracy."
-    assert {f"{prefix}{field}" for field in ("value", "threshold", "operator", "ci_low", "ci_high", "status", "n")} <= set(
-        properties
-    )
+    assert {
+        f"{prefix}{field}"
+        for field in ("value", "threshold", "operator", "ci_low", "ci_high", "status", "n")
+    } <= set(properties)
     assert properties[prefix + "operator"] == ">=" and properties[prefix + "n"] == "300"
-    assert float(properties[prefix + "ci_low"]) < float(properties[prefix + "value"]) < float(properties[prefix + "ci_high"])
-    assert properties["test_gates.py::test_recall_fails::modelguard.performance.recall.status"] == "fail"
+    assert (
+        float(properties[prefix + "ci_low"])
+        < float(properties[prefix + "value"])
+        < float(properties[prefix + "ci_high"])
+    )
+    assert (
+        properties["test_gates.py::test_recall_fails::modelguard.performance.recall.status"]
+        == "fail"
+    )
 
 
 @pytest.mark.parametrize("family", ["xunit1", "legacy"])
@@ -310,7 +346,9 @@ def test_same_seed_same_verdicts_and_xdist_matches_serial(project):
     project.makepyfile(test_gates=CI_TESTS)
     serial_xml, parallel_xml = project.path / "serial.xml", project.path / "parallel.xml"
     serial = project.runpytest_subprocess("--modelguard-seed=11", f"--junitxml={serial_xml}")
-    parallel = project.runpytest_subprocess("--modelguard-seed=11", "-n", "2", f"--junitxml={parallel_xml}")
+    parallel = project.runpytest_subprocess(
+        "--modelguard-seed=11", "-n", "2", f"--junitxml={parallel_xml}"
+    )
     serial.assert_outcomes(passed=2, failed=1)
     parallel.assert_outcomes(passed=2, failed=1)
     serial_properties = suite_properties(ET.parse(serial_xml).getroot())
@@ -380,10 +418,21 @@ def thresholder():
 
 
 def test_importing_the_plugin_stays_light():
-    heavy = ("tensorflow", "keras", "fairlearn", "foolbox", "pandas", "sklearn", "hypothesis", "numpy")
+    heavy = (
+        "tensorflow",
+        "keras",
+        "fairlearn",
+        "foolbox",
+        "pandas",
+        "sklearn",
+        "hypothesis",
+        "numpy",
+    )
     code = (
         "import sys, pytest_modelguard, pytest_modelguard.plugin; "
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

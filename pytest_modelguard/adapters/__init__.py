@@ -82,7 +82,7 @@ class Adapter:
         """Every row's output, computed in batches on first use and cached."""
         key = dataset.fingerprint
         if key not in self._cache:
-            self._cache[key] = self._predict_all(dataset)
+            self._cache[key] = self.predict(dataset)
         return self._cache[key]
 
     def time_batches(self, dataset: Dataset, *, batch_size: int, repeats: int) -> list[float]:
@@ -99,7 +99,9 @@ class Adapter:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _predict_all(self, dataset: Dataset) -> ModelOutput:
+    def predict(self, dataset: Dataset) -> ModelOutput:
+        """Every row's output in batches, not cached: for data a gate makes up (counterfactual
+        rows, one batch of a stream). Gates on the user's dataset use :meth:`outputs`."""
         inputs = self.prepare(dataset)
         n = len(dataset)
         if n == 0:
@@ -189,9 +191,8 @@ def adapt(model: Any, *, output: OutputKind = "auto", batch_size: int | None = N
     if isinstance(model, Adapter):
         return model
     cached = _adapters.get(id(model))
-    if cached is not None and cached.model is model:
-        if output == "auto" and batch_size is None:
-            return cached
+    if cached is not None and cached.model is model and output == "auto" and batch_size is None:
+        return cached
     adapter = _make(model)
     if output != "auto":
         adapter.output = output

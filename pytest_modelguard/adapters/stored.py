@@ -14,7 +14,7 @@ class PredictionsAdapter(Adapter):
 
     model: Predictions
 
-    def _predict_all(self, dataset: Dataset) -> ModelOutput:
+    def predict(self, dataset: Dataset) -> ModelOutput:
         stored = self.model
         if len(stored) != len(dataset):
             raise GateError(

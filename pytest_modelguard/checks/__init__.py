@@ -5,8 +5,9 @@ returns a ``Verdict`` (``status == "fail"`` when the model falls short) and rais
 ``GateError`` when the requirement cannot be evaluated. Nothing here imports pytest.
 """
 
+from pytest_modelguard.checks.fairness import fairness
 from pytest_modelguard.checks.performance import performance
 
-REQUIREMENTS = {"performance": performance}
+REQUIREMENTS = {"performance": performance, "fairness": fairness}
 
-__all__ = ["REQUIREMENTS", "performance"]
+__all__ = ["REQUIREMENTS", "fairness", "performance"]

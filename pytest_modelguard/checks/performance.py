@@ -39,7 +39,9 @@ METRICS: dict[str, Metric] = {
         Metric("mae", "values", "mean |y - y_hat|"),
         Metric("rmse", "values", "sqrt(mean (y - y_hat)^2)"),
         Metric("r2", "values", "1 - SS_res / SS_tot"),
-        Metric("latency_p95_ms", "model", "95th percentile of ms per model call on batch_size rows"),
+        Metric(
+            "latency_p95_ms", "model", "95th percentile of ms per model call on batch_size rows"
+        ),
         Metric("model_size_mb", "model", "bytes of parameters / 1e6"),
     ]
 }
@@ -71,17 +73,19 @@ def performance(
     started = time.perf_counter()
     spec = METRICS.get(metric)
     if spec is None:
-        raise GateError(f"unknown performance metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise GateError(
+            f"unknown performance metric {metric!r}; choose one of {', '.join(METRICS)}"
+        )
     name, threshold = one_threshold("performance", {"min": min, "max": max})
     operator = ">=" if name == "min" else "<="
     check_confidence(confidence, n_resamples)
     if per_class and not spec.per_class:
-        per_class_metrics = [m.name for m in METRICS.values() if m.per_class]
-        raise GateError(
-            f"per_class=True does not apply to {metric}; it applies to {', '.join(per_class_metrics)}"
-        )
+        accepting = ", ".join(m.name for m in METRICS.values() if m.per_class)
+        raise GateError(f"per_class=True does not apply to {metric}; it applies to {accepting}")
     if not 0.0 < decision_threshold < 1.0:
-        raise GateError(f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1")
+        raise GateError(
+            f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"
+        )
 
     adapter = adapt(model)
     evidence: dict[str, Any] = {"model": adapter.name, "dataset": dataset.name}
@@ -90,9 +94,18 @@ def performance(
             raise GateError(f"confidence= does not apply to {metric}: it is measured, not sampled")
         value, n = _model_metric(metric, adapter, dataset, batch_size, evidence)
         verdict = decide(
-            requirement="performance", metric=metric, values=np.array([value]), labels=None,
-            operator=operator, threshold=threshold, confidence=None, low=None, high=None,
-            n=n, formula=spec.formula, evidence=evidence,
+            requirement="performance",
+            metric=metric,
+            values=np.array([value]),
+            labels=None,
+            operator=operator,
+            threshold=threshold,
+            confidence=None,
+            low=None,
+            high=None,
+            n=n,
+            formula=spec.formula,
+            evidence=evidence,
         )
     else:
         output = adapter.outputs(dataset)
@@ -105,17 +118,31 @@ def performance(
         low = high = None
         if confidence is not None:
             low, high = interval(
-                counts, statistic, confidence=confidence, n_resamples=n_resamples, seed=seed,
-                metric=metric, evidence=evidence,
+                counts,
+                statistic,
+                confidence=confidence,
+                n_resamples=n_resamples,
+                seed=seed,
+                metric=metric,
+                evidence=evidence,
             )
         if labels is not None:
             evidence["per_class"] = {
                 label: float(v) for label, v in zip(labels, np.atleast_1d(values), strict=True)
             }
         verdict = decide(
-            requirement="performance", metric=metric, values=values, labels=labels,
-            operator=operator, threshold=threshold, confidence=confidence, low=low, high=high,
-            n=len(dataset), formula=spec.formula, evidence=evidence,
+            requirement="performance",
+            metric=metric,
+            values=values,
+            labels=labels,
+            operator=operator,
+            threshold=threshold,
+            confidence=confidence,
+            low=low,
+            high=high,
+            n=len(dataset),
+            formula=spec.formula,
+            evidence=evidence,
         )
     verdict.duration = time.perf_counter() - started
     return verdict
@@ -135,7 +162,9 @@ def _model_metric(
         raise GateError(f"batch_size={batch_size!r} must be a positive integer")
     repeats = 50
     timings = adapter.time_batches(dataset, batch_size=batch_size, repeats=repeats)
-    evidence.update(batch_size=batch_size, repeats=repeats, median_ms=1e3 * float(np.median(timings)))
+    evidence.update(
+        batch_size=batch_size, repeats=repeats, median_ms=1e3 * float(np.median(timings))
+    )
     return 1e3 * float(np.percentile(timings, 95)), repeats
 
 
@@ -274,9 +303,7 @@ def _weighted_auc(
     return wins / (pos_w.sum(axis=1) * neg[:, -1])
 
 
-def _ece(
-    probabilities: np.ndarray, truth: np.ndarray
-) -> tuple[np.ndarray, stats.Statistic, None]:
+def _ece(probabilities: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, stats.Statistic, None]:
     confidence = probabilities.max(axis=1)
     correct = (probabilities.argmax(axis=1) == truth).astype(float)
     bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
@@ -350,7 +377,9 @@ def class_probabilities(output: ModelOutput, target: np.ndarray) -> tuple[np.nda
     return probabilities, classes
 
 
-def predicted_labels(output: ModelOutput, target: np.ndarray, decision_threshold: float) -> np.ndarray:
+def predicted_labels(
+    output: ModelOutput, target: np.ndarray, decision_threshold: float
+) -> np.ndarray:
     """Labels: given ones as they are; binary scores at the threshold; else the argmax."""
     if output.kind == "labels":
         return output.array
@@ -386,13 +415,15 @@ def _require_defined(metric: str, values: np.ndarray, labels: list[str] | None) 
         return
     if labels is not None:
         bad = [label for label, v in zip(labels, values, strict=True) if not np.isfinite(v)]
-        raise GateError(f"{metric} is undefined for class(es) {bad} on this data (no rows to divide by)")
+        raise GateError(
+            f"{metric} is undefined for class(es) {bad} on this data (no rows to divide by)"
+        )
     reasons = {
         "precision": "the model predicts no positives",
         "recall": "the target has no positives",
         "f1": "there are no positives in the target or the predictions",
         "r2": "the target is constant",
     }
-    raise GateError(f"{metric} is undefined on this data: {reasons.get(metric, 'a division by zero')}")
-
-
+    raise GateError(
+        f"{metric} is undefined on this data: {reasons.get(metric, 'a division by zero')}"
+    )

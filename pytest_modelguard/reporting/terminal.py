@@ -6,7 +6,12 @@ import pytest
 
 from pytest_modelguard.verdict import Verdict
 
-_MARKUP = {"pass": {"green": True}, "fail": {"red": True}, "error": {"red": True}, "waived": {"yellow": True}}
+_MARKUP = {
+    "pass": {"green": True},
+    "fail": {"red": True},
+    "error": {"red": True},
+    "waived": {"yellow": True},
+}
 
 
 def write_summary(
@@ -17,7 +22,11 @@ def write_summary(
     terminalreporter.section("modelguard")
     for nodeid, verdict in sorted(verdicts, key=lambda pair: pair[0]):
         status = verdict.status.upper().ljust(6)
-        terminalreporter.write_line(f"{status} {nodeid}  {verdict.summary()}", **_MARKUP[verdict.status])
-    counts = {s: sum(v.status == s for _, v in verdicts) for s in ("pass", "fail", "error", "waived")}
+        terminalreporter.write_line(
+            f"{status} {nodeid}  {verdict.summary()}", **_MARKUP[verdict.status]
+        )
+    counts = {
+        s: sum(v.status == s for _, v in verdicts) for s in ("pass", "fail", "error", "waived")
+    }
     text = ", ".join(f"{c} {s}" for s, c in counts.items() if c)
     terminalreporter.write_line(f"{len(verdicts)} gates: {text} (seed {seed})")
