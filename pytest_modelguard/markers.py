@@ -78,8 +78,16 @@ _gate(fairness)
 
 
 def _mark(name: str, arguments: dict[str, Any]) -> pytest.MarkDecorator:
+    """The mark with the keywords that differ from the defaults (the check owns defaults),
+    plus unknown ones, which the test reports as an ERROR when it runs."""
     unknown = arguments.pop("unknown")
-    return getattr(pytest.mark, name)(**arguments, **unknown)
+    defaults = {p.name: p.default for p in inspect.signature(GATES[name]).parameters.values()}
+    given = {k: v for k, v in arguments.items() if not _same(v, defaults[k])}
+    return getattr(pytest.mark, name)(**given, **unknown)
+
+
+def _same(value: Any, default: Any) -> bool:
+    return value is default or (type(value) is type(default) and value == default)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,33 @@
+"""Marker factories and the checks they stand for stay one interface."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from pytest_modelguard import checks, markers
+
+
+@pytest.mark.parametrize("requirement", sorted(markers.GATES))
+def test_every_marker_keyword_is_a_check_keyword_with_the_same_default(requirement):
+    marker = inspect.signature(markers.GATES[requirement]).parameters
+    check = inspect.signature(checks.REQUIREMENTS[requirement]).parameters
+    marker_keywords = {
+        name: p.default
+        for name, p in marker.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in markers.SUBJECT_KEYWORDS
+    }
+    check_keywords = {
+        name: p.default
+        for name, p in check.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "seed"
+    }
+    assert marker_keywords == check_keywords
+
+
+def test_a_mark_carries_only_what_was_given():
+    mark = markers.performance(metric="f1", min=0.8, per_class=False, typo=1).mark
+    assert mark.name == "performance"
+    assert mark.kwargs == {"metric": "f1", "min": 0.8, "typo": 1}
+    assert markers.performance(metric="accuracy", min=1).mark.kwargs == {"min": 1}
