@@ -57,7 +57,11 @@ def _run_check(
 
 
 def _metric_name(requirement: str, keywords: dict[str, Any]) -> str:
-    return str(keywords.get("metric", requirement))
+    """The metric a gate is about, for naming its error verdict."""
+    if "metric" in keywords:
+        return str(keywords["metric"])
+    default = markers.defaults(requirement).get("metric")
+    return requirement if default is None else str(default)
 
 
 def _install_adapter_hook(config: pytest.Config) -> None:

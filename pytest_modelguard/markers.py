@@ -77,12 +77,17 @@ def fairness(
 _gate(fairness)
 
 
+def defaults(requirement: str) -> dict[str, Any]:
+    parameters = inspect.signature(GATES[requirement]).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def _mark(name: str, arguments: dict[str, Any]) -> pytest.MarkDecorator:
     """The mark with the keywords that differ from the defaults (the check owns defaults),
     plus unknown ones, which the test reports as an ERROR when it runs."""
     unknown = arguments.pop("unknown")
-    defaults = {p.name: p.default for p in inspect.signature(GATES[name]).parameters.values()}
-    given = {k: v for k, v in arguments.items() if not _same(v, defaults[k])}
+    default = defaults(name)
+    given = {k: v for k, v in arguments.items() if not _same(v, default[k])}
     return getattr(pytest.mark, name)(**given, **unknown)
 
 
@@ -101,8 +106,7 @@ class GateSpec:
 
 
 def accepted_keywords(requirement: str) -> list[str]:
-    parameters = inspect.signature(GATES[requirement]).parameters.values()
-    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return list(defaults(requirement))
 
 
 def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) -> GateSpec:
