@@ -72,7 +72,7 @@ def decide(
     if confidence is not None and low is not None and high is not None:
         ci = (float(np.atleast_1d(low)[worst]), float(np.atleast_1d(high)[worst]))
         evidence["decided_on"] = "lower" if operator == ">=" else "upper"
-    if labels is not None:
+    if labels is not None and len(labels) > 1:
         evidence["worst"] = labels[worst]
     return Verdict(
         requirement=requirement,
