@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from pytest_modelguard.markers import fairness, performance
+from pytest_modelguard.markers import fairness, performance, privacy, robust, security
 from pytest_modelguard.verdict import GateError, GateFailure, Verdict
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ __all__ = [
     "checks",
     "fairness",
     "performance",
+    "privacy",
+    "robust",
+    "security",
 ]
 
 

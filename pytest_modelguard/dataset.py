@@ -267,8 +267,13 @@ class Batch:
 
     def as_dataset(self, name: str) -> Dataset:
         """This batch as an in-memory dataset (for running the model on it)."""
-        return Dataset(self.features, self.target, sensitive=self.sensitive, name=name,
-                       sample_weight=self.sample_weight)
+        return Dataset(
+            self.features,
+            self.target,
+            sensitive=self.sensitive,
+            name=name,
+            sample_weight=self.sample_weight,
+        )
 
 
 class StreamingDataset(Dataset):

@@ -6,15 +6,18 @@ ERROR; a gate that falls short fails the test in its call phase (see ``plugin.py
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
 
 from pytest_modelguard import markers, options
+from pytest_modelguard.profiles import PROFILES
 from pytest_modelguard.seeding import derive_seed
 from pytest_modelguard.verdict import GateError, Verdict
 
 session_seed_key = pytest.StashKey[int]()
+profile_key = pytest.StashKey[str]()
 item_verdicts_key = pytest.StashKey[list[Verdict]]()
 marker_verdicts_key = pytest.StashKey[list[Verdict]]()
 _resolver_key = pytest.StashKey[object]()
@@ -42,14 +45,20 @@ def _run_check(
     from pytest_modelguard.checks import REQUIREMENTS
     from pytest_modelguard.dataset import Dataset
 
-    seed = derive_seed(item.config.stash[session_seed_key], item.nodeid, index)
+    check = REQUIREMENTS[requirement]
+    context = {
+        "seed": derive_seed(item.config.stash[session_seed_key], item.nodeid, index),
+        "profile": PROFILES[item.config.stash[profile_key]],
+    }
+    accepted = inspect.signature(check).parameters
+    context = {name: value for name, value in context.items() if name in accepted}
     try:
-        if not isinstance(dataset, Dataset):
+        if dataset is not None and not isinstance(dataset, Dataset):
             raise GateError(
                 f"the data for {requirement} is a {type(dataset).__name__}; return a "
                 "pytest_modelguard.Dataset (Dataset.from_arrays / from_pandas / from_csv)"
             )
-        verdict = REQUIREMENTS[requirement](model, dataset, seed=seed, **keywords)
+        verdict = check(model, dataset, **context, **keywords)
     except GateError as exc:
         verdict = Verdict.error(requirement, _metric_name(requirement, keywords), str(exc))
     _record(item, verdict)
@@ -78,15 +87,43 @@ def _install_adapter_hook(config: pytest.Config) -> None:
     config.add_cleanup(lambda: adapters.remove_resolver(resolver))
 
 
-def _subject(request: pytest.FixtureRequest, name: str, role: str, ini: str, keyword: str) -> Any:
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        raise GateError(
-            f"no fixture named {name!r} provides the {role}: define one in conftest.py, e.g. "
-            f"@pytest.fixture(scope='session') def {name}(): ..., or name another fixture "
-            f"with {keyword}='...' on the marker or the ini option {ini}"
-        ) from None
+_HOW_TO_NAME = {
+    "model": f"model='...' on the marker or the ini option {options.MODEL_FIXTURE_INI}",
+    "data": f"data='...' on the marker or the ini option {options.DATA_FIXTURE_INI}",
+}
+_ROLE = {"model": "the model", "data": "the dataset", "members": "the training members"}
+
+
+def _subjects(
+    request: pytest.FixtureRequest, spec: markers.GateSpec
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The model, the dataset and fixture-valued keywords a gate needs, from fixtures."""
+    keywords = dict(spec.keywords)
+    needs = markers.subject_needs(spec.requirement, keywords)
+    names = {"model": spec.model_fixture, "data": spec.data_fixture}
+    for keyword, default in markers.FIXTURE_KEYWORDS.items():
+        if keyword in needs:
+            names[keyword] = keywords.get(keyword) or default
+    values: dict[str, Any] = {}
+    for role, need in needs.items():
+        if need == "unused":
+            values[role] = None
+            continue
+        try:
+            values[role] = request.getfixturevalue(names[role])
+        except pytest.FixtureLookupError:
+            if need == "optional":
+                values[role] = keywords.get(role)  # e.g. artifact= given as a path
+                continue
+            how = _HOW_TO_NAME.get(role, f"{role}='...' on the marker")
+            raise GateError(
+                f"no fixture named {names[role]!r} provides {_ROLE.get(role, role)}: define "
+                f"one in conftest.py, e.g. @pytest.fixture(scope='session') def "
+                f"{names[role]}(): ..., or name another fixture with {how}"
+            ) from None
+    model, data = values.pop("model"), values.pop("data")
+    keywords.update(values)
+    return model, data, keywords
 
 
 @pytest.fixture(autouse=True)
@@ -105,15 +142,12 @@ def _modelguard_gates(request: pytest.FixtureRequest) -> None:
                 model_fixture=config.getini(options.MODEL_FIXTURE_INI),
                 data_fixture=config.getini(options.DATA_FIXTURE_INI),
             )
-            model = _subject(
-                request, spec.model_fixture, "model", options.MODEL_FIXTURE_INI, "model"
-            )
-            data = _subject(request, spec.data_fixture, "dataset", options.DATA_FIXTURE_INI, "data")
+            model, data, keywords = _subjects(request, spec)
         except GateError as exc:
             verdict = Verdict.error(mark.name, _metric_name(mark.name, mark.kwargs), str(exc))
             _record(item, verdict)
         else:
-            verdict = _run_check(item, spec.requirement, model, data, spec.keywords, index)
+            verdict = _run_check(item, spec.requirement, model, data, keywords, index)
         item.stash.setdefault(marker_verdicts_key, []).append(verdict)
         if verdict.status == "error":
             errors.append(f"@{mark.name}: {verdict.evidence['error']}")
@@ -145,6 +179,18 @@ class ModelGuard:
     def fairness(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
         """``checks.fairness`` for this test; raises ``GateFailure`` on a shortfall."""
         return self.check("fairness", model, dataset, **spec).raise_for_status()
+
+    def robust(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
+        """``checks.robust`` for this test; raises ``GateFailure`` on a shortfall."""
+        return self.check("robust", model, dataset, **spec).raise_for_status()
+
+    def privacy(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
+        """``checks.privacy`` for this test; raises ``GateFailure`` on a shortfall."""
+        return self.check("privacy", model, dataset, **spec).raise_for_status()
+
+    def security(self, model: Any = None, dataset: Any = None, **spec: Any) -> Verdict:
+        """``checks.security`` for this test; raises ``GateFailure`` on a shortfall."""
+        return self.check("security", model, dataset, **spec).raise_for_status()
 
     @property
     def verdicts(self) -> list[Verdict]:

@@ -55,8 +55,10 @@ class GroupCounts:
         self._weighting(sample_weight is not None)
         if len(y_true) == 0:
             return self
-        parts = [_factorize(f"sensitive column {c!r}", np.asarray(sensitive[c]), self.missing)
-                 for c in self.columns]
+        parts = [
+            _factorize(f"sensitive column {c!r}", np.asarray(sensitive[c]), self.missing)
+            for c in self.columns
+        ]
         parts.append(_factorize("the target", y_true, "error"))
         parts.append(_factorize("the predictions", y_pred, "error"))
         dims = tuple(len(labels) for labels, _ in parts)
@@ -136,8 +138,11 @@ def _factorize(role: str, values: np.ndarray, missing: str) -> tuple[list[Any], 
         raise GateError(f"{role} must be one value per row, got shape {values.shape}")
     absent = _missing_mask(values)
     if absent.any() and missing == "error":
-        hint = (", or pass missing='group' to gate them as their own group"
-                if role.startswith("sensitive") else "")
+        hint = (
+            ", or pass missing='group' to gate them as their own group"
+            if role.startswith("sensitive")
+            else ""
+        )
         raise GateError(
             f"{role} has {int(absent.sum())} missing (NaN/None) values: fill them or drop "
             f"those rows{hint}"

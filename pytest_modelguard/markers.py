@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -75,6 +75,111 @@ def fairness(
 
 
 _gate(fairness)
+
+
+def robust(
+    *,
+    eps: float | list[float] | None = None,
+    attack: str | None = None,
+    norm: str | None = None,
+    steps: int | None = None,
+    restarts: int = 1,
+    max_accuracy_drop: float | None = None,
+    min_accuracy: float | None = None,
+    samples: int = 500,
+    bounds: tuple[float, float] | None = None,
+    perturbation: str | None = None,
+    max_flip_rate: float | None = None,
+    examples: int | None = None,
+    immutable: list[str] | None = None,
+    monotonic: dict[str, str] | None = None,
+    max_violation_rate: float | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """Predictions must survive attacks (eps=, attack=; max_accuracy_drop= defaults to 0.05),
+    perturbations (perturbation=, max_flip_rate=) or keep directions (monotonic=)."""
+    return _mark("robust", locals())
+
+
+_gate(robust)
+
+
+def privacy(
+    *,
+    max_mia_auc: float | None = None,
+    max_mia_advantage: float | None = None,
+    members: str | None = None,
+    attack: str | None = None,
+    samples: int | None = None,
+    confidence: float | None = None,
+    pii: str | None = None,
+    columns: list[str] | None = None,
+    k_anonymity: int | None = None,
+    quasi_identifiers: list[str] | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """No leak of who was trained on (max_mia_auc=), no personal identifiers (pii="forbid"),
+    no singled-out person (k_anonymity=, quasi_identifiers=)."""
+    return _mark("privacy", locals())
+
+
+_gate(privacy)
+
+
+def security(
+    *,
+    sha256: str | None = None,
+    artifact: str | None = None,
+    safe_load: bool = False,
+    allow: list[str] | None = None,
+    fuzz: bool = False,
+    examples: int | None = None,
+    max_attack_success: float | None = None,
+    eps: float | None = None,
+    attack: str | None = None,
+    norm: str | None = None,
+    samples: int = 500,
+    model: str | None = None,
+    data: str | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """The artifact is the reviewed one (sha256=), loads without running code (safe_load=True),
+    survives hostile input (fuzz=True) and attacks (max_attack_success=)."""
+    return _mark("security", locals())
+
+
+_gate(security)
+
+Need = Literal["required", "optional", "unused"]
+#: fixture-valued keywords and the fixture each names by default
+FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None}
+
+
+def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]:
+    """Which subjects a gate uses: ``model``, ``data`` and fixture-valued keywords.
+
+    A required subject that no fixture provides is an ERROR; an optional one is passed as
+    None (for ``artifact=``, a value that names no fixture is a path).
+    """
+    if requirement == "security":
+        needs: dict[str, Need] = {"model": "unused", "data": "unused"}
+        if keywords.get("fuzz"):
+            needs.update(model="required", data="optional")
+        if keywords.get("max_attack_success") is not None:
+            needs.update(model="required", data="required")
+        if keywords.get("artifact") is not None:
+            needs["artifact"] = "optional"
+        return needs
+    if requirement == "privacy":
+        needs = {"model": "optional", "data": "required"}
+        if keywords.get("max_mia_auc") is not None or keywords.get("max_mia_advantage") is not None:
+            needs.update(model="required", members="required")
+        return needs
+    return {"model": "required", "data": "required"}
 
 
 def defaults(requirement: str) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_modelguard.profiles import PROFILES
+
 MODEL_FIXTURE_INI = "modelguard_model_fixture"
 DATA_FIXTURE_INI = "modelguard_data_fixture"
 SEED_INI = "modelguard_seed"
@@ -18,6 +20,14 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SEED",
         help="session seed for every random choice of the gates: an integer, 'random', or "
         "'last' (the previous run's). Default: the ini value modelguard_seed, else fixed.",
+    )
+    group.addoption(
+        "--modelguard-profile",
+        dest="modelguard_profile",
+        default=None,
+        choices=sorted(PROFILES),
+        help="how hard searched properties look: dev (quick), ci (derandomized; the default "
+        "when the CI environment variable is set) or release (longest search).",
     )
     parser.addini(
         MODEL_FIXTURE_INI,

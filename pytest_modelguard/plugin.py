@@ -17,8 +17,10 @@ from pytest_modelguard.fixtures import (  # noqa: F401  (fixtures registered by 
     modelguard,
     modelguard_rng,
     modelguard_seed,
+    profile_key,
     session_seed_key,
 )
+from pytest_modelguard.profiles import default_profile
 from pytest_modelguard.reporting import junit, terminal
 from pytest_modelguard.seeding import DEFAULT_SEED, parse_seed
 from pytest_modelguard.verdict import Verdict
@@ -38,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in markers.marker_lines():
         config.addinivalue_line("markers", line)
     config.stash[session_seed_key] = _session_seed(config)
+    config.stash[profile_key] = _profile(config)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(VerdictCollector(config), "modelguard-verdicts")
 
@@ -59,15 +62,26 @@ def _session_seed(config: pytest.Config) -> int:
     return seed
 
 
+def _profile(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "modelguard_profile" in workerinput:
+        return str(workerinput["modelguard_profile"])
+    return config.getoption("modelguard_profile") or default_profile()
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist: every worker draws from the controller's seed."""
+    """xdist: every worker draws from the controller's seed and uses its profile."""
     node.workerinput["modelguard_seed"] = node.config.stash[session_seed_key]
+    node.workerinput["modelguard_profile"] = node.config.stash[profile_key]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     seed = config.stash[session_seed_key]
-    return f"modelguard: seed {seed} (rerun with --modelguard-seed={seed})"
+    return (
+        f"modelguard: seed {seed} (rerun with --modelguard-seed={seed}), "
+        f"profile {config.stash[profile_key]}"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -272,7 +272,7 @@ def test_seed_in_header_reused_with_last_and_validated(pytester):
     seed = header[0].split()[2]
     draw = next(line[line.index("DRAW") :] for line in first.outlines if "DRAW" in line)
     again = pytester.runpytest("-s", "--modelguard-seed=last")
-    assert f"modelguard: seed {seed} (rerun with --modelguard-seed={seed})" in again.outlines
+    assert f"modelguard: seed {seed} (rerun with --modelguard-seed={seed})" in again.stdout.str()
     assert draw in again.stdout.str()
     pinned = pytester.runpytest("-s", f"--modelguard-seed={seed}")
     assert draw in pinned.stdout.str()
@@ -436,3 +436,14 @@ def test_importing_the_plugin_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_profile_is_chosen_shown_and_defaults_to_ci_under_ci(pytester, monkeypatch):
+    pytester.makepyfile("def test_nothing(): ...")
+    monkeypatch.delenv("CI", raising=False)
+    assert "profile dev" in pytester.runpytest().stdout.str()
+    assert "profile release" in pytester.runpytest("--modelguard-profile=release").stdout.str()
+    monkeypatch.setenv("CI", "true")
+    assert "profile ci" in pytester.runpytest().stdout.str()
+    bad = pytester.runpytest("--modelguard-profile=fast")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR

@@ -2,12 +2,22 @@
 
 Usable without pytest (notebooks, scripts); the markers are sugar over these. A check
 returns a ``Verdict`` (``status == "fail"`` when the model falls short) and raises
-``GateError`` when the requirement cannot be evaluated. Nothing here imports pytest.
+``GateError`` when the requirement cannot be evaluated. Nothing here imports pytest, and
+the ML libraries a check needs load inside it.
 """
 
 from pytest_modelguard.checks.fairness import fairness
 from pytest_modelguard.checks.performance import performance
+from pytest_modelguard.checks.privacy import privacy
+from pytest_modelguard.checks.robustness import robust
+from pytest_modelguard.checks.security import security
 
-REQUIREMENTS = {"performance": performance, "fairness": fairness}
+REQUIREMENTS = {
+    "performance": performance,
+    "fairness": fairness,
+    "robust": robust,
+    "privacy": privacy,
+    "security": security,
+}
 
-__all__ = ["REQUIREMENTS", "fairness", "performance"]
+__all__ = ["REQUIREMENTS", "fairness", "performance", "privacy", "robust", "security"]

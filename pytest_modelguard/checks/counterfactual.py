@@ -91,7 +91,9 @@ def counterfactual_flip_rate(
             changes[int(o), g] = (int(of_group.sum()), int(changed[of_group].sum()))
     transitions = {
         f"{_plain(groups[o])} -> {_plain(groups[g])}": {
-            "rows": total, "flips": flips, "rate": flips / total
+            "rows": total,
+            "flips": flips,
+            "rate": flips / total,
         }
         for (o, g), (total, flips) in sorted(changes.items())
     }
@@ -107,8 +109,15 @@ def counterfactual_flip_rate(
         "transitions": transitions,
     }
     verdict = decide(
-        requirement="fairness", metric=METRIC, values=np.array([rate]), labels=None,
-        operator="<=", threshold=threshold, confidence=None, low=None, high=None,
+        requirement="fairness",
+        metric=METRIC,
+        values=np.array([rate]),
+        labels=None,
+        operator="<=",
+        threshold=threshold,
+        confidence=None,
+        low=None,
+        high=None,
         n=len(dataset),
         formula=f"rows whose decision changes when {name} is set to another group / n",
         evidence=evidence,
@@ -236,7 +245,10 @@ def _decisions(
     """
     target = dataset.target[rows]
     batch = Dataset(
-        features, target, feature_names=dataset.feature_names, kind=dataset.kind,
+        features,
+        target,
+        feature_names=dataset.feature_names,
+        kind=dataset.kind,
         name=dataset.name,
     )
     output = adapter.predict(batch)
@@ -250,8 +262,13 @@ class _Probe:
     """Scores rows and their counterfactuals side by side, in one model call."""
 
     def __init__(
-        self, adapter: Adapter, dataset: Dataset, column: int, groups: np.ndarray,
-        codes: np.ndarray, threshold: float,
+        self,
+        adapter: Adapter,
+        dataset: Dataset,
+        column: int,
+        groups: np.ndarray,
+        codes: np.ndarray,
+        threshold: float,
     ) -> None:
         self.adapter, self.dataset, self.column = adapter, dataset, column
         self.groups, self.codes, self.threshold = groups, codes, threshold

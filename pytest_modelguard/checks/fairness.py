@@ -140,9 +140,15 @@ def fairness(
     started = time.perf_counter()
     if metric == COUNTERFACTUAL:
         return _counterfactual(
-            model, dataset, sensitive=sensitive, thresholds=_given(max_disparity, min_ratio, min),
-            confidence=confidence, intersectional=intersectional, examples=examples,
-            decision_threshold=decision_threshold, seed=seed,
+            model,
+            dataset,
+            sensitive=sensitive,
+            thresholds=_given(max_disparity, min_ratio, min),
+            confidence=confidence,
+            intersectional=intersectional,
+            examples=examples,
+            decision_threshold=decision_threshold,
+            seed=seed,
         )
     spec = METRICS.get(metric)
     if spec is None:
@@ -152,8 +158,12 @@ def fairness(
         )
     operator, threshold = _threshold(spec, _given(max_disparity, min_ratio, min))
     _check_options(
-        method=method, small_groups=small_groups, min_group_size=min_group_size,
-        decision_threshold=decision_threshold, intersectional=intersectional, examples=examples,
+        method=method,
+        small_groups=small_groups,
+        min_group_size=min_group_size,
+        decision_threshold=decision_threshold,
+        intersectional=intersectional,
+        examples=examples,
     )
     check_confidence(confidence, n_resamples)
     columns = _sensitive_columns(dataset, sensitive)
@@ -189,16 +199,31 @@ def fairness(
     low = high = None
     if confidence is not None:
         low, high = _interval(
-            spec, method, views, cells, confidence=confidence, n_resamples=n_resamples,
-            seed=seed, evidence=evidence,
+            spec,
+            method,
+            views,
+            cells,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            seed=seed,
+            evidence=evidence,
         )
     evidence["by_sensitive"] = _tables(
         spec, views, cells, values, low, high, weighted=bool(counts.weighted)
     )
     verdict = decide(
-        requirement="fairness", metric=metric, values=values, labels=[v.label for v in views],
-        operator=operator, threshold=threshold, confidence=confidence, low=low, high=high,
-        n=len(counts), formula=spec.formula(method), evidence=evidence,
+        requirement="fairness",
+        metric=metric,
+        values=values,
+        labels=[v.label for v in views],
+        operator=operator,
+        threshold=threshold,
+        confidence=confidence,
+        low=low,
+        high=high,
+        n=len(counts),
+        formula=spec.formula(method),
+        evidence=evidence,
     )
     ignored = evidence.get("ignored_groups")
     if ignored:
@@ -316,7 +341,10 @@ def _key(value: Any) -> tuple[int, float, str]:
 
 
 def _drop_small_groups(
-    views: list[View], rows: np.ndarray, min_group_size: int, small_groups: str,
+    views: list[View],
+    rows: np.ndarray,
+    min_group_size: int,
+    small_groups: str,
     evidence: dict[str, Any],
 ) -> list[View]:
     """Views without groups below ``min_group_size`` (or an error naming them)."""
@@ -406,8 +434,15 @@ def _require_defined(
 
 
 def _interval(
-    spec: Metric, method: str, views: list[View], cells: np.ndarray, *, confidence: float,
-    n_resamples: int, seed: int, evidence: dict[str, Any],
+    spec: Metric,
+    method: str,
+    views: list[View],
+    cells: np.ndarray,
+    *,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+    evidence: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap of the joint cells: each cell a scaled Poisson draw.
 
@@ -427,8 +462,13 @@ def _interval(
 
     evidence["interval"] = "percentile, Poisson bootstrap of the group confusion counts"
     return interval(
-        rate.ravel(), statistic, confidence=confidence, n_resamples=n_resamples, seed=seed,
-        metric=spec.name, evidence=evidence,
+        rate.ravel(),
+        statistic,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        metric=spec.name,
+        evidence=evidence,
     )
 
 
@@ -436,12 +476,21 @@ def _interval(
 
 
 def _tables(
-    spec: Metric, views: list[View], cells: np.ndarray, values: np.ndarray,
-    low: np.ndarray | None, high: np.ndarray | None, *, weighted: bool,
+    spec: Metric,
+    views: list[View],
+    cells: np.ndarray,
+    values: np.ndarray,
+    low: np.ndarray | None,
+    high: np.ndarray | None,
+    *,
+    weighted: bool,
 ) -> dict[str, Any]:
     """Per sensitive column: value, interval and the per-group table (plain JSON)."""
-    shown = tuple(dict.fromkeys(("selection_rate", "tpr", "fpr", *spec.rates))) if spec.binary \
+    shown = (
+        tuple(dict.fromkeys(("selection_rate", "tpr", "fpr", *spec.rates)))
+        if spec.binary
         else spec.rates
+    )
     tables = {}
     for i, view in enumerate(views):
         grouped = np.einsum("jcs,jg->gcs", cells, view.membership)
@@ -490,8 +539,13 @@ def _threshold(spec: Metric, given: dict[str, Any]) -> tuple[str, float]:
 
 
 def _check_options(
-    *, method: str, small_groups: str, min_group_size: Any, decision_threshold: Any,
-    intersectional: Any, examples: Any,
+    *,
+    method: str,
+    small_groups: str,
+    min_group_size: Any,
+    decision_threshold: Any,
+    intersectional: Any,
+    examples: Any,
 ) -> None:
     if method not in METHODS:
         raise GateError(f"method={method!r}: use one of {', '.join(METHODS)}")
@@ -533,9 +587,16 @@ def _sensitive_columns(dataset: Dataset, sensitive: str | list[str] | None) -> l
 
 
 def _counterfactual(
-    model: Any, dataset: Dataset, *, sensitive: str | list[str] | None,
-    thresholds: dict[str, Any], confidence: float | None, intersectional: bool,
-    examples: int | None, decision_threshold: float, seed: int,
+    model: Any,
+    dataset: Dataset,
+    *,
+    sensitive: str | list[str] | None,
+    thresholds: dict[str, Any],
+    confidence: float | None,
+    intersectional: bool,
+    examples: int | None,
+    decision_threshold: float,
+    seed: int,
 ) -> Verdict:
     wrong = [k for k, v in thresholds.items() if v is not None and k != "max_disparity"]
     if wrong:
@@ -552,6 +613,11 @@ def _counterfactual(
 
     extra = {} if examples is None else {"examples": examples}
     return counterfactual_flip_rate(
-        model, dataset, sensitive=columns[0], max_disparity=max_disparity,
-        decision_threshold=decision_threshold, seed=seed, **extra,
+        model,
+        dataset,
+        sensitive=columns[0],
+        max_disparity=max_disparity,
+        decision_threshold=decision_threshold,
+        seed=seed,
+        **extra,
     )

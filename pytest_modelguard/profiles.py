@@ -1,0 +1,46 @@
+"""Profiles: how hard searched properties look, by where the run happens.
+
+``dev`` is quick for a laptop, ``ci`` is derandomized and the default when the ``CI``
+environment variable is set (as Hypothesis does), ``release`` searches longest for a
+sign-off. Free of heavy imports: the plugin resolves the profile at load time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    examples: int  # Hypothesis examples per searched property, unless a gate says examples=
+    derandomize: bool  # Hypothesis derives its choices from the property, not the seed
+
+    def hypothesis_settings(self, *, max_examples: int | None = None, **overrides: Any) -> Any:
+        """The plugin's own ``hypothesis.settings``: never the user's profile, no example
+        database, no deadline (a model call's duration is not a bug)."""
+        from hypothesis import HealthCheck, settings
+
+        return settings(
+            max_examples=max_examples or self.examples,
+            derandomize=self.derandomize,
+            database=None,
+            deadline=None,
+            print_blob=False,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+            **overrides,
+        )
+
+
+PROFILES: dict[str, Profile] = {
+    "dev": Profile("dev", examples=50, derandomize=False),
+    "ci": Profile("ci", examples=100, derandomize=True),
+    "release": Profile("release", examples=500, derandomize=True),
+}
+
+
+def default_profile(environ: Mapping[str, str] = os.environ) -> str:
+    return "ci" if environ.get("CI") else "dev"
