@@ -121,9 +121,11 @@ class Verdict:
     def error(cls, requirement: str, metric: str, reason: str) -> Verdict:
         return cls(requirement, metric, None, None, None, "error", evidence={"error": reason})
 
-    def properties(self) -> list[tuple[str, str]]:
-        """The JUnit fields of the reporting contract, as (name, value) pairs."""
-        prefix = f"modelguard.{self.requirement}.{self.metric}"
+    def properties(self, occurrence: int = 1) -> list[tuple[str, str]]:
+        """The JUnit fields of the reporting contract, as (name, value) pairs; the second
+        verdict on the same metric in one test is named ``<metric>[2]``, and so on."""
+        metric = self.metric if occurrence == 1 else f"{self.metric}[{occurrence}]"
+        prefix = f"modelguard.{self.requirement}.{metric}"
         fields: list[tuple[str, Any]] = [
             ("value", self.value),
             ("threshold", self.threshold),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +38,8 @@ class ModelOutput:
     kind: str
     classes: np.ndarray | None = None
     labels: np.ndarray | None = None  # the model's own labels, when it gives them too
+    #: what gates derive from the outputs (probabilities, labels at a threshold), computed once
+    derived: dict[Any, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
 
 class Adapter:

@@ -7,6 +7,7 @@ properties keyed by the test id, written by the process that writes the file.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -20,18 +21,26 @@ def properties_in_testcase(config: pytest.Config) -> bool:
     return config.getini("junit_family") in TESTCASE_FAMILIES
 
 
-def add_to_testcase(report: pytest.TestReport, verdicts: list[Verdict]) -> None:
+def properties(verdicts: list[Verdict]) -> list[tuple[str, str]]:
+    """Every verdict's fields, with repeated metrics of one test told apart."""
+    seen: Counter[tuple[str, str]] = Counter()
+    pairs = []
     for verdict in verdicts:
-        report.user_properties.extend(verdict.properties())
+        seen[verdict.requirement, verdict.metric] += 1
+        pairs += verdict.properties(seen[verdict.requirement, verdict.metric])
+    return pairs
+
+
+def add_to_testcase(report: pytest.TestReport, verdicts: list[Verdict]) -> None:
+    report.user_properties.extend(properties(verdicts))
 
 
 def add_to_testsuite(config: pytest.Config, nodeid: str, verdicts: list[Verdict]) -> None:
     xml = _log_xml(config)
     if xml is None:
         return
-    for verdict in verdicts:
-        for name, value in verdict.properties():
-            xml.add_global_property(f"{nodeid}::{name}", value)
+    for name, value in properties(verdicts):
+        xml.add_global_property(f"{nodeid}::{name}", value)
 
 
 def _log_xml(config: pytest.Config) -> Any:

@@ -1,0 +1,95 @@
+"""The subjects under test: the committed models and datasets, loaded once per session.
+
+Gates find ``model`` and ``dataset`` by name; other subjects are named on the marker
+(``model="digits_model", data="digits_dataset"``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pytest_modelguard import Dataset, Predictions
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # credit_data / digits_data, under any --import-mode
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow first loads
+
+import credit_data  # noqa: E402
+import digits_data  # noqa: E402
+
+
+def load_model(name: str) -> Any:
+    """A committed Keras model; Keras loads on first use, not at collection."""
+    import keras
+
+    return keras.models.load_model(HERE / "models" / name)
+
+
+def credit_dataset(split: str, features: list[str]) -> Dataset:
+    """A committed credit split; ``sex`` and ``race`` are sensitive, never features."""
+    df = credit_data.with_sex_column(pd.read_csv(HERE / "data" / f"credit_{split}.csv"))
+    return Dataset.from_pandas(
+        df,
+        target=credit_data.TARGET,
+        sensitive=credit_data.SENSITIVE,
+        features=features,
+        name=f"credit-{split}" + ("+sex_male" if credit_data.SEX_COLUMN in features else ""),
+    )
+
+
+@pytest.fixture(scope="session")
+def model() -> Any:
+    """The credit model: an MLP on the seven non-sensitive features."""
+    return load_model("credit.keras")
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Dataset:
+    """The credit holdout (8000 rows) the gates measure on."""
+    return credit_dataset("holdout", credit_data.FEATURES)
+
+
+@pytest.fixture(scope="session")
+def train_dataset() -> Dataset:
+    """The credit training split, for gates that compare members with non-members."""
+    return credit_dataset("train", credit_data.FEATURES)
+
+
+@pytest.fixture(scope="session")
+def biased_model() -> Any:
+    """The deliberately unfair variant: it also takes ``sex_male`` (1 male, 0 female)."""
+    return load_model("credit_biased.keras")
+
+
+@pytest.fixture(scope="session")
+def biased_dataset() -> Dataset:
+    """The credit holdout with ``sex_male`` as the last feature, as the biased model takes."""
+    return credit_dataset("holdout", credit_data.BIASED_FEATURES)
+
+
+@pytest.fixture(scope="session")
+def digits_model() -> Any:
+    """A small CNN on scikit-learn's 8x8 digits; softmax over the 10 classes."""
+    return load_model("digits_cnn.keras")
+
+
+@pytest.fixture(scope="session")
+def digits_dataset() -> Dataset:
+    """The digits holdout (540 images) of ``digits_data.split``: no download, same every run."""
+    _, x_holdout, _, y_holdout = digits_data.split()
+    return Dataset.from_arrays(
+        x_holdout, y_holdout, kind="image", bounds=(0.0, 1.0), name="digits-holdout"
+    )
+
+
+@pytest.fixture(scope="session")
+def stored_scores() -> Predictions:
+    """Scores the deployed credit model logged for the holdout rows, audited without it."""
+    scores = pd.read_csv(HERE / "data" / "credit_holdout_scores.csv")["score"]
+    return Predictions(y_score=scores.to_numpy())
