@@ -6,7 +6,6 @@ Gates find ``model`` and ``dataset`` by name; other subjects are named on the ma
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,30 +16,11 @@ import pytest
 from pytest_modelguard import Dataset, Predictions
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # credit_data / digits_data, under any --import-mode
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow first loads
+sys.path.insert(0, str(HERE))  # credit_data, digits_data, subjects: under any --import-mode
 
 import credit_data  # noqa: E402
 import digits_data  # noqa: E402
-
-
-def load_model(name: str) -> Any:
-    """A committed Keras model; Keras loads on first use, not at collection."""
-    import keras
-
-    return keras.models.load_model(HERE / "models" / name)
-
-
-def credit_dataset(split: str, features: list[str]) -> Dataset:
-    """A committed credit split; ``sex`` and ``race`` are sensitive, never features."""
-    df = credit_data.with_sex_column(pd.read_csv(HERE / "data" / f"credit_{split}.csv"))
-    return Dataset.from_pandas(
-        df,
-        target=credit_data.TARGET,
-        sensitive=credit_data.SENSITIVE,
-        features=features,
-        name=f"credit-{split}" + ("+sex_male" if credit_data.SEX_COLUMN in features else ""),
-    )
+from subjects import credit_dataset, load_model  # noqa: E402
 
 
 @pytest.fixture(scope="session")
