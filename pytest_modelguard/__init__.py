@@ -13,7 +13,7 @@ from pytest_modelguard.markers import fairness, performance, privacy, robust, se
 from pytest_modelguard.verdict import GateError, GateFailure, Verdict
 
 if TYPE_CHECKING:
-    from pytest_modelguard import adapters, checks
+    from pytest_modelguard import adapters, checks, strategies
     from pytest_modelguard.adapters import Adapter, adapt
     from pytest_modelguard.dataset import Dataset, Predictions
 
@@ -26,6 +26,7 @@ _LAZY = {
     "adapt": ("pytest_modelguard.adapters", "adapt"),
     "checks": ("pytest_modelguard.checks", None),
     "adapters": ("pytest_modelguard.adapters", None),
+    "strategies": ("pytest_modelguard.strategies", None),
 }
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "privacy",
     "robust",
     "security",
+    "strategies",
 ]
 
 

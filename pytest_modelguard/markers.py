@@ -87,7 +87,7 @@ def robust(
     max_accuracy_drop: float | None = None,
     min_accuracy: float | None = None,
     samples: int = 500,
-    bounds: tuple[float, float] | None = None,
+    bounds: tuple[float, float] | dict[str, tuple[float, float]] | None = None,
     perturbation: str | None = None,
     max_flip_rate: float | None = None,
     examples: int | None = None,
