@@ -9,7 +9,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from pytest_modelguard.markers import fairness, performance, privacy, robust, security
+from pytest_modelguard.markers import (
+    explainability,
+    fairness,
+    performance,
+    privacy,
+    robust,
+    security,
+    transparency,
+)
 from pytest_modelguard.verdict import GateError, GateFailure, Verdict
 
 if TYPE_CHECKING:
@@ -39,12 +47,14 @@ __all__ = [
     "adapt",
     "adapters",
     "checks",
+    "explainability",
     "fairness",
     "performance",
     "privacy",
     "robust",
     "security",
     "strategies",
+    "transparency",
 ]
 
 

@@ -188,6 +188,14 @@ class ModelGuard:
         """``checks.privacy`` for this test; raises ``GateFailure`` on a shortfall."""
         return self.check("privacy", model, dataset, **spec).raise_for_status()
 
+    def explainability(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
+        """``checks.explainability`` for this test; raises ``GateFailure`` on a shortfall."""
+        return self.check("explainability", model, dataset, **spec).raise_for_status()
+
+    def transparency(self, model: Any = None, dataset: Any = None, **spec: Any) -> Verdict:
+        """``checks.transparency`` for this test; raises ``GateFailure`` on a shortfall."""
+        return self.check("transparency", model, dataset, **spec).raise_for_status()
+
     def security(self, model: Any = None, dataset: Any = None, **spec: Any) -> Verdict:
         """``checks.security`` for this test; raises ``GateFailure`` on a shortfall."""
         return self.check("security", model, dataset, **spec).raise_for_status()

@@ -154,6 +154,46 @@ def security(
 
 _gate(security)
 
+
+def explainability(
+    *,
+    method: str | None = None,
+    protected_not_in_top_k: int | None = None,
+    proxies: list[str] | None = None,
+    max_protected_share: float | None = None,
+    min_stability: float | None = None,
+    steps: int = 32,
+    samples: int = 200,
+    examples: int | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """Decisions must not rest on protected attributes (protected_not_in_top_k=,
+    max_protected_share=) and explanations must be stable (min_stability=)."""
+    return _mark("explainability", locals())
+
+
+_gate(explainability)
+
+
+def transparency(
+    *,
+    model_card: str | None = None,
+    required: list[str] | None = None,
+    verify_claims: bool = False,
+    tolerance: float = 0.01,
+    model: str | None = None,
+    data: str | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """The model card must exist, be complete (required=) and tell the truth about the
+    metrics it claims (verify_claims=True, within tolerance=)."""
+    return _mark("transparency", locals())
+
+
+_gate(transparency)
+
 Need = Literal["required", "optional", "unused"]
 #: fixture-valued keywords and the fixture each names by default
 FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None}
@@ -174,6 +214,9 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         if keywords.get("artifact") is not None:
             needs["artifact"] = "optional"
         return needs
+    if requirement == "transparency":
+        used: Need = "required" if keywords.get("verify_claims") else "unused"
+        return {"model": used, "data": used}
     if requirement == "privacy":
         needs = {"model": "optional", "data": "required"}
         if keywords.get("max_mia_auc") is not None or keywords.get("max_mia_advantage") is not None:

@@ -6,11 +6,13 @@ returns a ``Verdict`` (``status == "fail"`` when the model falls short) and rais
 the ML libraries a check needs load inside it.
 """
 
+from pytest_modelguard.checks.explainability import explainability
 from pytest_modelguard.checks.fairness import fairness
 from pytest_modelguard.checks.performance import performance
 from pytest_modelguard.checks.privacy import privacy
 from pytest_modelguard.checks.robustness import robust
 from pytest_modelguard.checks.security import security
+from pytest_modelguard.checks.transparency import transparency
 
 REQUIREMENTS = {
     "performance": performance,
@@ -18,6 +20,17 @@ REQUIREMENTS = {
     "robust": robust,
     "privacy": privacy,
     "security": security,
+    "explainability": explainability,
+    "transparency": transparency,
 }
 
-__all__ = ["REQUIREMENTS", "fairness", "performance", "privacy", "robust", "security"]
+__all__ = [
+    "REQUIREMENTS",
+    "explainability",
+    "fairness",
+    "performance",
+    "privacy",
+    "robust",
+    "security",
+    "transparency",
+]
