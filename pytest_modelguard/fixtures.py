@@ -61,8 +61,26 @@ def _run_check(
         verdict = check(model, dataset, **context, **keywords)
     except GateError as exc:
         verdict = Verdict.error(requirement, _metric_name(requirement, keywords), str(exc))
+    verdict.evidence.setdefault("subjects", _identify(model, dataset))
     _record(item, verdict)
     return verdict
+
+
+def _identify(model: Any, dataset: Any) -> dict[str, Any]:
+    """Fingerprints of what was gated, for the report: which model, which data."""
+    from pytest_modelguard.adapters import adapt
+    from pytest_modelguard.dataset import Dataset
+
+    subjects: dict[str, Any] = {}
+    if model is not None:
+        try:
+            adapter = adapt(model)
+            subjects["model"] = {"name": adapter.name, "fingerprint": adapter.fingerprint}
+        except GateError:
+            subjects["model"] = {"name": type(model).__name__, "fingerprint": None}
+    if isinstance(dataset, Dataset) and not dataset.is_streaming:
+        subjects["dataset"] = {"name": dataset.name, "fingerprint": dataset.fingerprint}
+    return subjects
 
 
 def _metric_name(requirement: str, keywords: dict[str, Any]) -> str:
@@ -123,6 +141,10 @@ def _subjects(
             ) from None
     model, data = values.pop("model"), values.pop("data")
     keywords.update(values)
+    root = request.config.rootpath
+    for keyword in markers.PATH_KEYWORDS:
+        if isinstance(keywords.get(keyword), str):
+            keywords[keyword] = str(root / keywords[keyword])  # an absolute path stays as is
     return model, data, keywords
 
 

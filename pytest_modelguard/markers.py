@@ -139,7 +139,7 @@ def security(
     fuzz: bool = False,
     examples: int | None = None,
     max_attack_success: float | None = None,
-    eps: float | None = None,
+    eps: float | list[float] | None = None,
     attack: str | None = None,
     norm: str | None = None,
     samples: int = 500,
@@ -197,6 +197,8 @@ _gate(transparency)
 Need = Literal["required", "optional", "unused"]
 #: fixture-valued keywords and the fixture each names by default
 FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None}
+#: keywords that take a file path; a relative one is relative to pytest's rootdir
+PATH_KEYWORDS = ("artifact", "model_card")
 
 
 def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]:

@@ -9,6 +9,7 @@ outside pytest) instead of patching this package.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import weakref
 from collections.abc import Callable
@@ -60,6 +61,7 @@ class Adapter:
         self.batch_size = batch_size
         self.rows_predicted = 0
         self._cache: dict[str, ModelOutput] = {}
+        self._fingerprint: str | None = None
 
     def predict_batch(self, rows: Any) -> Any:
         """Raw model output for a batch of rows (array-like with one entry per row)."""
@@ -79,6 +81,18 @@ class Adapter:
     @property
     def name(self) -> str:
         return type(self.model).__name__
+
+    def content(self) -> bytes:
+        """Bytes that identify the model's behaviour (weights, pickled state), hashed once
+        for the report's model fingerprint; the default is the model's qualified type."""
+        cls = type(self.model)
+        return f"{cls.__module__}.{cls.__qualname__}:{self.name}".encode()
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = hashlib.sha256(self.content()).hexdigest()
+        return self._fingerprint
 
     def outputs(self, dataset: Dataset) -> ModelOutput:
         """Every row's output, computed in batches on first use and cached."""

@@ -34,6 +34,10 @@ class KerasAdapter(Adapter):
     def size_bytes(self) -> int:
         return int(sum(np.asarray(w).nbytes for w in self.model.weights))
 
+    def content(self) -> bytes:
+        weights = b"".join(np.ascontiguousarray(w).tobytes() for w in self.model.get_weights())
+        return super().content() + weights
+
 
 def as_float32(dataset: Dataset) -> np.ndarray:
     """Features as a float32 array, or a clear error naming the columns that are not numbers."""

@@ -35,4 +35,7 @@ class SklearnAdapter(Adapter):
         return getattr(self.model, self._method)(rows)
 
     def size_bytes(self) -> int:
-        return len(pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL))
+        return len(self.content())
+
+    def content(self) -> bytes:
+        return pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)

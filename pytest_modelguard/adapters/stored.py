@@ -36,5 +36,9 @@ class PredictionsAdapter(Adapter):
             raise GateError("Predictions.y_pred contains NaN or infinite values")
         return ModelOutput(array=labels, kind="labels")
 
+    def content(self) -> bytes:
+        parts = [self.model.y_pred, self.model.y_score]
+        return b"".join(repr(p.tolist()).encode() for p in parts if p is not None)
+
     def time_batches(self, dataset: Dataset, *, batch_size: int, repeats: int) -> list[float]:
         raise GateError("latency cannot be measured on stored Predictions: there is no model")
