@@ -140,7 +140,7 @@ class Adapter:
                 f"the model {self.name} raised {type(exc).__name__} on rows "
                 f"{start}-{start + size - 1}: {exc}"
             ) from exc
-        array = _to_numpy(raw)
+        array = to_numpy(raw)
         if array.ndim == 0 or array.shape[0] != size:
             raise GateError(
                 f"the model {self.name} returned shape {array.shape} for a batch of {size} "
@@ -260,7 +260,8 @@ def _slice(inputs: Any, start: int, stop: int) -> Any:
     return inputs.iloc[start:stop] if hasattr(inputs, "iloc") else inputs[start:stop]
 
 
-def _to_numpy(raw: Any) -> np.ndarray:
+def to_numpy(raw: Any) -> np.ndarray:
+    """A framework's output (tensor, dict of one output, list) as a numpy array."""
     if isinstance(raw, dict):
         if len(raw) != 1:
             raise GateError(

@@ -1,0 +1,381 @@
+"""The foolbox bridge: where models become foolbox models and attacks run, in one place.
+
+foolbox 3.3.4 on TensorFlow 2 and numpy 2 has traps (DESIGN.md section 7); they are
+handled here once, so every gate that attacks a model (robustness, security) does it the
+same way:
+
+- numpy 2 removed ``np.find_common_type``, which eagerpy 0.30 calls: :func:`load_foolbox`
+  sets a small equivalent on numpy when it is missing, right before foolbox is used.
+- ``import foolbox`` warns that ``scipy.ndimage.filters`` is deprecated: that one warning
+  is filtered where foolbox is imported.
+- Inputs are float32 and labels int64 ``tf`` tensors (no mixed dtypes reach eagerpy);
+  ``TensorFlowModel`` gets an explicit device (its default probes for a GPU with a
+  deprecated call).
+- foolbox needs logits: models that emit probabilities get logits derived from them, and
+  :attr:`AttackRun.logits` says how.
+- Randomness (PGD random starts, noise, the initialisation of decision-based attacks)
+  comes from TensorFlow's global seed, set from the gate's seed right before the attack.
+  Models without gradients run as foolbox ``NumPyModel`` on ``tf`` tensors, so eagerpy
+  draws their random numbers from the same seeded TensorFlow stream, not from numpy's
+  global one. The TensorFlow seed is left set afterwards (nothing else is touched).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pytest_modelguard.adapters import Adapter, to_numpy
+from pytest_modelguard.verdict import GateError
+
+DEVICE = "/cpu:0"
+_SCIPY_WARNING = r".*scipy\.ndimage\.filters.*"
+_PROBABILITY_FLOOR = 1e-30  # log(0) would be -inf: probabilities are floored before the log
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """What an attack needs and allows; the first norm is the default."""
+
+    name: str
+    norms: tuple[str, ...]
+    gradients: bool  # needs the model's gradients
+    steps: int | None  # default steps (None: the attack takes no steps=)
+    random: bool  # draws random numbers, so restarts= can find more
+    summary: str
+
+
+ATTACKS: dict[str, AttackSpec] = {
+    a.name: a
+    for a in [
+        AttackSpec("pgd", ("linf", "l2"), True, 40, True, "projected gradient descent"),
+        AttackSpec("fgsm", ("linf", "l2"), True, None, False, "one gradient-sign step"),
+        AttackSpec("l2pgd", ("l2",), True, 50, True, "projected gradient descent in L2"),
+        AttackSpec("deepfool", ("linf", "l2"), True, 50, False, "DeepFool, minimal step"),
+        AttackSpec("cw", ("l2",), True, 100, False, "Carlini & Wagner L2"),
+        AttackSpec("hopskipjump", ("l2", "linf"), False, 32, True, "HopSkipJump, decisions"),
+        AttackSpec("boundary", ("l2",), False, 1000, True, "Boundary attack, decisions"),
+        AttackSpec("noise", ("linf", "l2"), False, 100, True, "best of random noise draws"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class AttackRun:
+    """The outcome of one attack on a batch of rows."""
+
+    success: np.ndarray  # (len(eps), n) bool: the prediction moved off the label within eps
+    logits: str  # where the logits foolbox saw came from
+    seed: int  # the TensorFlow seed set before the attack
+
+
+def load_foolbox() -> Any:
+    """foolbox, imported with its scipy warning filtered and numpy 2 patched for eagerpy."""
+    if not hasattr(np, "find_common_type"):
+
+        def find_common_type(array_types: Any, scalar_types: Any) -> np.dtype:
+            return np.result_type(*array_types, *scalar_types)
+
+        np.find_common_type = find_common_type  # type: ignore[attr-defined]
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _SCIPY_WARNING, DeprecationWarning)
+            import foolbox
+    except ImportError:
+        raise GateError(
+            "adversarial gates need foolbox: pip install 'pytest-modelguard[robustness]'"
+        ) from None
+    return foolbox
+
+
+def tf_seed(seed: int) -> int:
+    """The TensorFlow seed of a gate seed (TensorFlow takes int64; gate seeds are 64-bit)."""
+    return int(seed) & (2**63 - 1)
+
+
+def is_differentiable(adapter: Adapter) -> bool:
+    """Whether foolbox can take this model's gradients (Keras and TensorFlow models)."""
+    from pytest_modelguard.adapters.keras import KerasAdapter
+    from pytest_modelguard.adapters.tensorflow import TensorFlowAdapter
+
+    return isinstance(adapter, KerasAdapter | TensorFlowAdapter)
+
+
+def resolve(
+    adapter: Adapter, attack: str | None, norm: str | None, steps: int | None, restarts: int
+) -> tuple[AttackSpec, str, int | None]:
+    """Validate an attack request against the model: the spec, the norm and the steps to use.
+
+    The default attack is ``pgd`` for models with gradients and ``boundary`` (decision
+    based) for the others.
+    """
+    differentiable = is_differentiable(adapter)
+    name = attack if attack is not None else ("pgd" if differentiable else "boundary")
+    spec = ATTACKS.get(name)  # type: ignore[arg-type]
+    if spec is None:
+        raise GateError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
+    if spec.gradients and not differentiable:
+        raise GateError(
+            f"attack={name!r} needs gradients, but {adapter.name} has none (only Keras and "
+            "TensorFlow models do): use a decision-based attack, attack='hopskipjump' or "
+            "attack='boundary' (or attack='noise')"
+        )
+    norm = spec.norms[0] if norm is None else norm
+    if norm not in spec.norms:
+        allowed = " or ".join(repr(n) for n in spec.norms)
+        raise GateError(f"attack={name!r} works in norm={allowed}, not norm={norm!r}")
+    if steps is not None:
+        if spec.steps is None:
+            raise GateError(f"attack={name!r} is a single step: drop steps=")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise GateError(f"steps={steps!r} must be a positive integer")
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise GateError(f"restarts={restarts!r} must be a positive integer")
+    if restarts > 1 and not spec.random:
+        randomised = ", ".join(a.name for a in ATTACKS.values() if a.random)
+        raise GateError(
+            f"attack={name!r} is deterministic, so restarts={restarts} would repeat it: drop "
+            f"restarts= (it applies to {randomised})"
+        )
+    return spec, norm, spec.steps if steps is None else steps
+
+
+def build_attack(fb: Any, name: str, norm: str, steps: int | None, n_classes: int) -> Any:
+    """The foolbox attack object for ``name`` in ``norm`` (foolbox's defaults otherwise)."""
+    a, linf = fb.attacks, norm == "linf"
+    if name in ("pgd", "l2pgd"):
+        return (a.LinfPGD if linf else a.L2PGD)(steps=steps)
+    if name == "fgsm":
+        return a.LinfFastGradientAttack() if linf else a.L2FastGradientAttack()
+    if name == "deepfool":
+        deepfool = a.LinfDeepFoolAttack if linf else a.L2DeepFoolAttack
+        return deepfool(steps=steps, candidates=min(10, n_classes))
+    if name == "cw":
+        return a.L2CarliniWagnerAttack(steps=steps)
+    if name == "hopskipjump":
+        return a.HopSkipJumpAttack(steps=steps, constraint=norm)
+    if name == "boundary":
+        return a.BoundaryAttack(steps=steps)
+    if name == "noise":
+        if linf:
+            return a.LinfRepeatedAdditiveUniformNoiseAttack(repeats=steps)
+        return a.L2RepeatedAdditiveGaussianNoiseAttack(repeats=steps)
+    raise GateError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
+
+
+def run_attack(
+    adapter: Adapter,
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    attack: str,
+    norm: str,
+    eps: list[float],
+    steps: int | None,
+    restarts: int,
+    seed: int,
+    low: float | np.ndarray,
+    high: float | np.ndarray,
+    output_kind: str,
+    classes: np.ndarray,
+    columns: list[str] | None = None,
+) -> AttackRun:
+    """Attack rows ``x`` (float32, inside ``[low, high]``) whose true class indices are ``labels``,
+    with a request :func:`resolve` accepted.
+
+    ``classes`` are the classes of the model's score columns (for a model returning labels,
+    the labels it may return). Scalar bounds attack in input space; per-feature bounds
+    (arrays) attack in unit space, ``x = low + u * (high - low)``, so eps is a fraction of
+    each feature's range. With ``restarts`` > 1 a row counts as broken when any run breaks it.
+    """
+    fb = load_foolbox()
+    import tensorflow as tf
+
+    per_feature = np.ndim(low) > 0
+    if per_feature:
+        low32 = np.asarray(low, dtype=np.float32)
+        span = np.asarray(high, dtype=np.float32) - low32
+        safe = np.where(span > 0, span, 1).astype(np.float32)
+        inputs = np.where(span > 0, (x - low32) / safe, 0).astype(np.float32)
+        box = (0.0, 1.0)
+    else:
+        inputs, box = x, (float(low), float(high))
+    n_classes = max(len(classes), 2)
+    if is_differentiable(adapter):
+        base, note = _tf_logits(adapter, output_kind)
+        call = base if not per_feature else (lambda t: base(low32 + t * span))
+        fmodel = fb.TensorFlowModel(call, bounds=box, device=DEVICE)
+    else:
+        scale = (lambda u: low32 + u * span) if per_feature else (lambda u: u)
+        function, note = _numpy_logits(adapter, output_kind, classes, scale, columns)
+        fmodel = fb.NumPyModel(function, bounds=box)
+        n_classes = function.n_classes  # type: ignore[attr-defined]
+
+    seed = tf_seed(seed)
+    with tf.device(DEVICE):
+        images = tf.constant(inputs, dtype=tf.float32)
+        targets = tf.constant(labels, dtype=tf.int64)
+    instance = build_attack(fb, attack, norm, steps, n_classes)
+    success = np.zeros((len(eps), len(labels)), dtype=bool)
+    tf.random.set_seed(seed)
+    try:
+        for _ in range(restarts):
+            _, _, found = instance(fmodel, images, targets, epsilons=list(eps))
+            success |= np.asarray(found.numpy(), dtype=bool)
+            if success.all():
+                break
+    except GateError:
+        raise
+    except Exception as exc:
+        raise GateError(
+            f"the {attack} attack on {adapter.name} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return AttackRun(success=success, logits=note, seed=seed)
+
+
+# -- logits of each kind of model ------------------------------------------------------------
+
+
+def _tf_logits(adapter: Adapter, output_kind: str) -> tuple[Callable[[Any], Any], str]:
+    """A differentiable function from a float32 tensor to ``(n, k >= 2)`` logits."""
+    import tensorflow as tf
+
+    model = adapter.model
+    note = "the model's outputs"
+    call: Callable[[Any], Any] = lambda t: _tf_call(model, t)  # noqa: E731
+    if output_kind == "probabilities":
+        rebuilt = _keras_pre_activation(model)
+        if rebuilt is not None:
+            call, note = rebuilt, "derived from probabilities: the last layer without activation"
+        else:
+            note = "derived from probabilities: their logarithm (gradients vanish where p ~ 0)"
+            probabilities = call
+
+            def call(t: Any) -> Any:
+                p = tf.maximum(tf.cast(probabilities(t), tf.float32), _PROBABILITY_FLOOR)
+                if p.shape.rank == 2 and p.shape[1] > 1:
+                    return tf.math.log(p)
+                p = tf.reshape(p, (-1, 1))
+                q = tf.maximum(1.0 - p, _PROBABILITY_FLOOR)
+                return tf.math.log(p) - tf.math.log(q)  # one logit, made two below
+
+    elif output_kind != "logits":
+        raise GateError(
+            f"{adapter.name} returns {output_kind}, not class scores: an adversarial gate "
+            "needs a classifier that outputs logits or probabilities"
+        )
+
+    def logits(t: Any) -> Any:
+        z = tf.cast(call(t), tf.float32)
+        if z.shape.rank == 1:
+            z = tf.reshape(z, (-1, 1))
+        if z.shape[1] == 1:  # binary, one logit: foolbox needs a score per class
+            z = tf.concat([tf.zeros_like(z), z], axis=1)
+        return z
+
+    return logits, note
+
+
+def _tf_call(model: Any, t: Any) -> Any:
+    """The model on a tensor: a SavedModel's ``serving_default`` signature, else a call."""
+    signatures = getattr(model, "signatures", None)
+    if signatures and "serving_default" in signatures:
+        signature = signatures["serving_default"]
+        (name,) = signature.structured_input_signature[1].keys()
+        out = signature(**{name: t})
+        if isinstance(out, dict):
+            if len(out) != 1:
+                raise GateError(f"the model returned outputs {sorted(out)}; wrap it to return one")
+            out = next(iter(out.values()))
+        return out
+    return model(t)
+
+
+def _keras_pre_activation(model: Any) -> Callable[[Any], Any] | None:
+    """The Keras model up to its last layer's pre-activation, or None if it cannot be rebuilt.
+
+    Logits computed before a softmax/sigmoid keep their gradients where the probabilities
+    saturate; the user's model is not modified (the last layer is cloned, weights copied).
+    """
+    layers = getattr(model, "layers", None)
+    if not layers or not getattr(model, "inputs", None):
+        return None
+    try:
+        import keras
+
+        last = layers[-1]
+        features = last.input
+        if type(last).__name__ == "Softmax":
+            return keras.Model(model.inputs, features)
+        config = dict(last.get_config(), activation="linear")
+        clone = type(last).from_config(config)
+        rebuilt = keras.Model(model.inputs, clone(features))
+        clone.set_weights(last.get_weights())
+        return rebuilt
+    except Exception:  # subclassed or multi-input models: fall back to log-probabilities
+        return None
+
+
+class _NumpyLogits:
+    """``rows -> (n, k >= 2)`` float32 logits for models without gradients (foolbox NumPyModel)."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        kind: str,
+        classes: np.ndarray,
+        scale: Callable[[np.ndarray], np.ndarray],
+        columns: list[str] | None,
+    ) -> None:
+        self.adapter, self.kind, self.classes = adapter, kind, classes
+        self.scale, self.columns = scale, columns
+        self.n_classes = len(classes) + 1 if kind == "labels" else max(len(classes), 2)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        rows = self.scale(rows)
+        if self.columns is not None:
+            import pandas as pd
+
+            rows = pd.DataFrame(rows, columns=self.columns)
+        raw = to_numpy(self.adapter.predict_batch(rows))
+        if self.kind == "labels":  # one-hot; a label outside classes gets the extra column
+            flat = raw.reshape(-1)
+            where = np.searchsorted(self.classes, flat)
+            known = where < len(self.classes)
+            known[known] = self.classes[where[known]] == flat[known]
+            scores = np.zeros((len(flat), self.n_classes), dtype=np.float32)
+            scores[np.arange(len(flat)), np.where(known, where, len(self.classes))] = 1.0
+            return scores
+        scores = raw.astype(np.float32).reshape(len(raw), -1)
+        if self.kind == "probabilities":
+            p = np.maximum(scores, _PROBABILITY_FLOOR)
+            if p.shape[1] == 1:
+                scores = np.log(p) - np.log(np.maximum(1 - p, _PROBABILITY_FLOOR))
+            else:
+                scores = np.log(p)
+        if scores.shape[1] == 1:
+            scores = np.concatenate([np.zeros_like(scores), scores], axis=1)
+        return scores.astype(np.float32)
+
+
+def _numpy_logits(
+    adapter: Adapter,
+    kind: str,
+    classes: np.ndarray,
+    scale: Callable[[np.ndarray], np.ndarray],
+    columns: list[str] | None,
+) -> tuple[_NumpyLogits, str]:
+    if kind not in ("probabilities", "logits", "labels"):
+        raise GateError(
+            f"{adapter.name} returns {kind}, not classes: an adversarial gate needs a classifier"
+        )
+    notes = {
+        "probabilities": "derived from probabilities: their logarithm (decisions only)",
+        "logits": "the model's outputs",
+        "labels": "one-hot of the predicted labels (decisions only)",
+    }
+    return _NumpyLogits(adapter, kind, classes, scale, columns), notes[kind]
