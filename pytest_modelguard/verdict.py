@@ -77,8 +77,8 @@ class Verdict:
             f"  measured  {_fmt(self.value)}",
         ]
         if self.ci is not None:
-            level = f"{self.confidence:.0%}" if self.confidence else ""
-            lines[-1] += f"  ({level} CI [{_fmt(self.ci[0])}, {_fmt(self.ci[1])}])"
+            level = f"{self.confidence:.0%} " if self.confidence else ""
+            lines[-1] += f"  ({level}CI [{_fmt(self.ci[0])}, {_fmt(self.ci[1])}])"
             decided = self.evidence.get("decided_on")
             if decided is not None:
                 lines.append(f"  decided on the {decided} bound of the interval")
