@@ -17,7 +17,8 @@ import pytest
 from pytest_modelguard.verdict import GateError
 
 UMBRELLA = "modelguard"
-SUBJECT_KEYWORDS = ("model", "data")
+#: keywords every gate marker takes that the plugin, not the check, acts on
+PLUGIN_KEYWORDS = ("model", "data", "max_regression")
 
 GATES: dict[str, Callable[..., pytest.MarkDecorator]] = {}
 
@@ -40,6 +41,7 @@ def performance(
     batch_size: int = 32,
     model: str | None = None,
     data: str | None = None,
+    max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """Model quality must reach min= (or stay under max=): accuracy, f1, roc_auc, rmse, ..."""
@@ -68,6 +70,7 @@ def fairness(
     examples: int | None = None,
     model: str | None = None,
     data: str | None = None,
+    max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """Groups must be treated alike: max_disparity= for differences, min_ratio= for ratios, min=."""
@@ -96,6 +99,7 @@ def robust(
     max_violation_rate: float | None = None,
     model: str | None = None,
     data: str | None = None,
+    max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """Predictions must survive attacks (eps=, attack=; max_accuracy_drop= defaults to 0.05),
@@ -120,6 +124,7 @@ def privacy(
     quasi_identifiers: list[str] | None = None,
     model: str | None = None,
     data: str | None = None,
+    max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """No leak of who was trained on (max_mia_auc=), no personal identifiers (pii="forbid"),
@@ -145,6 +150,7 @@ def security(
     samples: int = 500,
     model: str | None = None,
     data: str | None = None,
+    max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """The artifact is the reviewed one (sha256=), loads without running code (safe_load=True),
@@ -167,6 +173,7 @@ def explainability(
     examples: int | None = None,
     model: str | None = None,
     data: str | None = None,
+    max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """Decisions must not rest on protected attributes (protected_not_in_top_k=,
@@ -185,6 +192,7 @@ def transparency(
     tolerance: float = 0.01,
     model: str | None = None,
     data: str | None = None,
+    max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """The model card must exist, be complete (required=) and tell the truth about the
@@ -253,6 +261,7 @@ class GateSpec:
     model_fixture: str
     data_fixture: str
     keywords: dict[str, Any]
+    max_regression: float | None = None
 
 
 def accepted_keywords(requirement: str) -> list[str]:
@@ -273,7 +282,14 @@ def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) 
     keywords = dict(mark.kwargs)
     model = keywords.pop("model", None) or model_fixture
     data = keywords.pop("data", None) or data_fixture
-    return GateSpec(mark.name, model, data, keywords)
+    max_regression = keywords.pop("max_regression", None)
+    if max_regression is not None and (
+        isinstance(max_regression, bool)
+        or not isinstance(max_regression, int | float)
+        or not max_regression >= 0
+    ):
+        raise GateError(f"max_regression={max_regression!r}: give a number >= 0 (absolute)")
+    return GateSpec(mark.name, model, data, keywords, max_regression)
 
 
 def marker_lines() -> list[str]:

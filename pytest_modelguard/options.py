@@ -29,6 +29,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="how hard searched properties look: dev (quick), ci (derandomized; the default "
         "when the CI environment variable is set) or release (longest search).",
     )
+    group.addoption(
+        "--modelguard-report",
+        dest="modelguard_report",
+        default=None,
+        metavar="DIR",
+        help="write the sign-off report to DIR: modelguard.json, index.html, MODEL_CARD.md.",
+    )
     parser.addini(
         MODEL_FIXTURE_INI,
         default="model",

@@ -6,7 +6,10 @@ of every project that has the plugin installed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_seed_key] = _session_seed(config)
     config.stash[profile_key] = _profile(config)
     if not hasattr(config, "workerinput"):
+        report_dir = output_path(config, "modelguard_report")
+        if report_dir is not None:
+            _check_writable(report_dir)
         config.pluginmanager.register(VerdictCollector(config), "modelguard-verdicts")
 
 
@@ -116,11 +122,15 @@ def pytest_runtest_makereport(
 
 
 class VerdictCollector:
-    """Gathers verdicts where reports arrive (the controller under xdist) and reports them."""
+    """Gathers verdicts where reports arrive (the controller under xdist) and reports them:
+    terminal summary, JUnit, and at the end the sign-off report and the baseline file."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.verdicts: list[tuple[str, Verdict]] = []
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
+        self.written: list[Path] = []
+        self.problems: list[str] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "modelguard_verdicts", None)
@@ -131,5 +141,47 @@ class VerdictCollector:
         if not junit.properties_in_testcase(self.config):
             junit.add_to_testsuite(self.config, report.nodeid, verdicts)
 
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        report_dir = output_path(self.config, "modelguard_report")
+        if report_dir is None:
+            return
+        from pytest_modelguard.reporting.record import SessionRecord, environment, now
+        from pytest_modelguard.reporting.signoff import ReportError, write_report
+
+        record = SessionRecord(
+            seed=self.config.stash[session_seed_key],
+            profile=self.config.stash[profile_key],
+            started=self.started,
+            finished=now(),
+            gates=self.verdicts,
+            environment=environment(self.config.rootpath),
+        )
+        try:
+            self.written = write_report(report_dir, record)
+        except (ReportError, OSError) as exc:
+            self.problems.append(f"the sign-off report could not be written: {exc}")
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         terminal.write_summary(terminalreporter, self.config.stash[session_seed_key], self.verdicts)
+        for path in self.written:
+            terminalreporter.write_line(f"modelguard report: {path}")
+        for problem in self.problems:
+            terminalreporter.write_line(f"modelguard: {problem}", red=True)
+
+
+def output_path(config: pytest.Config, option: str) -> Path | None:
+    """A path option, relative to where pytest was invoked (as --junitxml is)."""
+    value = config.getoption(option)
+    return None if value is None else config.invocation_params.dir / value
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"--modelguard-report={directory}: cannot create it: {exc}"
+        ) from None
+    if not os.access(directory, os.W_OK):
+        raise pytest.UsageError(f"--modelguard-report={directory}: the directory is not writable")

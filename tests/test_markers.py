@@ -16,7 +16,7 @@ def test_every_marker_keyword_is_a_check_keyword_with_the_same_default(requireme
     marker_keywords = {
         name: p.default
         for name, p in marker.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in markers.SUBJECT_KEYWORDS
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in markers.PLUGIN_KEYWORDS
     }
     check_keywords = {
         name: p.default
