@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_modelguard import markers, options
+from pytest_modelguard import markers, options, policy
 from pytest_modelguard.profiles import PROFILES
 from pytest_modelguard.seeding import derive_seed
 from pytest_modelguard.verdict import GateError, Verdict
@@ -152,10 +152,15 @@ def _subjects(
 def _modelguard_gates(request: pytest.FixtureRequest) -> None:
     """Evaluate every gate marker of the test; any that cannot be evaluated is an ERROR."""
     item = request.node
+    problem = item.stash.get(policy.problem_key, None)
+    if problem is not None:
+        _record(item, Verdict.error("policy", "requirement", problem))
+        pytest.fail(problem, pytrace=False)
     marks = [m for m in item.iter_markers() if m.name in markers.GATES]
     if not marks:
         return
     config = item.config
+    origin = item.stash.get(policy.origin_key, None)
     errors = []
     for index, mark in enumerate(marks):
         try:
@@ -172,7 +177,8 @@ def _modelguard_gates(request: pytest.FixtureRequest) -> None:
             verdict = _run_check(item, spec.requirement, model, data, keywords, index)
         item.stash.setdefault(marker_verdicts_key, []).append(verdict)
         if verdict.status == "error":
-            errors.append(f"@{mark.name}: {verdict.evidence['error']}")
+            where = f"{origin}: {mark.name}" if origin else f"@{mark.name}"
+            errors.append(f"{where}: {verdict.evidence['error']}")
     if errors:
         pytest.fail("\n".join(errors), pytrace=False)
 

@@ -90,6 +90,17 @@ def pytest_report_header(config: pytest.Config) -> str:
     )
 
 
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """``modelguard.toml`` and ``[tool.modelguard]`` requirements become test items."""
+    if file_path.name not in ("modelguard.toml", "pyproject.toml"):
+        return None
+    from pytest_modelguard import policy
+
+    if policy.is_policy_file(file_path):
+        return policy.PolicyFile.from_parent(parent, path=file_path)
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every gate test carries the umbrella marker, so ``-m modelguard`` selects it."""
     for item in items:

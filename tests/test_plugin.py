@@ -448,3 +448,58 @@ def test_profile_is_chosen_shown_and_defaults_to_ci_under_ci(pytester, monkeypat
     assert "profile ci" in pytester.runpytest().stdout.str()
     bad = pytester.runpytest("--modelguard-profile=fast")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
+
+
+POLICY = """
+[[requirement]]
+name = "accuracy_floor"
+kind = "performance"
+metric = "accuracy"
+min = 0.7
+
+[[requirement]]
+kind = "performance"
+metric = "recall"
+min = 0.999
+
+[[requirement]]
+name = "typo"
+kind = "performance"
+metric = "accuracy"
+mn = 0.7
+
+[[requirement]]
+name = "unknown_kind"
+kind = "fairnes"
+"""
+
+
+def test_policy_file_requirements_are_test_items(project):
+    project.path.joinpath("modelguard.toml").write_text(POLICY)
+    project.makepyfile(test_unit="def test_unit(): ...")
+    result, root = junit(project, "-rA", family="xunit2")
+    result.assert_outcomes(passed=2, failed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*modelguard.toml:13: performance: unknown keyword(s) mn; accepted: metric, min, *",
+            "*modelguard.toml:19: unknown requirement kind 'fairnes'; choose one of performance, fairness, *",
+            "PASS   modelguard.toml::accuracy_floor  performance.accuracy = * >= 0.7 (n=300)",
+            "FAIL   modelguard.toml::performance_2  performance.recall = * >= 0.999 (n=300)",
+        ]
+    )
+    properties = suite_properties(root)
+    assert properties["modelguard.toml::accuracy_floor::modelguard.performance.accuracy.status"] == "pass"
+    selected = project.runpytest("-m", "modelguard", "--collect-only", "-q")
+    selected.stdout.fnmatch_lines(["modelguard.toml::accuracy_floor", "modelguard.toml::performance_2", "modelguard.toml::typo", "modelguard.toml::unknown_kind"])
+    assert "test_unit" not in selected.stdout.str()
+
+
+def test_policy_in_pyproject_and_a_broken_file(project):
+    project.path.joinpath("pyproject.toml").write_text(
+        '[tool.modelguard]\n\n[[tool.modelguard.requirement]]\nkind = "performance"\nmetric = "f1"\nmin = 0.5\n'
+    )
+    project.runpytest("pyproject.toml").assert_outcomes(passed=1)
+    project.path.joinpath("modelguard.toml").write_text("[[requirement]\nkind = 1\n")
+    broken = project.runpytest("modelguard.toml")
+    broken.assert_outcomes(errors=1)
+    broken.stdout.fnmatch_lines(["*modelguard.toml: not valid TOML: *line 1*"])
