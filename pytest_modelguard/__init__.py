@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pytest_modelguard.markers import (
+    compliance,
     explainability,
     fairness,
     performance,
@@ -47,6 +48,7 @@ __all__ = [
     "adapt",
     "adapters",
     "checks",
+    "compliance",
     "explainability",
     "fairness",
     "performance",

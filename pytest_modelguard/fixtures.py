@@ -7,11 +7,13 @@ ERROR; a gate that falls short fails the test in its call phase (see ``plugin.py
 from __future__ import annotations
 
 import inspect
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_modelguard import markers, options, policy
+from pytest_modelguard import exchange, markers, options, policy
 from pytest_modelguard.profiles import PROFILES
 from pytest_modelguard.seeding import derive_seed
 from pytest_modelguard.verdict import GateError, Verdict
@@ -53,6 +55,8 @@ def _run_check(
     accepted = inspect.signature(check).parameters
     context = {name: value for name, value in context.items() if name in accepted}
     try:
+        if "session_verdicts" in accepted:
+            context["session_verdicts"] = _session_verdicts(item)
         if dataset is not None and not isinstance(dataset, Dataset):
             raise GateError(
                 f"the data for {requirement} is a {type(dataset).__name__}; return a "
@@ -64,6 +68,46 @@ def _run_check(
     verdict.evidence.setdefault("subjects", _identify(model, dataset))
     _record(item, verdict)
     return verdict
+
+
+exchange_key = pytest.StashKey[Path]()
+#: the collector plugin's name: it holds the verdicts this process has seen reported
+COLLECTOR = "modelguard-verdicts"
+
+
+def is_compliance(item: pytest.Item) -> bool:
+    return item.get_closest_marker("compliance") is not None
+
+
+def _session_verdicts(item: pytest.Item) -> list[tuple[str, Verdict]]:
+    """Every other selected test's verdicts: the compliance gate judges the whole run."""
+    expected = {other.nodeid for other in item.session.items if not is_compliance(other)}
+    directory = item.config.stash.get(exchange_key, None)
+    if directory is None:  # one process: every earlier test has been reported here
+        collector = item.config.pluginmanager.get_plugin(COLLECTOR)
+        missing = sorted(expected - collector.finished)
+        if missing:
+            raise GateError(
+                f"the compliance gate ran before {len(missing)} other test(s), e.g. "
+                f"{missing[0]}; pytest-modelguard runs it last, so a later plugin reordered "
+                "the tests (pytest-randomly? run with -p no:randomly)"
+            )
+        return list(collector.verdicts)
+    timeout = float(item.config.getini(options.COMPLIANCE_TIMEOUT_INI))
+    deadline = time.monotonic() + timeout
+    while True:
+        finished = exchange.read(directory)
+        missing = sorted(expected - set(finished))
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise GateError(
+                f"waited {timeout:g} s for {len(missing)} test(s) on other workers, e.g. "
+                f"{missing[0]}, to finish; raise the ini option "
+                f"{options.COMPLIANCE_TIMEOUT_INI} or run the compliance gate without -n"
+            )
+        time.sleep(0.2)
+    return [(nodeid, Verdict.from_json(v)) for nodeid, data in finished.items() for v in data]
 
 
 def _identify(model: Any, dataset: Any) -> dict[str, Any]:

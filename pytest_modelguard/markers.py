@@ -202,6 +202,23 @@ def transparency(
 
 _gate(transparency)
 
+
+def compliance(
+    *,
+    framework: str | None = None,
+    scope: list[str] | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    max_regression: float | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """Every clause of framework= ("eu-ai-act", "nist-ai-rmf") in scope= must have passing
+    evidence among the session's other gates; runs after them."""
+    return _mark("compliance", locals())
+
+
+_gate(compliance)
+
 Need = Literal["required", "optional", "unused"]
 #: fixture-valued keywords and the fixture each names by default
 FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None}
@@ -224,6 +241,8 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         if keywords.get("artifact") is not None:
             needs["artifact"] = "optional"
         return needs
+    if requirement == "compliance":
+        return {"model": "unused", "data": "unused"}
     if requirement == "transparency":
         used: Need = "required" if keywords.get("verify_claims") else "unused"
         return {"model": used, "data": used}

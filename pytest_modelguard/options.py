@@ -9,6 +9,7 @@ from pytest_modelguard.profiles import PROFILES
 MODEL_FIXTURE_INI = "modelguard_model_fixture"
 DATA_FIXTURE_INI = "modelguard_data_fixture"
 SEED_INI = "modelguard_seed"
+COMPLIANCE_TIMEOUT_INI = "modelguard_compliance_timeout"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -47,3 +48,9 @@ def add_options(parser: pytest.Parser) -> None:
         help="name of the fixture that provides the Dataset (default: dataset)",
     )
     parser.addini(SEED_INI, default="", help="default session seed (see --modelguard-seed)")
+    parser.addini(
+        COMPLIANCE_TIMEOUT_INI,
+        default="600",
+        help="seconds a compliance gate under pytest-xdist waits for the other workers' "
+        "tests to finish (default: 600)",
+    )

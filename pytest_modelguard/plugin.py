@@ -7,6 +7,8 @@ of every project that has the plugin installed.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_modelguard import fixtures, hookspecs, markers, options
+from pytest_modelguard import exchange, fixtures, hookspecs, markers, options
 from pytest_modelguard.fixtures import (  # noqa: F401  (fixtures registered by this plugin)
     _modelguard_gates,
     modelguard,
@@ -44,11 +46,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     config.stash[session_seed_key] = _session_seed(config)
     config.stash[profile_key] = _profile(config)
+    workerinput = getattr(config, "workerinput", {})
+    if "modelguard_exchange" in workerinput:
+        config.stash[fixtures.exchange_key] = Path(workerinput["modelguard_exchange"])
     if not hasattr(config, "workerinput"):
         report_dir = output_path(config, "modelguard_report")
         if report_dir is not None:
             _check_writable(report_dir)
-        config.pluginmanager.register(VerdictCollector(config), "modelguard-verdicts")
+        config.pluginmanager.register(VerdictCollector(config), fixtures.COLLECTOR)
 
 
 def _session_seed(config: pytest.Config) -> int:
@@ -80,6 +85,16 @@ def pytest_configure_node(node: Any) -> None:
     """xdist: every worker draws from the controller's seed and uses its profile."""
     node.workerinput["modelguard_seed"] = node.config.stash[session_seed_key]
     node.workerinput["modelguard_profile"] = node.config.stash[profile_key]
+    node.workerinput["modelguard_exchange"] = str(_exchange_directory(node.config))
+
+
+def _exchange_directory(config: pytest.Config) -> Path:
+    """Made once by the controller, shared by its workers, removed at the end."""
+    if fixtures.exchange_key not in config.stash:
+        directory = Path(tempfile.mkdtemp(prefix="modelguard-verdicts-"))
+        config.stash[fixtures.exchange_key] = directory
+        config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+    return config.stash[fixtures.exchange_key]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -101,11 +116,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every gate test carries the umbrella marker, so ``-m modelguard`` selects it."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every gate test carries the umbrella marker, so ``-m modelguard`` selects it, and
+    compliance gates run last: they judge the others' verdicts."""
     for item in items:
         if any(item.get_closest_marker(name) for name in markers.GATES):
             item.add_marker(markers.UMBRELLA)
+    items.sort(key=fixtures.is_compliance)  # stable: everything else keeps its order
 
 
 @pytest.hookimpl(wrapper=True)
@@ -125,10 +142,18 @@ def pytest_runtest_makereport(
     """Verdicts travel on the teardown report (also from xdist workers to the controller)."""
     report = yield
     verdicts = item.stash.get(fixtures.item_verdicts_key, None)
-    if report.when == "teardown" and verdicts:
+    if report.when != "teardown":
+        return report
+    if verdicts:
         report.modelguard_verdicts = [v.to_json() for v in verdicts]  # type: ignore[attr-defined]
         if junit.properties_in_testcase(item.config):
             junit.add_to_testcase(report, verdicts)
+    directory = item.config.stash.get(fixtures.exchange_key, None)
+    workerinput = getattr(item.config, "workerinput", None)
+    if directory is not None and workerinput is not None:
+        exchange.append(
+            directory, workerinput["workerid"], item.nodeid, [v.to_json() for v in verdicts or []]
+        )
     return report
 
 
@@ -139,13 +164,17 @@ class VerdictCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.verdicts: list[tuple[str, Verdict]] = []
+        self.finished: set[str] = set()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.written: list[Path] = []
         self.problems: list[str] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        self.finished.add(report.nodeid)
         data = getattr(report, "modelguard_verdicts", None)
-        if not data or report.when != "teardown":
+        if not data:
             return
         verdicts = [Verdict.from_json(d) for d in data]
         self.verdicts.extend((report.nodeid, v) for v in verdicts)

@@ -6,6 +6,7 @@ returns a ``Verdict`` (``status == "fail"`` when the model falls short) and rais
 the ML libraries a check needs load inside it.
 """
 
+from pytest_modelguard.checks.compliance import compliance
 from pytest_modelguard.checks.explainability import explainability
 from pytest_modelguard.checks.fairness import fairness
 from pytest_modelguard.checks.performance import performance
@@ -22,10 +23,12 @@ REQUIREMENTS = {
     "security": security,
     "explainability": explainability,
     "transparency": transparency,
+    "compliance": compliance,
 }
 
 __all__ = [
     "REQUIREMENTS",
+    "compliance",
     "explainability",
     "fairness",
     "performance",
