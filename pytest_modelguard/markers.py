@@ -19,6 +19,8 @@ from pytest_modelguard.verdict import GateError
 UMBRELLA = "modelguard"
 #: keywords every gate marker takes that the plugin, not the check, acts on
 PLUGIN_KEYWORDS = ("model", "data", "max_regression")
+#: keywords a check may take that the plugin supplies, never the marker
+CONTEXT_KEYWORDS = ("seed", "profile", "session_verdicts")
 
 GATES: dict[str, Callable[..., pytest.MarkDecorator]] = {}
 

@@ -21,7 +21,7 @@ def test_every_marker_keyword_is_a_check_keyword_with_the_same_default(requireme
     check_keywords = {
         name: p.default
         for name, p in check.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("seed", "profile")
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in markers.CONTEXT_KEYWORDS
     }
     assert marker_keywords == check_keywords
 

@@ -228,7 +228,7 @@ def test_markers_are_registered_with_their_signature(project):
     result = project.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.performance(*, metric='accuracy', min=None, max=None, confidence=None, *model=None, data=None): modelguard gate.*",
+            "@pytest.mark.performance(*, metric='accuracy', min=None, max=None, confidence=None, *model=None, data=None, max_regression=None): modelguard gate.*",
             "@pytest.mark.modelguard: carried by every modelguard gate test*",
         ]
     )

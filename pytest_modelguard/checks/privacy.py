@@ -19,14 +19,14 @@ import numpy as np
 
 from pytest_modelguard.adapters import ModelOutput, adapt
 from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
-from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import Profile
 from pytest_modelguard.verdict import GateError, Verdict
 
 ATTACKS = ("loss", "confidence")
 MIN_SAMPLES = 30  # rows per side below which an attack AUC is noise
 N_RESAMPLES = 1000  # bootstrap resamples for confidence=
-BINS = 2000  # score bins the bootstrap resamples (exact below this many distinct scores)
+BINS = 1000  # score bins the bootstrap resamples (exact below this many distinct scores)
 ROC_POINTS = 101  # at most this many (fpr, tpr) points per attack in the evidence
 EXAMPLES = 10  # redacted PII examples kept in the evidence
 SMALLEST = 10  # smallest equivalence classes reported
@@ -165,6 +165,11 @@ def _membership_inference(
     members = _members(members, dataset)
 
     adapter = adapt(model)
+    if isinstance(adapter.model, Predictions):
+        raise GateError(
+            "stored Predictions are aligned with one dataset, but membership inference needs "
+            "outputs for members and non-members: gate the model itself"
+        )
     member_output = adapter.outputs(members)
     other_output = adapter.outputs(dataset)
     if member_output.kind != other_output.kind:
@@ -336,10 +341,16 @@ def _scores(
 def _columns_of(truth: np.ndarray, output: ModelOutput, k: int) -> np.ndarray:
     """The score column of each row's true class (for the loss attack)."""
     classes = output.classes if output.classes is not None else np.arange(k)
-    order = np.argsort(classes)
-    found = np.minimum(np.searchsorted(classes, truth, sorter=order), len(classes) - 1)
-    column = order[found]
-    unknown = classes[column] != truth
+    if output.classes is None and truth.dtype.kind in "iu":  # the label is the column
+        column, unknown = truth, (truth < 0) | (truth >= k)
+    else:
+        try:
+            order = np.argsort(classes)
+            found = np.minimum(np.searchsorted(classes, truth, sorter=order), len(classes) - 1)
+            column = order[found]
+            unknown = classes[column] != truth
+        except TypeError:  # labels that do not compare with the classes (str vs int)
+            column, unknown = np.zeros(len(truth), np.int64), np.ones(len(truth), bool)
     if np.any(unknown):
         labels = list(dict.fromkeys(str(u) for u in truth[unknown][:100]))[:5]
         raise GateError(
@@ -422,10 +433,7 @@ class _Curve:
             "auc": self.point["mia_auc"],
             "advantage": self.point["mia_advantage"],
             f"{metric}_ci": None if ci is None else list(ci),
-            "roc": {
-                "fpr": [round(float(v), 5) for v in fpr[keep]],
-                "tpr": [round(float(v), 5) for v in tpr[keep]],
-            },
+            "roc": {"fpr": fpr[keep].round(5).tolist(), "tpr": tpr[keep].round(5).tolist()},
         }
 
 
