@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_modelguard import exchange, markers, options, policy
+from pytest_modelguard.gating import Gating
 from pytest_modelguard.profiles import PROFILES
 from pytest_modelguard.seeding import derive_seed
 from pytest_modelguard.verdict import GateError, Verdict
@@ -23,6 +24,7 @@ profile_key = pytest.StashKey[str]()
 item_verdicts_key = pytest.StashKey[list[Verdict]]()
 marker_verdicts_key = pytest.StashKey[list[Verdict]]()
 _resolver_key = pytest.StashKey[object]()
+gating_key = pytest.StashKey[Gating]()
 
 
 def recorded_verdicts(item: pytest.Item) -> list[Verdict]:
@@ -41,6 +43,7 @@ def _run_check(
     dataset: Any,
     keywords: dict[str, Any],
     index: int,
+    max_regression: float | None = None,
 ) -> Verdict:
     """Run one check and record its verdict; one that cannot be evaluated is an error verdict."""
     _install_adapter_hook(item.config)
@@ -66,6 +69,9 @@ def _run_check(
     except GateError as exc:
         verdict = Verdict.error(requirement, _metric_name(requirement, keywords), str(exc))
     verdict.evidence.setdefault("subjects", _identify(model, dataset))
+    item.config.stash[gating_key].apply(
+        item.nodeid, verdict, max_regression, previous=recorded_verdicts(item)
+    )
     _record(item, verdict)
     return verdict
 
@@ -128,11 +134,7 @@ def _identify(model: Any, dataset: Any) -> dict[str, Any]:
 
 
 def _metric_name(requirement: str, keywords: dict[str, Any]) -> str:
-    """The metric a gate is about, for naming its error verdict."""
-    if "metric" in keywords:
-        return str(keywords["metric"])
-    default = markers.defaults(requirement).get("metric")
-    return requirement if default is None else str(default)
+    return markers.metric_of(requirement, keywords)
 
 
 def _install_adapter_hook(config: pytest.Config) -> None:
@@ -218,7 +220,9 @@ def _modelguard_gates(request: pytest.FixtureRequest) -> None:
             verdict = Verdict.error(mark.name, _metric_name(mark.name, mark.kwargs), str(exc))
             _record(item, verdict)
         else:
-            verdict = _run_check(item, spec.requirement, model, data, keywords, index)
+            verdict = _run_check(
+                item, spec.requirement, model, data, keywords, index, spec.max_regression
+            )
         item.stash.setdefault(marker_verdicts_key, []).append(verdict)
         if verdict.status == "error":
             where = f"{origin}: {mark.name}" if origin else f"@{mark.name}"

@@ -256,6 +256,49 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
     return {"model": "required", "data": "required"}
 
 
+#: the metric a gate reports, by the keyword that chooses its kind (first match wins)
+_METRIC_BY_KEYWORD = {
+    "robust": [
+        ("monotonic", "violation_rate"),
+        ("perturbation", "flip_rate"),
+        ("min_accuracy", "robust_accuracy"),
+    ],
+    "privacy": [
+        ("max_mia_auc", "mia_auc"),
+        ("max_mia_advantage", "mia_advantage"),
+        ("pii", "pii_findings"),
+        ("k_anonymity", "k_anonymity"),
+    ],
+    "security": [
+        ("sha256", "sha256"),
+        ("safe_load", "unsafe_globals"),
+        ("fuzz", "fuzz_failures"),
+        ("max_attack_success", "attack_success"),
+    ],
+    "explainability": [
+        ("protected_not_in_top_k", "protected_in_top_k"),
+        ("max_protected_share", "protected_share"),
+        ("min_stability", "stability"),
+    ],
+    "transparency": [("verify_claims", "claim_error"), ("model_card", "missing_fields")],
+    "compliance": [],
+}
+_DEFAULT_METRIC = {"robust": "accuracy_drop"}
+
+
+def metric_of(requirement: str, keywords: dict[str, Any]) -> str:
+    """The metric a gate is about, for naming its verdict when the check could not run."""
+    if "metric" in keywords:
+        return str(keywords["metric"])
+    if requirement == "compliance" and keywords.get("framework"):
+        return str(keywords["framework"])
+    for keyword, metric in _METRIC_BY_KEYWORD.get(requirement, []):
+        if keywords.get(keyword):
+            return metric
+    default = defaults(requirement).get("metric") if requirement in GATES else None
+    return str(default or _DEFAULT_METRIC.get(requirement, requirement))
+
+
 def defaults(requirement: str) -> dict[str, Any]:
     parameters = inspect.signature(GATES[requirement]).parameters.values()
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}

@@ -37,6 +37,32 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="write the sign-off report to DIR: modelguard.json, index.html, MODEL_CARD.md.",
     )
+    group.addoption(
+        "--modelguard-baseline",
+        dest="modelguard_baseline",
+        default=None,
+        metavar="FILE",
+        help="compare every gate with a saved run (a modelguard.json); a gate that regressed "
+        "by more than its tolerance fails (max_regression= or modelguard_max_regression).",
+    )
+    group.addoption(
+        "--modelguard-save-baseline",
+        dest="modelguard_save_baseline",
+        default=None,
+        metavar="FILE",
+        help="save this run's verdicts as a baseline for --modelguard-baseline.",
+    )
+    parser.addini(
+        "modelguard_max_regression",
+        default="",
+        help="absolute tolerance for a regression against the baseline, for gates without "
+        "max_regression= (default: none, deltas are shown but not gated)",
+    )
+    parser.addini(
+        "modelguard_waivers",
+        default="",
+        help="TOML file of waivers (test, reason, owner, expires), relative to the ini file",
+    )
     parser.addini(
         MODEL_FIXTURE_INI,
         default="model",

@@ -10,13 +10,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Generator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_modelguard import exchange, fixtures, hookspecs, markers, options
+from pytest_modelguard import exchange, fixtures, gating, hookspecs, markers, options
 from pytest_modelguard.fixtures import (  # noqa: F401  (fixtures registered by this plugin)
     _modelguard_gates,
     modelguard,
@@ -31,6 +31,7 @@ from pytest_modelguard.seeding import DEFAULT_SEED, parse_seed
 from pytest_modelguard.verdict import Verdict
 
 _SEED_CACHE = "modelguard/seed"
+collected_key = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_seed_key] = _session_seed(config)
     config.stash[profile_key] = _profile(config)
     workerinput = getattr(config, "workerinput", {})
+    today = workerinput.get("modelguard_today") or date.today().isoformat()
+    config.stash[fixtures.gating_key] = gating.load(config, date.fromisoformat(today))
     if "modelguard_exchange" in workerinput:
         config.stash[fixtures.exchange_key] = Path(workerinput["modelguard_exchange"])
     if not hasattr(config, "workerinput"):
@@ -85,6 +88,7 @@ def pytest_configure_node(node: Any) -> None:
     """xdist: every worker draws from the controller's seed and uses its profile."""
     node.workerinput["modelguard_seed"] = node.config.stash[session_seed_key]
     node.workerinput["modelguard_profile"] = node.config.stash[profile_key]
+    node.workerinput["modelguard_today"] = node.config.stash[fixtures.gating_key].today.isoformat()
     node.workerinput["modelguard_exchange"] = str(_exchange_directory(node.config))
 
 
@@ -123,6 +127,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if any(item.get_closest_marker(name) for name in markers.GATES):
             item.add_marker(markers.UMBRELLA)
     items.sort(key=fixtures.is_compliance)  # stable: everything else keeps its order
+    # before -m/-k deselect (this hook runs first): a waiver may name a deselected test
+    config.stash[collected_key] = [item.nodeid for item in items]
+    if hasattr(config, "workeroutput"):
+        config.workeroutput["modelguard_collected"] = config.stash[collected_key]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -165,11 +173,15 @@ class VerdictCollector:
         self.config = config
         self.verdicts: list[tuple[str, Verdict]] = []
         self.finished: set[str] = set()
+        self.completed: set[str] = set()  # tests whose body and gates all ran and passed
+        self.collected: set[str] = set()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.written: list[Path] = []
         self.problems: list[str] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and report.passed:
+            self.completed.add(report.nodeid)
         if report.when != "teardown":
             return
         self.finished.add(report.nodeid)
@@ -181,12 +193,38 @@ class VerdictCollector:
         if not junit.properties_in_testcase(self.config):
             junit.add_to_testsuite(self.config, report.nodeid, verdicts)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist: what each worker collected (the controller collects nothing itself)."""
+        self.collected.update(getattr(node, "workeroutput", {}).get("modelguard_collected", []))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.collected.update(self.config.stash.get(collected_key, []))
+        self._check_waivers_and_baseline()
+        save = output_path(self.config, gating.SAVE_BASELINE_OPTION)
         report_dir = output_path(self.config, "modelguard_report")
-        if report_dir is None:
-            return
+        if save is not None or report_dir is not None:
+            self._write(save, report_dir)
+        if self.problems and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _check_waivers_and_baseline(self) -> None:
+        state = self.config.stash[fixtures.gating_key]
+        if state.waivers:
+            from pytest_modelguard.reporting import waivers
+
+            self.problems += waivers.problems(
+                state.waivers, self.verdicts, collected=self.collected, today=state.today
+            )
+        if state.baseline is not None:
+            new, gone = state.baseline.gate_set_difference(
+                self.verdicts, completed=self.completed, collected=self.collected
+            )
+            if new or gone:
+                self.problems.append(state.baseline.describe_difference(new, gone))
+
+    def _write(self, save: Path | None, report_dir: Path | None) -> None:
         from pytest_modelguard.reporting.record import SessionRecord, environment, now
-        from pytest_modelguard.reporting.signoff import ReportError, write_report
 
         record = SessionRecord(
             seed=self.config.stash[session_seed_key],
@@ -196,11 +234,21 @@ class VerdictCollector:
             gates=self.verdicts,
             environment=environment(self.config.rootpath),
         )
-        try:
-            self.written = write_report(report_dir, record)
-        except (ReportError, OSError) as exc:
-            self.problems.append(f"the sign-off report could not be written: {exc}")
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if save is not None:
+            from pytest_modelguard.reporting import baseline
+
+            try:
+                baseline.save(save, record.to_json())
+                self.written.append(save)
+            except baseline.BaselineError as exc:
+                self.problems.append(str(exc))
+        if report_dir is not None:
+            from pytest_modelguard.reporting.signoff import ReportError, write_report
+
+            try:
+                self.written += write_report(report_dir, record)
+            except (ReportError, OSError) as exc:
+                self.problems.append(f"the sign-off report could not be written: {exc}")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         terminal.write_summary(terminalreporter, self.config.stash[session_seed_key], self.verdicts)

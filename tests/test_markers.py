@@ -31,3 +31,21 @@ def test_a_mark_carries_only_what_was_given():
     assert mark.name == "performance"
     assert mark.kwargs == {"metric": "f1", "min": 0.8, "typo": 1}
     assert markers.performance(metric="accuracy", min=1).mark.kwargs == {"min": 1}
+
+
+@pytest.mark.parametrize(
+    ("requirement", "keywords", "metric"),
+    [
+        ("performance", {}, "accuracy"),
+        ("performance", {"metric": "f1"}, "f1"),
+        ("fairness", {}, "demographic_parity_difference"),
+        ("robust", {"eps": 0.1}, "accuracy_drop"),
+        ("robust", {"perturbation": "gaussian_noise"}, "flip_rate"),
+        ("privacy", {"k_anonymity": 5}, "k_anonymity"),
+        ("security", {"safe_load": True}, "unsafe_globals"),
+        ("transparency", {"model_card": "card.md"}, "missing_fields"),
+        ("compliance", {"framework": "eu-ai-act"}, "eu-ai-act"),
+    ],
+)
+def test_an_error_verdict_is_named_by_the_metric_the_gate_would_report(requirement, keywords, metric):
+    assert markers.metric_of(requirement, keywords) == metric

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard import modelcard
+from pytest_modelguard.checks._gate import decide
 from pytest_modelguard.checks.fairness import METRICS as FAIRNESS_METRICS
 from pytest_modelguard.checks.fairness import THRESHOLD, fairness
 from pytest_modelguard.checks.performance import METRICS as PERFORMANCE_METRICS
 from pytest_modelguard.checks.performance import performance
-from pytest_modelguard.checks._gate import decide
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.modelcard import ModelCard
 from pytest_modelguard.verdict import GateError, Verdict
@@ -86,6 +86,10 @@ def transparency(
                 "dataset they were claimed on, checks.transparency(model, dataset, ...) (under "
                 "pytest, the model and dataset fixtures)"
             )
+    elif tolerance != 0.01:
+        raise GateError(
+            f"tolerance={tolerance!r} applies to claims: add verify_claims=True, or drop it"
+        )
     missing = card.missing(fields)
     evidence: dict[str, Any] = {
         "model_card": str(card.path) if card.path else None,
@@ -103,7 +107,7 @@ def transparency(
         verdict = _decide("missing_fields", len(missing), 0.0, None, evidence, card)
         hints = card.near_misses(missing)
         named = ", ".join(
-            f"{name} (the card has {hints[name]!r}: keys are snake_case)" if name in hints else name
+            f"{name} (the card has {hints[name]!r}; write it {name})" if name in hints else name
             for name in missing
         )
         if missing:

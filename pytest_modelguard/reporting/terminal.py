@@ -19,12 +19,13 @@ def write_summary(
 ) -> None:
     if not verdicts:
         return
+    from pytest_modelguard.reporting.baseline import delta_text
+
     terminalreporter.section("modelguard")
     for nodeid, verdict in sorted(verdicts, key=lambda pair: pair[0]):
         status = verdict.status.upper().ljust(6)
-        terminalreporter.write_line(
-            f"{status} {nodeid}  {verdict.summary()}", **_MARKUP[verdict.status]
-        )
+        line = f"{status} {nodeid}  {verdict.summary()} {delta_text(verdict)}".rstrip()
+        terminalreporter.write_line(line, **_MARKUP[verdict.status])
     counts = {
         s: sum(v.status == s for _, v in verdicts) for s in ("pass", "fail", "error", "waived")
     }

@@ -1,0 +1,543 @@
+"""``index.html`` of the sign-off report: one self-contained page, readable offline.
+
+Rendered from the JSON form of the record (what ``modelguard.json`` holds), so a saved
+``modelguard.json`` can be rendered again. Inline CSS and SVG only: no script, no URL.
+Plots come from the evidence a verdict carries; a verdict without plottable evidence
+(or with evidence of an unexpected shape) gets its table row only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from functools import partial
+from html import escape
+from typing import Any
+
+from pytest_modelguard.reporting.svg import Bars, Line, bar_chart, fmt, line_chart
+
+STATUSES = ("pass", "fail", "error", "waived")
+#: requirement kinds in the order a reviewer reads them, with their section titles
+KINDS = {
+    "performance": "Performance",
+    "fairness": "Fairness",
+    "robust": "Robustness",
+    "privacy": "Privacy",
+    "security": "Security",
+    "explainability": "Explainability",
+    "transparency": "Transparency",
+}
+RATES = {
+    "selection_rate": "selection rate",
+    "tpr": "TPR",
+    "fpr": "FPR",
+    "fnr": "FNR",
+    "tnr": "TNR",
+    "precision": "precision",
+    "accuracy": "accuracy",
+}
+#: a chart to draw once its id is known, and its caption
+Chart = tuple[Callable[..., str], str]
+MAX_FEATURES = 20  # attribution bars shown (the strongest)
+MAX_EVIDENCE = 4000  # characters of evidence JSON shown per verdict; the rest is in the JSON
+
+
+def render(data: dict[str, Any]) -> str:
+    """The whole page for a record in its JSON form."""
+    verdicts = [dict(v, index=i) for i, v in enumerate(data.get("verdicts", []))]
+    kinds = sorted({v["requirement"] for v in verdicts}, key=_kind_order)
+    body = [_header(data, verdicts), _summary(verdicts, kinds)]
+    body += [_section(kind, [v for v in verdicts if v["requirement"] == kind]) for kind in kinds]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>modelguard sign-off report</title><style>{CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )
+
+
+def overall(statuses: list[str]) -> str:
+    """One status for many: any failure fails, then any error, then any waiver."""
+    return next((s for s in ("fail", "error", "waived") if s in statuses), "pass")
+
+
+# -- page parts ---------------------------------------------------------------------------
+
+
+def _header(data: dict[str, Any], verdicts: list[dict[str, Any]]) -> str:
+    env = data.get("environment") or {}
+    git = env.get("git")
+    commit = "not a git repository (or git unavailable)"
+    if isinstance(git, dict) and git.get("commit"):
+        commit = f"{git['commit']}{' (uncommitted changes)' if git.get('dirty') else ''}"
+    facts = {
+        "seed": data.get("seed"),
+        "profile": data.get("profile"),
+        "git commit": commit,
+        "started": data.get("started"),
+        "finished": data.get("finished") or "–",
+        "python": env.get("python", "–"),
+        "platform": env.get("platform", "–"),
+    }
+    packages = "".join(
+        f"<tr><td>{escape(str(name))}</td><td>{escape(str(version))}</td></tr>"
+        for name, version in sorted((env.get("packages") or {}).items())
+    )
+    return (
+        "<header><h1>Model sign-off report</h1>"
+        f'<dl class="facts">{"".join(_fact(k, v) for k, v in facts.items())}</dl>'
+        f'<details class="packages"><summary>package versions</summary><table>{packages}'
+        "</table></details></header>"
+    )
+
+
+def _fact(name: str, value: Any) -> str:
+    return (
+        f'<div><dt>{escape(name)}</dt><dd id="fact-{name.replace(" ", "-")}">'
+        f"{escape(str(value))}</dd></div>"
+    )
+
+
+def _summary(verdicts: list[dict[str, Any]], kinds: list[str]) -> str:
+    statuses = [v.get("status", "error") for v in verdicts]
+    counts = "".join(
+        f'<div class="count status-{s}"><span class="number" id="count-{s}">'
+        f"{statuses.count(s)}</span> {s}</div>"
+        for s in STATUSES
+    )
+    if not verdicts:
+        verdict = '<p class="banner" id="overall">No gates ran in this session.</p>'
+    else:
+        status = overall(statuses)
+        words = {
+            "pass": "every gate holds",
+            "waived": "every gate holds or is waived",
+            "fail": "a gate falls short",
+            "error": "a gate could not be evaluated",
+        }
+        verdict = (
+            f'<p class="banner status-{status}" id="overall" data-status="{status}">'
+            f"{status.upper()}: {words[status]} ({len(verdicts)} gates)</p>"
+        )
+    rows = []
+    for kind in kinds:
+        mine = [v.get("status", "error") for v in verdicts if v["requirement"] == kind]
+        cells = "".join(f'<td class="num">{mine.count(s)}</td>' for s in STATUSES)
+        status = overall(mine)
+        rows.append(
+            f'<tr class="kind" data-requirement="{escape(kind)}"><td><a href="#req-{escape(kind)}">'
+            f"{escape(_title(kind))}</a></td>"
+            f'<td><span class="badge status-{status}">{status}</span></td>{cells}</tr>'
+        )
+    head = "".join(f'<th class="num">{s}</th>' for s in STATUSES)
+    table = (
+        f'<table class="kinds"><thead><tr><th>requirement</th><th>verdict</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else ""
+    )
+    return (
+        f'<section id="summary"><h2>Summary</h2>{verdict}<div class="counts">{counts}</div>'
+        f"{table}</section>"
+    )
+
+
+def _section(kind: str, verdicts: list[dict[str, Any]]) -> str:
+    figures = [figure for v in verdicts for figure in _plots(v)]
+    plots = f'<div class="plots">{"".join(figures)}</div>' if figures else ""
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "test",
+            "metric",
+            "value",
+            "interval",
+            "required",
+            "status",
+            "n",
+            "time",
+            "model / data",
+            "details",
+        )
+    )
+    rows = "".join(_row(v) for v in verdicts)
+    return (
+        f'<section class="requirement" id="req-{escape(kind)}" data-requirement="{escape(kind)}">'
+        f"<h2>{escape(_title(kind))}</h2>{plots}"
+        f'<table class="verdicts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        "</section>"
+    )
+
+
+def _row(v: dict[str, Any]) -> str:
+    status = v.get("status", "error")
+    ci = v.get("ci")
+    interval = f"[{fmt(ci[0])}, {fmt(ci[1])}]" if isinstance(ci, list) and len(ci) == 2 else "–"
+    if interval != "–" and isinstance(v.get("confidence"), int | float):
+        interval = f"{v['confidence']:.0%} {interval}"
+    required = "–" if v.get("operator") is None else f"{v['operator']} {fmt(v.get('threshold'))}"
+    duration = v.get("duration")
+    time = f"{duration:.2f} s" if isinstance(duration, int | float) else "–"
+    return (
+        f'<tr class="verdict status-{escape(status)}" id="verdict-{v["index"]}" '
+        f'data-requirement="{escape(v["requirement"])}" data-status="{escape(status)}">'
+        f'<td class="nodeid">{escape(str(v.get("nodeid", "")))}</td>'
+        f"<td>{escape(str(v.get('metric', '')))}</td>"
+        f'<td class="num">{fmt(v.get("value"))}</td><td class="num">{interval}</td>'
+        f'<td class="num">{escape(required)}</td>'
+        f'<td><span class="badge status-{escape(status)}">{escape(status)}</span></td>'
+        f'<td class="num">{fmt(v.get("n"))}</td><td class="num">{time}</td>'
+        f"<td>{_subjects(v)}</td><td>{_details(v)}</td></tr>"
+    )
+
+
+def _subjects(v: dict[str, Any]) -> str:
+    subjects = (v.get("evidence") or {}).get("subjects")
+    if not isinstance(subjects, dict):
+        return "–"
+    parts = []
+    for role in ("model", "dataset"):
+        subject = subjects.get(role)
+        if isinstance(subject, dict):
+            fingerprint = subject.get("fingerprint")
+            short = (
+                f' <code title="{escape(str(fingerprint))}">{escape(str(fingerprint)[:12])}</code>'
+                if fingerprint
+                else ""
+            )
+            parts.append(f"{escape(str(subject.get('name', role)))}{short}")
+    return "<br>".join(parts) or "–"
+
+
+def _details(v: dict[str, Any]) -> str:
+    parts = [f"<pre>{escape(str(v.get('message', '')))}</pre>"]
+    waiver = (v.get("evidence") or {}).get("waiver")
+    if isinstance(waiver, dict):
+        parts.append(
+            '<p class="waiver">waived: '
+            + ", ".join(f"{escape(str(k))} {escape(str(val))}" for k, val in waiver.items())
+            + "</p>"
+        )
+    if v.get("counterexample") is not None:
+        parts.append(f"<h4>counterexample</h4><pre>{escape(_json(v['counterexample']))}</pre>")
+    evidence = {k: val for k, val in (v.get("evidence") or {}).items() if k != "subjects"}
+    if evidence:
+        parts.append(f"<h4>evidence</h4><pre>{escape(_json(evidence))}</pre>")
+    return f"<details><summary>details</summary>{''.join(parts)}</details>"
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, indent=1, ensure_ascii=False, default=str)
+    if len(text) > MAX_EVIDENCE:
+        text = text[:MAX_EVIDENCE] + "\n… (cut here; the whole of it is in modelguard.json)"
+    return text
+
+
+# -- plots: one function per shape of evidence ----------------------------------------------
+
+
+def _plots(v: dict[str, Any]) -> list[str]:
+    evidence = v.get("evidence")
+    if not isinstance(evidence, dict):
+        return []
+    figures: list[str] = []
+    for key, plot in PLOTS.items():
+        if key not in evidence:
+            continue
+        try:
+            drawn = [
+                (draw(chart_id=f"plot-{v['index']}-{len(figures) + k}"), caption)
+                for k, (draw, caption) in enumerate(plot(v, evidence))
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            continue  # evidence of another shape than expected: the table row still shows it
+        figures += [
+            f'<figure class="plot" data-verdict="verdict-{v["index"]}">'
+            f"{svg}<figcaption>{escape(caption)} "
+            f'<a href="#verdict-{v["index"]}">{escape(str(v.get("nodeid", "")))}</a>'
+            "</figcaption></figure>"
+            for svg, caption in drawn
+        ]
+    return figures
+
+
+def _threshold_text(v: dict[str, Any]) -> str:
+    return f"{v.get('operator') or ''} {fmt(v.get('threshold'))}".strip()
+
+
+def _fairness(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    tables = evidence["by_sensitive"]
+    charts = []
+    metric = str(v.get("metric", ""))
+    group_min = metric.endswith("_group_min")
+    for column, table in tables.items():
+        groups = table["groups"]
+        names = list(groups)
+        rates = [r for r in groups[names[0]] if r not in ("n", "weight")]
+        series = [Bars(RATES.get(r, r), [_number(groups[g].get(r)) for g in names]) for r in rates]
+        charts.append(
+            (
+                partial(
+                    bar_chart,
+                    title=f"{metric}: rates per group of {column}",
+                    categories=[f"{g} (n={groups[g].get('n', '?')})" for g in names],
+                    series=series,
+                    axis_label="rate per group",
+                    domain=(0.0, 1.0),
+                    threshold=_number(v.get("threshold")) if group_min else None,
+                    threshold_label=_threshold_text(v),
+                    kind="groups",
+                ),
+                f"Rates per group of {column!r} ({metric}).",
+            )
+        )
+    columns = list(tables)
+    intervals = [_pair(tables[c].get("ci")) for c in columns]
+    charts.append(
+        (
+            partial(
+                bar_chart,
+                title=f"{metric} per sensitive column",
+                categories=columns,
+                series=[
+                    Bars(metric, [_number(tables[c].get("value")) for c in columns], intervals)
+                ],
+                axis_label=metric,
+                threshold=_number(v.get("threshold")),
+                threshold_label=_threshold_text(v),
+                kind="disparity",
+            ),
+            f"{metric} per sensitive column, with its interval where one was computed, "
+            "and the threshold.",
+        )
+    )
+    return charts
+
+
+def _per_class(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    per_class = evidence["per_class"]
+    classes = [str(c) for c in per_class]
+    metric = str(v.get("metric", ""))
+    svg = partial(
+        bar_chart,
+        title=f"{metric} per class",
+        categories=classes,
+        series=[Bars(metric, [_number(value) for value in per_class.values()])],
+        axis_label=metric,
+        threshold=_number(v.get("threshold")),
+        threshold_label=_threshold_text(v),
+        kind="per-class",
+    )
+    return [(svg, f"{metric} per class (one against the rest) and the threshold.")]
+
+
+def _robustness(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    curve = [p for p in evidence["curve"] if _number(p.get("eps")) is not None]
+    points = [(float(p["eps"]), _number(p.get("robust_accuracy"))) for p in curve]
+    intervals = [_pair(p.get("ci")) for p in curve]
+    if not any(y is not None for _, y in points):
+        return []
+    clean = _number(evidence.get("clean_accuracy"))
+    if clean is not None and all(eps != 0 for eps, _ in points):
+        points, intervals = [(0.0, clean), *points], [None, *intervals]
+    threshold, label = None, ""
+    if v.get("metric") == "robust_accuracy":
+        threshold, label = _number(v.get("threshold")), f"min accuracy {fmt(v.get('threshold'))}"
+    elif v.get("metric") == "accuracy_drop" and clean is not None:
+        drop = _number(v.get("threshold"))
+        if drop is not None:
+            threshold, label = clean - drop, f"clean − max drop ({fmt(drop)})"
+    attack = " ".join(str(evidence[k]) for k in ("attack", "norm") if evidence.get(k))
+    svg = partial(
+        line_chart,
+        title="robust accuracy against eps",
+        lines=[Line(f"robust accuracy{f' ({attack})' if attack else ''}", points, intervals)],
+        x_label=f"eps{f' ({attack})' if attack else ''}",
+        y_label="robust accuracy",
+        threshold=threshold,
+        threshold_label=label,
+        kind="robustness",
+    )
+    return [(svg, "Accuracy under attack at each eps (eps 0: clean), with Wilson intervals.")]
+
+
+def _attack_success(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    rows = [p for p in evidence["per_eps"] if _number(p.get("eps")) is not None]
+    if not rows:
+        return []
+    svg = partial(
+        line_chart,
+        title="attack success against eps",
+        lines=[
+            Line(
+                "attack success",
+                [(float(p["eps"]), _number(p.get("attack_success"))) for p in rows],
+                [_pair(p.get("ci")) for p in rows],
+            )
+        ],
+        x_label="eps",
+        y_label="attack success rate",
+        threshold=_number(v.get("threshold")),
+        threshold_label=_threshold_text(v),
+        kind="attack-success",
+    )
+    return [(svg, "Share of correctly classified rows the attack flips, per eps.")]
+
+
+def _roc(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    lines = []
+    for name, attack in evidence["attacks"].items():
+        roc = attack["roc"]
+        points = list(zip(map(float, roc["fpr"]), map(float, roc["tpr"]), strict=True))
+        lines.append(Line(f"{name} (AUC {fmt(_number(attack.get('auc')))})", points))
+    if not lines:
+        return []
+    svg = partial(
+        line_chart,
+        title="membership inference ROC",
+        lines=lines,
+        x_label="false positive rate (non-members called members)",
+        y_label="true positive rate",
+        x_domain=(0.0, 1.0),
+        diagonal=True,
+        kind="roc",
+    )
+    return [(svg, "ROC of the membership inference attacks; the diagonal is guessing.")]
+
+
+def _attribution(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    ranking = [r for r in evidence["ranking"] if _number(r.get("importance")) is not None]
+    ranking = sorted(ranking, key=lambda r: -abs(float(r["importance"])))[:MAX_FEATURES]
+    if not ranking:
+        return []
+    svg = partial(
+        bar_chart,
+        title="feature attribution",
+        categories=[str(r["feature"]) for r in ranking],
+        series=[
+            Bars(
+                "importance",
+                [float(r["importance"]) for r in ranking],
+                highlight=[bool(r.get("protected")) for r in ranking],
+            )
+        ],
+        axis_label="importance",
+        kind="attribution",
+    )
+    shown = f"the {len(ranking)} strongest" if len(evidence["ranking"]) > len(ranking) else "all"
+    k = f" The gate's top k is {evidence['k']}." if "k" in evidence else ""
+    return [(svg, f"Attribution per feature ({shown}); protected features in red.{k}")]
+
+
+def _claims(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    claims = [c for c in evidence["claims"] if isinstance(c, dict)]
+    if not claims:
+        return []
+    svg = partial(
+        bar_chart,
+        title="model card claims against measurements",
+        categories=[str(c.get("claim", c.get("metric", "?"))) for c in claims],
+        series=[
+            Bars("claimed", [_number(c.get("claimed")) for c in claims]),
+            Bars("measured", [_number(c.get("measured")) for c in claims]),
+        ],
+        axis_label="value",
+        kind="claims",
+    )
+    return [(svg, "What the model card claims next to what the gate measured.")]
+
+
+#: the evidence key each plot draws from
+PLOTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Chart]]] = {
+    "by_sensitive": _fairness,
+    "per_class": _per_class,
+    "curve": _robustness,
+    "per_eps": _attack_success,
+    "attacks": _roc,
+    "ranking": _attribution,
+    "claims": _claims,
+}
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        low, high = _number(value[0]), _number(value[1])
+        if low is not None and high is not None:
+            return low, high
+    return None
+
+
+def _title(kind: str) -> str:
+    return KINDS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    order = list(KINDS)
+    return (order.index(kind) if kind in order else len(order), kind)
+
+
+CSS = """
+:root{--pass:#1a7f37;--pass-bg:#dafbe1;--fail:#cf222e;--fail-bg:#ffebe9;--error:#8250df;
+--error-bg:#fbefff;--waived:#9a6700;--waived-bg:#fff8c5;--ink:#1f2328;--muted:#59636e;
+--line:#d1d9e0}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--ink);
+background:#f6f8fa}
+main{max-width:1180px;margin:0 auto;padding:24px}
+header,section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;
+margin-bottom:16px}
+h1{margin:0 0 12px;font-size:22px}h2{margin:0 0 12px;font-size:18px}h4{margin:8px 0 2px}
+.facts{display:flex;flex-wrap:wrap;gap:8px 28px;margin:0}
+.facts dt{color:var(--muted);font-size:12px}.facts dd{margin:0;font-family:ui-monospace,monospace}
+.packages{margin-top:10px;color:var(--muted)}
+.banner{padding:10px 14px;border-radius:6px;font-weight:600;margin:0 0 12px}
+.counts{display:flex;gap:12px;margin-bottom:12px}
+.count{padding:6px 14px;border-radius:6px}.count .number{font-size:20px;font-weight:700}
+.status-pass{background:var(--pass-bg);color:var(--pass)}
+.status-fail{background:var(--fail-bg);color:var(--fail)}
+.status-error{background:var(--error-bg);color:var(--error)}
+.status-waived{background:var(--waived-bg);color:var(--waived)}
+tr.verdict{background:none;color:var(--ink)}
+tr.verdict.status-fail{box-shadow:inset 4px 0 var(--fail)}
+tr.verdict.status-error{box-shadow:inset 4px 0 var(--error)}
+tr.verdict.status-waived{box-shadow:inset 4px 0 var(--waived)}
+tr.verdict.status-pass{box-shadow:inset 4px 0 var(--pass)}
+.badge{padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:12px;color:var(--muted);font-weight:600}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.kinds{width:auto}
+.nodeid{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all;min-width:180px;
+max-width:280px}
+code{font-size:11px;color:var(--muted)}
+details pre{white-space:pre-wrap;word-break:break-word;max-width:520px;font-size:12px;
+background:#f6f8fa;padding:6px;border-radius:4px}
+.plots{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:12px}
+figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:8px;max-width:100%}
+figcaption{font-size:12px;color:var(--muted);max-width:560px}
+svg.chart{display:block;max-width:100%;height:auto}
+svg text{font:11px system-ui,sans-serif;fill:var(--ink)}
+svg .tick,svg .missing{fill:var(--muted)}
+svg .axis-label{font-size:12px;fill:var(--muted)}
+svg .grid{stroke:#eaeef2}svg .axis{stroke:#8c959f}
+svg .series-0{--c:#4e79a7}svg .series-1{--c:#f28e2b}svg .series-2{--c:#59a14f}
+svg .series-3{--c:#b07aa1}
+svg .bar,svg .swatch,svg .point{fill:var(--c)}svg .bar.highlight{fill:var(--fail)}
+svg .line{fill:none;stroke-width:2;stroke:var(--c)}
+svg .interval{stroke:#24292f;stroke-width:1.2;fill:none}
+svg .threshold{stroke:var(--fail);stroke-width:1.5;stroke-dasharray:5 3}
+svg .threshold-label{fill:var(--fail)}
+svg .diagonal{stroke:#8c959f;stroke-dasharray:3 3}
+@media print{body{background:#fff}details{display:none}}
+"""
