@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pytest_modelguard.reporting.signoff import write_report
 from tests.test_report import Page, record, verdicts  # noqa: F401  (module fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
+if os.environ.get("CI") and not CHROMIUM.exists():  # CI installs it: a skip there would hide that
+    raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; CI has it)",
