@@ -12,7 +12,7 @@ import pytest
 
 from pytest_modelguard import Dataset
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"  # a copy of the xunit2 schema of ../shared
 
 
 @pytest.fixture(scope="session")

@@ -171,7 +171,7 @@ def test_ranking_evidence_is_sorted_complete_and_json(credit, keras_models):
     assert importances == sorted(importances, reverse=True)
     assert [r["rank"] for r in ranking] == list(range(1, 6))
     assert {r["feature"] for r in ranking if r["protected"]} == {"sex"}
-    assert verdict.evidence["baseline"] == "feature means of the dataset"
+    assert verdict.evidence["reference_input"] == "feature means of the dataset"
     assert (
         verdict.evidence["attributed"]
         == "the model's single output (the positive-class probability)"

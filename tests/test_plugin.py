@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import SCHEMAS
 
 CONFTEST = """
 import numpy as np
@@ -308,7 +308,7 @@ def test_junit_xunit2_is_schema_valid_and_keyed_by_test_id(project):
     result, root = junit(project, family="xunit2")
     result.assert_outcomes(passed=2, failed=1)
     assert "is incompatible with junit_family" not in result.stdout.str()  # record_property's warning
-    xmlschema.XMLSchema(str(SHARED / "schemas" / "junit-10.xsd")).validate(
+    xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd")).validate(
         str(project.path / "junit-xunit2.xml")
     )
     assert not [tc for tc in root.iter("testcase") if tc.find("properties") is not None]

@@ -211,7 +211,7 @@ class _Explainer:
         self.per_row = attribution.per_feature(result.attributions)
         self.importance = self.per_row.mean(axis=0)
         self.evidence.update(
-            baseline=described,
+            reference_input=described,  # not "baseline": that key is the baseline comparison
             steps=self.steps,
             completeness=completeness,
             completeness_tolerance=COMPLETENESS_TOLERANCE,

@@ -191,7 +191,7 @@ def gate_keys(gates: Iterable[tuple[str, str, str]]) -> list[Key]:
 def delta_text(verdict: Verdict) -> str:
     """For the terminal line: ``vs baseline 0.839 (-0.012)``, or "" when not compared."""
     compared = verdict.evidence.get("baseline")
-    if not compared:
+    if not isinstance(compared, dict):
         return ""
     text = f"vs baseline {_fmt(compared['value'])} ({compared['delta']:+.4g})"
     return f"{text} REGRESSED" if compared["regressed"] else text
@@ -272,6 +272,7 @@ def save(path: str | os.PathLike[str], record_json: dict[str, Any]) -> None:
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(text)
+            os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from other users and CI
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
