@@ -285,7 +285,7 @@ def test_images_rank_pixels_and_refuse_protected_gates(digits, keras_multiclass_
     dataset = Dataset.from_arrays(images, digits["y"], kind="image", bounds=(0.0, 1.0))
     model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(), keras_multiclass_logits])
     verdict = gate(model, dataset, min_stability=0.3, examples=5, samples=64)
-    assert verdict.evidence["baseline"] == "zeros"
+    assert verdict.evidence["reference_input"] == "zeros"
     assert verdict.evidence["attributed"] == "the logit of the predicted class"
     assert verdict.evidence["completeness"] <= COMPLETENESS_TOLERANCE
     ranking = verdict.evidence["ranking"]
