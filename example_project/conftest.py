@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))  # credit_data, digits_data, subjects: under any -
 
 import credit_data  # noqa: E402
 import digits_data  # noqa: E402
-from subjects import credit_dataset, load_model  # noqa: E402
+from subjects import ValidatedModel, credit_dataset, load_model, shared_applications  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +39,18 @@ def dataset() -> Dataset:
 def train_dataset() -> Dataset:
     """The credit training split, for gates that compare members with non-members."""
     return credit_dataset("train", credit_data.FEATURES)
+
+
+@pytest.fixture(scope="session")
+def credit_service(model: Any) -> ValidatedModel:
+    """The credit model behind the scoring service's input validation (what is deployed)."""
+    return ValidatedModel(model, n_features=len(credit_data.FEATURES))
+
+
+@pytest.fixture(scope="session")
+def shared_table() -> Dataset:
+    """The holdout as shared with auditors: age in 10-year bands, free-text ``purpose``."""
+    return shared_applications("holdout")
 
 
 @pytest.fixture(scope="session")

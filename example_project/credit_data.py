@@ -14,6 +14,10 @@ How ``generate(n, seed)`` makes a row:
 * Scored applications (``credit_history_years >= 3``) are approved when
   ``score + noise > 0``, with Gaussian noise of standard deviation ``NOISE`` = 0.6:
   the part of repayment ability the features miss. Sex and race play no part.
+* ``purpose`` is the free text the applicant typed for what the loan is for ("car",
+  "home renovation", ...). It is drawn last, independently of everything, so it is not
+  a model input and adding it changed no other column; the privacy gates scan it for
+  personal identifiers that applicants sometimes type into free-text fields.
 
 **The bias.** Thin-file applications (``credit_history_years < 3``, about 23 % of
 applicants) cannot be scored reliably and were decided by underwriters, who approved
@@ -51,6 +55,18 @@ BIASED_FEATURES = [*FEATURES, SEX_COLUMN]
 
 RACES = ("white", "hispanic", "black", "asian")
 RACE_SHARES = (0.5, 0.2, 0.18, 0.12)
+#: the applicant's own words for the loan's purpose (free text, not a model input)
+PURPOSES = (
+    "car",
+    "home renovation",
+    "debt consolidation",
+    "education",
+    "medical bills",
+    "wedding",
+    "holiday",
+    "small business",
+)
+PURPOSE_SHARES = (0.24, 0.2, 0.26, 0.1, 0.05, 0.05, 0.05, 0.05)
 
 CUTOFF = 0.0
 NOISE = 0.6
@@ -119,6 +135,8 @@ def generate(n: int, seed: int) -> pd.DataFrame:
     logit = REVIEW_SLOPE * (score - REVIEW_CENTER) + sex_effect
     reviewed = rng.random(n) < 1 / (1 + np.exp(-logit))
     df[TARGET] = np.where(thin_file, reviewed, scored).astype(int)
+    # drawn after everything else, so the columns above are those of earlier versions
+    df["purpose"] = rng.choice(PURPOSES, n, p=PURPOSE_SHARES)
     return df
 
 
