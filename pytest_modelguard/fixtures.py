@@ -57,6 +57,11 @@ def _run_check(
     }
     accepted = inspect.signature(check).parameters
     context = {name: value for name, value in context.items() if name in accepted}
+    resamples = accepted.get("n_resamples")
+    if resamples is not None and "n_resamples" not in keywords:  # the profile scales the default
+        context["n_resamples"] = (
+            resamples.default * PROFILES[item.config.stash[profile_key]].resamples
+        )
     try:
         if "session_verdicts" in accepted:
             context["session_verdicts"] = _session_verdicts(item)

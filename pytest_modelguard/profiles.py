@@ -1,8 +1,9 @@
 """Profiles: how hard searched properties look, by where the run happens.
 
 ``dev`` is quick for a laptop, ``ci`` is derandomized and the default when the ``CI``
-environment variable is set (as Hypothesis does), ``release`` searches longest for a
-sign-off. Free of heavy imports: the plugin resolves the profile at load time.
+environment variable is set (as Hypothesis does), ``release`` searches longest and draws
+five times the bootstrap resamples for a sign-off. Free of heavy imports: the plugin
+resolves the profile at load time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class Profile:
     name: str
     examples: int  # Hypothesis examples per searched property, unless a gate says examples=
     derandomize: bool  # Hypothesis derives its choices from the property, not the seed
+    resamples: int = 1  # bootstrap resamples: this many times a gate's default n_resamples
 
     def hypothesis_settings(self, *, max_examples: int | None = None, **overrides: Any) -> Any:
         """The plugin's own ``hypothesis.settings``: never the user's profile, no example
@@ -38,7 +40,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "dev": Profile("dev", examples=50, derandomize=False),
     "ci": Profile("ci", examples=100, derandomize=True),
-    "release": Profile("release", examples=500, derandomize=True),
+    "release": Profile("release", examples=500, derandomize=True, resamples=5),
 }
 
 

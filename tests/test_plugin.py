@@ -503,3 +503,27 @@ def test_policy_in_pyproject_and_a_broken_file(project):
     broken = project.runpytest("modelguard.toml")
     broken.assert_outcomes(errors=1)
     broken.stdout.fnmatch_lines(["*modelguard.toml: not valid TOML: *line 1*"])
+
+
+def test_the_release_profile_draws_more_resamples_unless_a_gate_says(project):
+    project.makeconftest(
+        project.path.joinpath("conftest.py").read_text()
+        + """
+def pytest_modelguard_verdict(verdict, nodeid):
+    print("RESAMPLES", nodeid.split("::")[-1], verdict.evidence["n_resamples"])
+"""
+    )
+    project.makepyfile(
+        """
+        from pytest_modelguard import performance
+
+        @performance(metric="accuracy", min=0.5, confidence=0.95)
+        def test_default(): ...
+
+        @performance(metric="accuracy", min=0.5, confidence=0.95, n_resamples=300)
+        def test_given(): ...
+        """
+    )
+    assert "RESAMPLES test_default 2000" in project.runpytest("-s", "--modelguard-profile=ci").stdout.str()
+    release = project.runpytest("-s", "--modelguard-profile=release").stdout.str()
+    assert "RESAMPLES test_default 10000" in release and "RESAMPLES test_given 300" in release
