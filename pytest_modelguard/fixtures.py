@@ -51,17 +51,16 @@ def _run_check(
     from pytest_modelguard.dataset import Dataset
 
     check = REQUIREMENTS[requirement]
+    profile = PROFILES[item.config.stash[profile_key]]
     context = {
         "seed": derive_seed(item.config.stash[session_seed_key], item.nodeid, index),
-        "profile": PROFILES[item.config.stash[profile_key]],
+        "profile": profile,
     }
     accepted = inspect.signature(check).parameters
     context = {name: value for name, value in context.items() if name in accepted}
     resamples = accepted.get("n_resamples")
     if resamples is not None and "n_resamples" not in keywords:  # the profile scales the default
-        context["n_resamples"] = (
-            resamples.default * PROFILES[item.config.stash[profile_key]].resamples
-        )
+        context["n_resamples"] = resamples.default * profile.resamples
     try:
         if "session_verdicts" in accepted:
             context["session_verdicts"] = _session_verdicts(item)
