@@ -27,6 +27,7 @@ KINDS = {
     "security": "Security",
     "explainability": "Explainability",
     "transparency": "Transparency",
+    "compliance": "Compliance",
 }
 RATES = {
     "selection_rate": "selection rate",
@@ -48,7 +49,12 @@ def render(data: dict[str, Any]) -> str:
     verdicts = [dict(v, index=i) for i, v in enumerate(data.get("verdicts", []))]
     kinds = sorted({v["requirement"] for v in verdicts}, key=_kind_order)
     body = [_header(data, verdicts), _summary(verdicts, kinds)]
-    body += [_section(kind, [v for v in verdicts if v["requirement"] == kind]) for kind in kinds]
+    rows: dict[str, int] = {}  # test id -> its first verdict row, for links
+    for v in verdicts:
+        rows.setdefault(str(v.get("nodeid", "")), v["index"])
+    body += [
+        _section(kind, [v for v in verdicts if v["requirement"] == kind], rows) for kind in kinds
+    ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -137,15 +143,26 @@ def _summary(verdicts: list[dict[str, Any]], kinds: list[str]) -> str:
         if rows
         else ""
     )
+    compared = [
+        b for v in verdicts if isinstance(b := (v.get("evidence") or {}).get("baseline"), dict)
+    ]
+    if compared:
+        regressed = sum(bool(b.get("regressed")) for b in compared)
+        table += (
+            f'<p id="baseline-summary">{len(compared)} gate{"s" if len(compared) != 1 else ""} '
+            f"compared with the baseline run, {regressed} regressed beyond its tolerance "
+            '(column "vs baseline": the baseline value and the change since).</p>'
+        )
     return (
         f'<section id="summary"><h2>Summary</h2>{verdict}<div class="counts">{counts}</div>'
         f"{table}</section>"
     )
 
 
-def _section(kind: str, verdicts: list[dict[str, Any]]) -> str:
+def _section(kind: str, verdicts: list[dict[str, Any]], rows: dict[str, int]) -> str:
     figures = [figure for v in verdicts for figure in _plots(v)]
     plots = f'<div class="plots">{"".join(figures)}</div>' if figures else ""
+    plots += "".join(_matrix(v, rows) for v in verdicts)
     head = "".join(
         f"<th>{h}</th>"
         for h in (
@@ -154,6 +171,7 @@ def _section(kind: str, verdicts: list[dict[str, Any]]) -> str:
             "value",
             "interval",
             "required",
+            "vs baseline",
             "status",
             "n",
             "time",
@@ -183,10 +201,10 @@ def _row(v: dict[str, Any]) -> str:
         f'<tr class="verdict status-{escape(status)}" id="verdict-{v["index"]}" '
         f'data-requirement="{escape(v["requirement"])}" data-status="{escape(status)}">'
         f'<td class="nodeid">{escape(str(v.get("nodeid", "")))}</td>'
-        f"<td>{escape(str(v.get('metric', '')))}</td>"
+        f"<td>{_wrappable(str(v.get('metric', '')))}</td>"
         f'<td class="num">{fmt(v.get("value"))}</td><td class="num">{interval}</td>'
-        f'<td class="num">{escape(required)}</td>'
-        f'<td><span class="badge status-{escape(status)}">{escape(status)}</span></td>'
+        f'<td class="num">{escape(required)}</td><td class="num">{_baseline(v)}</td>'
+        f'<td><span class="badge status-{escape(status)}">{escape(status)}</span>{_waiver(v)}</td>'
         f'<td class="num">{fmt(v.get("n"))}</td><td class="num">{time}</td>'
         f"<td>{_subjects(v)}</td><td>{_details(v)}</td></tr>"
     )
@@ -210,15 +228,78 @@ def _subjects(v: dict[str, Any]) -> str:
     return "<br>".join(parts) or "–"
 
 
+def _baseline(v: dict[str, Any]) -> str:
+    """``0.839 (−0.012)`` against the baseline run; flagged when it regressed."""
+    compared = (v.get("evidence") or {}).get("baseline")
+    if not isinstance(compared, dict) or _number(compared.get("value")) is None:
+        return "–"
+    delta = _number(compared.get("delta"))
+    text = fmt(compared["value"]) + (f" ({delta:+.4g})" if delta is not None else "")
+    tolerance = _number(compared.get("tolerance"))
+    allowed = f"max regression {fmt(tolerance)}" if tolerance is not None else "no tolerance set"
+    if compared.get("regressed"):
+        return (
+            f'<span class="baseline regressed" title="{escape(allowed)}">{escape(text)}<br>'
+            '<span class="badge status-fail">regressed</span></span>'
+        )
+    return f'<span class="baseline" title="{escape(allowed)}">{escape(text)}</span>'
+
+
+def _waiver(v: dict[str, Any]) -> str:
+    """Who accepted the shortfall, why, and until when."""
+    waiver = (v.get("evidence") or {}).get("waiver")
+    if not isinstance(waiver, dict):
+        return ""
+    return (
+        f'<div class="waiver">by {escape(str(waiver.get("owner", "?")))} until '
+        f"{escape(str(waiver.get('expires', '?')))}: {escape(str(waiver.get('reason', '')))}"
+        + (f"<br><small>{escape(str(waiver['source']))}</small>" if waiver.get("source") else "")
+        + "</div>"
+    )
+
+
+def _matrix(v: dict[str, Any], rows: dict[str, int]) -> str:
+    """The compliance matrix: clause -> the requirement kinds and tests that evidence it."""
+    matrix = (v.get("evidence") or {}).get("matrix")
+    if not isinstance(matrix, list) or not all(isinstance(c, dict) for c in matrix):
+        return ""
+    lines = []
+    for clause in matrix:
+        tests = clause.get("tests") if isinstance(clause.get("tests"), dict) else {}
+        kinds = []
+        for kind in clause.get("needs") or tests:
+            ids = [str(t) for t in tests.get(kind) or []]
+            links = "".join(
+                f'<li><a href="#verdict-{rows[t]}">{escape(t)}</a></li>'
+                if t in rows
+                else f"<li>{escape(t)}</li>"
+                for t in ids
+            )
+            count = f"{len(ids)} test{'s' if len(ids) != 1 else ''}" if ids else "no test"
+            listed = f"<details><summary>{count}</summary><ul>{links}</ul></details>"
+            kinds.append(f"<div><b>{escape(str(kind))}</b>: {listed if ids else count}</div>")
+        status = str(clause.get("status", "error"))
+        why = escape(str(clause.get("reason") or ""))
+        if status != "pass" and clause.get("example"):
+            why += f"<br>evidence it with <code>{escape(str(clause['example']))}</code>"
+        lines.append(
+            f'<tr class="clause status-{escape(status)}" data-clause="'
+            f'{escape(str(clause.get("clause", "")))}"><td>{escape(str(clause.get("title", "")))}'
+            f'</td><td>{"".join(kinds)}</td><td><span class="badge status-{escape(status)}">'
+            f"{escape(status)}</span></td><td>{why}</td></tr>"
+        )
+    framework = escape(str((v.get("evidence") or {}).get("framework", v.get("metric", ""))))
+    return (
+        f'<table class="matrix" data-verdict="verdict-{v["index"]}"><caption>{framework}: '
+        f'clauses and their evidence (<a href="#verdict-{v["index"]}">'
+        f"{escape(str(v.get('nodeid', '')))}</a>)</caption><thead><tr><th>clause</th>"
+        "<th>evidenced by</th><th>status</th><th>missing</th></tr></thead>"
+        f"<tbody>{''.join(lines)}</tbody></table>"
+    )
+
+
 def _details(v: dict[str, Any]) -> str:
     parts = [f"<pre>{escape(str(v.get('message', '')))}</pre>"]
-    waiver = (v.get("evidence") or {}).get("waiver")
-    if isinstance(waiver, dict):
-        parts.append(
-            '<p class="waiver">waived: '
-            + ", ".join(f"{escape(str(k))} {escape(str(val))}" for k, val in waiver.items())
-            + "</p>"
-        )
     if v.get("counterexample") is not None:
         parts.append(f"<h4>counterexample</h4><pre>{escape(_json(v['counterexample']))}</pre>")
     evidence = {k: val for k, val in (v.get("evidence") or {}).items() if k != "subjects"}
@@ -364,25 +445,25 @@ def _robustness(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 def _attack_success(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     rows = [p for p in evidence["per_eps"] if _number(p.get("eps")) is not None]
-    if not rows:
+    points = [(float(p["eps"]), _number(p.get("attack_success"))) for p in rows]
+    intervals = [_pair(p.get("ci")) for p in rows]
+    if not any(y is not None for _, y in points):
         return []
+    if all(eps != 0 for eps, _ in points):  # no perturbation flips nothing
+        points, intervals = [(0.0, 0.0), *points], [None, *intervals]
+    attack = " ".join(str(evidence[k]) for k in ("attack", "norm") if evidence.get(k))
     svg = partial(
         line_chart,
         title="attack success against eps",
-        lines=[
-            Line(
-                "attack success",
-                [(float(p["eps"]), _number(p.get("attack_success"))) for p in rows],
-                [_pair(p.get("ci")) for p in rows],
-            )
-        ],
-        x_label="eps",
+        lines=[Line("attack success", points, intervals)],
+        x_label=f"eps{f' ({attack})' if attack else ''}",
         y_label="attack success rate",
+        y_domain=None,
         threshold=_number(v.get("threshold")),
         threshold_label=_threshold_text(v),
         kind="attack-success",
     )
-    return [(svg, "Share of correctly classified rows the attack flips, per eps.")]
+    return [(svg, "Share of correctly classified rows the attack flips, per eps (eps 0: none).")]
 
 
 def _roc(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
@@ -411,23 +492,32 @@ def _attribution(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     ranking = sorted(ranking, key=lambda r: -abs(float(r["importance"])))[:MAX_FEATURES]
     if not ranking:
         return []
+    values = [float(r["importance"]) for r in ranking]
+    method = evidence.get("method")
+    label = {
+        "permutation": "permutation importance",
+        "integrated_gradients": "mean |integrated gradients|",
+    }.get(method, "importance")
     svg = partial(
         bar_chart,
         title="feature attribution",
         categories=[str(r["feature"]) for r in ranking],
-        series=[
-            Bars(
-                "importance",
-                [float(r["importance"]) for r in ranking],
-                highlight=[bool(r.get("protected")) for r in ranking],
-            )
-        ],
-        axis_label="importance",
+        series=[Bars(label, values, highlight=[bool(r.get("protected")) for r in ranking])],
+        axis_label=label,
+        domain=(min(0.0, *values), max(0.0, *values)),  # importances are not rates
         kind="attribution",
     )
     shown = f"the {len(ranking)} strongest" if len(evidence["ranking"]) > len(ranking) else "all"
-    k = f" The gate's top k is {evidence['k']}." if "k" in evidence else ""
-    return [(svg, f"Attribution per feature ({shown}); protected features in red.{k}")]
+    text = f"Attribution per feature ({shown})"
+    if evidence.get("attributed"):
+        text += f": {evidence['attributed']}"
+    protected = evidence.get("protected_features")
+    if protected:
+        text += f". Protected features ({', '.join(map(str, protected))}) in red"
+    elif protected is not None:
+        text += ". No protected attribute or named proxy is a feature of the model"
+    k = f". The gate's top k is {evidence['k']}" if "k" in evidence else ""
+    return [(svg, f"{text}{k}.")]
 
 
 def _claims(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
@@ -477,6 +567,11 @@ def _pair(value: Any) -> tuple[float, float] | None:
     return None
 
 
+def _wrappable(name: str) -> str:
+    """A long snake_case name that may wrap after its underscores, so tables fit."""
+    return escape(name).replace("_", "_<wbr>") if len(name) > 16 else escape(name)
+
+
 def _title(kind: str) -> str:
     return KINDS.get(kind, kind.replace("_", " ").capitalize())
 
@@ -493,7 +588,8 @@ CSS = """
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--ink);
 background:#f6f8fa}
-main{max-width:1180px;margin:0 auto;padding:24px}
+main{max-width:1280px;margin:0 auto;padding:24px}
+section{overflow-x:auto}
 header,section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;
 margin-bottom:16px}
 h1{margin:0 0 12px;font-size:22px}h2{margin:0 0 12px;font-size:18px}h4{margin:8px 0 2px}
@@ -539,5 +635,10 @@ svg .interval{stroke:#24292f;stroke-width:1.2;fill:none}
 svg .threshold{stroke:var(--fail);stroke-width:1.5;stroke-dasharray:5 3}
 svg .threshold-label{fill:var(--fail)}
 svg .diagonal{stroke:#8c959f;stroke-dasharray:3 3}
+.waiver{font-size:12px;color:var(--waived);margin-top:4px;max-width:220px}
+.baseline.regressed{color:var(--fail);font-weight:600}
+table.matrix{margin-bottom:14px}table.matrix caption{text-align:left;font-weight:600;
+padding:4px 0}table.matrix ul{margin:2px 0;padding-left:18px;font-size:12px}
+tr.clause.status-pass,tr.clause.status-fail{background:none;color:var(--ink)}
 @media print{body{background:#fff}details{display:none}}
 """

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from html import escape
 
 WIDTH = 560
-LABEL_WIDTH = 150  # left margin of bar charts, for category labels
+LABEL_WIDTH = (60, 240)  # least and most left margin of bar charts, for category labels
+CHAR = 6.5  # width of one character of 11px label text, generously
 BAR = 14  # height of one bar
-MAX_LABEL = 28  # characters of a label before it is shortened
+MAX_LABEL = 36  # characters of a label before it is shortened
 
 
 @dataclass
@@ -67,16 +68,18 @@ def bar_chart(
     top, plot_height = 28 + (16 if len(series) > 1 else 0), row * len(categories)
     height = top + plot_height + 40
     right = WIDTH - 20
-    x = _scale(low, high, LABEL_WIDTH, right)
+    longest = max((min(len(c), MAX_LABEL) for c in categories), default=0)
+    left = min(max(LABEL_WIDTH[0], round(CHAR * longest) + 12), LABEL_WIDTH[1])
+    x = _scale(low, high, left, right)
 
     parts = [_open(chart_id, title, height, f"chart chart-{kind}")]
     parts += _x_axis(ticks, x, top, top + plot_height, axis_label)
     if len(series) > 1:
-        parts.append(_legend([s.name for s in series], LABEL_WIDTH, 16))
+        parts.append(_legend([s.name for s in series], left, 16))
     for c, category in enumerate(categories):
         y0 = top + c * row + 4
         parts.append(
-            f'<text class="category" x="{LABEL_WIDTH - 6}" y="{y0 + row / 2:.1f}" '
+            f'<text class="category" x="{left - 6}" y="{y0 + row / 2:.1f}" '
             f'text-anchor="end" dominant-baseline="middle">{_label(category)}</text>'
         )
         for s, one in enumerate(series):
@@ -86,7 +89,7 @@ def bar_chart(
             css = f"bar series-{s % 4}" + (" highlight" if hot else "")
             if not _finite(value):
                 parts.append(
-                    f'<text class="missing" x="{LABEL_WIDTH + 4}" y="{y + BAR / 2:.1f}" '
+                    f'<text class="missing" x="{left + 4}" y="{y + BAR / 2:.1f}" '
                     'dominant-baseline="middle">no value</text>'
                 )
                 continue
@@ -112,17 +115,26 @@ def line_chart(
     *,
     x_label: str,
     y_label: str,
-    y_domain: tuple[float, float] = (0.0, 1.0),
+    y_domain: tuple[float, float] | None = (0.0, 1.0),
     x_domain: tuple[float, float] | None = None,
     threshold: float | None = None,
     threshold_label: str = "threshold",
     diagonal: bool = False,
     kind: str = "curve",
 ) -> str:
-    """Curves over a numeric x axis, with whiskers, a horizontal threshold, a chance diagonal."""
+    """Curves over a numeric x axis, with whiskers, a horizontal threshold, a chance diagonal.
+
+    ``y_domain=None`` fits the y axis to the points, whiskers and threshold (from 0): a
+    rate of a few percent stays readable.
+    """
     xs = [p[0] for line in lines for p in line.points if _finite(p[0])]
     if x_domain is None:
         x_domain = (min([0.0, *xs]), max(xs) if xs and max(xs) > 0 else 1.0)
+    if y_domain is None:
+        ys = [v for line in lines for p in line.points for v in p[1:] if _finite(v)]
+        ys += [b for line in lines for i in line.intervals if i for b in i if _finite(b)]
+        ys += [threshold] if threshold is not None else []
+        y_domain = (min([0.0, *ys]), max(ys) * 1.15 if ys and max(ys) > 0 else 1.0)
     x_ticks = nice_ticks(*x_domain)
     y_ticks = nice_ticks(*y_domain)
     left, top, bottom, right = 56, 34 if len(lines) > 1 else 18, 260, WIDTH - 20
@@ -146,10 +158,14 @@ def line_chart(
             f'y2="{y(1):.1f}"><title>chance</title></line>'
         )
     if threshold is not None:
+        # the label sits under the line at the left, where curves rarely are (they start
+        # at clean accuracy or at zero attack success); above it when that is the axis
+        at = y(threshold)
+        below = at + 14 <= bottom - 4
         parts.append(
-            f'<line class="threshold" x1="{left}" x2="{right}" y1="{y(threshold):.1f}" '
-            f'y2="{y(threshold):.1f}"/><text class="threshold-label" x="{right}" '
-            f'y="{y(threshold) - 4:.1f}" text-anchor="end">{escape(threshold_label)}</text>'
+            f'<line class="threshold" x1="{left}" x2="{right}" y1="{at:.1f}" y2="{at:.1f}"/>'
+            f'<text class="threshold-label" x="{left + 6}" y="{at + 14 if below else at - 5:.1f}"'
+            f">{escape(threshold_label)}</text>"
         )
     if len(lines) > 1:
         parts.append(_legend([line.name for line in lines], left, 14))
