@@ -381,18 +381,31 @@ def _batch(element: Any, sensitive: list[str], index: int) -> Batch:
     target = np.asarray(target)
     if target.ndim == 0:
         raise GateError(f"{where}: the target is one value; batch the rows (tf.data: .batch(n))")
-    target = _column("target", target)
+    target = _text(_column("target", target))
     n = len(target)
     absent = [c for c in sensitive if c not in columns]
     if absent:
         raise GateError(
             f"{where} lacks the sensitive column(s) {absent}; it has {sorted(map(str, columns))}"
         )
-    values = {c: _column(f"sensitive column {c!r}", columns[c]) for c in sensitive}
+    values = {c: _text(_column(f"sensitive column {c!r}", columns[c])) for c in sensitive}
     for role, array in [("features", features), *((f"column {c!r}", v) for c, v in values.items())]:
         if len(array) != n:
             raise GateError(f"{where}: {role} have {len(array)} rows but the target has {n}")
     return Batch(features, target, values, None if weight is None else _weights(weight, n))
+
+
+def _text(array: np.ndarray) -> np.ndarray:
+    """Strings as ``str``: tf.data yields string tensors as bytes, in-memory data has ``str``."""
+    try:
+        if array.dtype.kind == "S":
+            return np.char.decode(array, "utf-8")
+        if array.dtype == object and len(array) and isinstance(array[0], bytes):
+            # element by element, so a None stays missing rather than becoming "None"
+            return np.array([v.decode() if isinstance(v, bytes) else v for v in array], object)
+    except UnicodeError:
+        pass  # not UTF-8 text: keep the bytes, which still group and compare consistently
+    return array
 
 
 def _pick(element: Mapping[str, Any], names: tuple[str, ...], where: str) -> Any:

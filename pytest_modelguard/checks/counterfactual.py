@@ -17,7 +17,7 @@ import numpy as np
 from pytest_modelguard.adapters import Adapter, adapt
 from pytest_modelguard.checks._gate import decide, one_threshold
 from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
-from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.verdict import GateError, Verdict
 
 METRIC = "counterfactual_flip_rate"
@@ -64,6 +64,11 @@ def counterfactual_flip_rate(
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
 
+    if dataset.is_streaming:
+        raise GateError(
+            f"{METRIC} re-scores rows with the attribute changed, so it needs an in-memory "
+            f"Dataset (from_arrays, from_pandas, from_csv), not the stream {dataset.name!r}"
+        )
     name = _attribute(dataset, sensitive)
     column = _feature_position(dataset, name)
     values = _column_values(dataset.features, column)
@@ -71,6 +76,11 @@ def counterfactual_flip_rate(
     codes = np.searchsorted(groups, values)
 
     adapter = adapt(model)
+    if isinstance(adapter.model, Predictions):
+        raise GateError(
+            f"{METRIC} runs the model on rows with the attribute changed; stored Predictions "
+            "cannot score those: gate the model itself"
+        )
     output = adapter.outputs(dataset)
     if output.kind == "values":
         raise GateError(
@@ -390,5 +400,6 @@ def _counterexample(
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-serialisable Python scalar."""
-    return value.item() if isinstance(value, np.generic) else value
+    """A JSON-serialisable Python scalar (its text when it has no JSON form: dates...)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)

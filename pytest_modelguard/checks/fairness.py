@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -138,14 +139,30 @@ def fairness(
     ``n_resamples`` Poisson-bootstrap resamples of the group counts, seeded by ``seed``.
     """
     started = time.perf_counter()
+    _check_options(
+        method=method,
+        small_groups=small_groups,
+        min_group_size=min_group_size,
+        decision_threshold=decision_threshold,
+        intersectional=intersectional,
+    )
+    decision_threshold = float(decision_threshold)  # plain JSON in the evidence, even from numpy
     if metric == COUNTERFACTUAL:
+        options = {
+            "method": method != "between_groups",
+            "pos_label": pos_label is not None,
+            "min_group_size": min_group_size != 30,
+            "small_groups": small_groups != "error",
+            "missing": missing != "error",
+            "confidence": confidence is not None,
+            "intersectional": intersectional,
+        }
         return _counterfactual(
             model,
             dataset,
             sensitive=sensitive,
             thresholds=_given(max_disparity, min_ratio, min),
-            confidence=confidence,
-            intersectional=intersectional,
+            not_applicable=[name for name, changed in options.items() if changed],
             examples=examples,
             decision_threshold=decision_threshold,
             seed=seed,
@@ -157,14 +174,8 @@ def fairness(
             f"{', '.join([*METRICS, COUNTERFACTUAL])}"
         )
     operator, threshold = _threshold(spec, _given(max_disparity, min_ratio, min))
-    _check_options(
-        method=method,
-        small_groups=small_groups,
-        min_group_size=min_group_size,
-        decision_threshold=decision_threshold,
-        intersectional=intersectional,
-        examples=examples,
-    )
+    if examples is not None:
+        raise GateError(f"examples= applies only to metric={COUNTERFACTUAL!r}")
     check_confidence(confidence, n_resamples)
     columns = _sensitive_columns(dataset, sensitive)
 
@@ -545,7 +556,6 @@ def _check_options(
     min_group_size: Any,
     decision_threshold: Any,
     intersectional: Any,
-    examples: Any,
 ) -> None:
     if method not in METHODS:
         raise GateError(f"method={method!r}: use one of {', '.join(METHODS)}")
@@ -553,14 +563,12 @@ def _check_options(
         raise GateError(f"small_groups={small_groups!r}: use one of {', '.join(SMALL_GROUPS)}")
     if type(min_group_size) is not int or min_group_size < 1:
         raise GateError(f"min_group_size={min_group_size!r}: use a positive integer")
-    if not isinstance(decision_threshold, int | float) or not 0.0 < decision_threshold < 1.0:
+    if not isinstance(decision_threshold, Real) or not 0.0 < decision_threshold < 1.0:
         raise GateError(
             f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"
         )
     if not isinstance(intersectional, bool):
         raise GateError(f"intersectional={intersectional!r}: use True or False")
-    if examples is not None:
-        raise GateError(f"examples= applies only to metric={COUNTERFACTUAL!r}")
 
 
 def _sensitive_columns(dataset: Dataset, sensitive: str | list[str] | None) -> list[str]:
@@ -592,8 +600,7 @@ def _counterfactual(
     *,
     sensitive: str | list[str] | None,
     thresholds: dict[str, Any],
-    confidence: float | None,
-    intersectional: bool,
+    not_applicable: list[str],
     examples: int | None,
     decision_threshold: float,
     seed: int,
@@ -602,8 +609,12 @@ def _counterfactual(
     if wrong:
         raise GateError(f"{wrong[0]}= does not apply to {COUNTERFACTUAL}; use max_disparity=")
     _, max_disparity = one_threshold("fairness", {"max_disparity": thresholds["max_disparity"]})
-    if confidence is not None or intersectional:
-        raise GateError(f"confidence= and intersectional= do not apply to {COUNTERFACTUAL}")
+    if not_applicable:
+        names = " and ".join(f"{name}=" for name in not_applicable)
+        raise GateError(
+            f"{names} {'does' if len(not_applicable) == 1 else 'do'} not apply to "
+            f"{COUNTERFACTUAL}: it compares each row's decision with its counterfactual"
+        )
     columns = _sensitive_columns(dataset, sensitive)
     if len(columns) != 1:
         raise GateError(
