@@ -3,8 +3,9 @@
 Unpickling runs code: a ``GLOBAL`` opcode imports any ``module.name`` and ``REDUCE``
 calls it. So a model artifact is judged by the globals it references, found by walking
 ``pickletools.genops`` with a small symbolic stack (for ``STACK_GLOBAL`` operands that
-come from the memo, and for joblib's raw array bytes between opcodes). Nothing found in
-the file is ever imported, called or evaluated.
+come from the memo, and for joblib's raw array bytes between opcodes, which ``pickle.load``
+would read as opcodes instead). Nothing found in the file is ever imported or called
+(only ``numpy.dtype``, to learn how many bytes an array takes).
 
 :func:`scan_path` knows pickles (``.pkl``/``.pickle``, also compressed), joblib files,
 zip archives (``.keras``, ``.npz``, ``.pt``: every member), HDF5 (``.h5``: attributes and
@@ -16,8 +17,13 @@ cannot be read is a :class:`Finding`.
 from __future__ import annotations
 
 import _compat_pickle
+import ast
 import bz2
+import collections
 import contextlib
+import functools
+import importlib.machinery
+import importlib.util
 import io
 import json
 import lzma
@@ -50,6 +56,8 @@ DEFAULT_ALLOW: tuple[str, ...] = (
     "numpy._core.numeric._frombuffer",
     "numpy.dtype",
     "numpy.ndarray",
+    *_each("numpy.{}", "bool_ float16 float32 float64 complex64 complex128"),  # scalar types,
+    *_each("numpy.{}", "int8 int16 int32 int64 uint8 uint16 uint32 uint64"),  # e.g. dtype=
     "numpy.random._pickle.__bit_generator_ctor",
     "numpy.random._pickle.__generator_ctor",
     "numpy.random._pickle.__randomstate_ctor",
@@ -145,7 +153,8 @@ def allowed(module: str, name: str, allow: Iterable[str] = ()) -> bool:
 
     Exact entries match exactly. ``module.*`` matches plain names in that module or its
     submodules, never dotted names (protocol 4 resolves ``mod`` + ``os.system`` through the
-    module's attributes) nor dunders; the default ``sklearn.*`` matches classes only.
+    module's attributes) nor dunders; the default ``sklearn.*`` matches only classes that
+    sklearn itself defines (not ``GzipFile`` imported into one of its modules).
     """
     qualname = f"{module}.{name}"
     if _denied(qualname):
@@ -160,10 +169,54 @@ def allowed(module: str, name: str, allow: Iterable[str] = ()) -> bool:
             continue
         if not name.isidentifier() or name.startswith("__"):
             continue
-        if entry == "sklearn.*" and not name.lstrip("_")[:1].isupper():
+        if entry == "sklearn.*" and name not in _sklearn_classes(module):
             continue
         return True
     return False
+
+
+@functools.cache
+def _sklearn_classes(module: str) -> frozenset[str] | _Defined:
+    """Classes an installed sklearn module defines, read from its source (nothing imported).
+
+    Names a module merely imports (``GzipFile``, ``NamedTemporaryFile``, ``Thread``) are
+    reachable through it too, so only a ``class`` statement of the module's own counts; a
+    compiled module defines the names its binary spells out in full. Test helpers are out.
+    """
+    parts = module.split(".")
+    if not all(part.isidentifier() for part in parts) or {"tests", "_testing", "conftest"} & {
+        *parts
+    }:
+        return frozenset()
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    base = Path(spec.submodule_search_locations[0], *parts[1:])
+    for source in (base / "__init__.py", base.with_suffix(".py")):
+        if source.is_file():
+            return frozenset(_class_statements(ast.parse(source.read_bytes()).body))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if base.with_name(base.name + suffix).is_file():
+            return _Defined(module, base.with_name(base.name + suffix).read_bytes())
+    return frozenset()
+
+
+class _Defined:
+    """The classes of a compiled module: their ``module.Name`` is spelt out in its binary."""
+
+    def __init__(self, module: str, binary: bytes) -> None:
+        self.module, self.binary = module, binary
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and f"{self.module}.{name}\0".encode() in self.binary
+
+
+def _class_statements(body: list[ast.stmt]) -> Iterator[str]:
+    for node in body:
+        if isinstance(node, ast.ClassDef):
+            yield node.name
+        elif isinstance(node, (ast.If, ast.Try)):
+            yield from _class_statements(node.body + node.orelse)
 
 
 def _denied(qualname: str) -> bool:
@@ -222,12 +275,22 @@ _LITERAL_STACK = {
 
 
 class _Machine:
-    """Simulates the unpickler's stack and memo with inert values, to see what is called."""
+    """Simulates the unpickler's stack and memo with inert values, to see what is called.
+
+    A ``fork`` reads on from the same state without changing the containers it shares.
+    """
 
     def __init__(self, where: str, allow: tuple[str, ...], scan: Scan) -> None:
         self.where, self.allow, self.scan = where, allow, scan
         self.stack: list[Any] = []
-        self.memo: dict[int, Any] = {}
+        self.memo: Any = {}
+        self.proto, self.shared = 0, False
+
+    def fork(self, where: str) -> _Machine:
+        other = _Machine(where, self.allow, Scan())
+        other.stack, other.memo = list(self.stack), collections.ChainMap({}, self.memo)
+        other.proto, other.shared = self.proto, True
+        return other
 
     def reference(self, module: Any, name: Any, pos: int) -> Any:
         at = f"{self.where} @{pos}"
@@ -236,7 +299,8 @@ class _Machine:
                 Finding("<computed global>", at, "STACK_GLOBAL operands are not plain strings")
             )
             return _Ref("<computed>")
-        module, name = _normalise(module, name)
+        if self.proto < 3:  # the unpickler maps Python 2 names only for protocols 0-2
+            module, name = _normalise(module, name)
         qualname = f"{module}.{name}"
         self.scan.references.append((qualname, at))
         if not allowed(module, name, self.allow):
@@ -262,6 +326,10 @@ class _Machine:
         name, push = op.name, self.stack.append
         if name == "MARK":
             push(_MARK)
+        elif name == "PROTO":
+            self.proto = arg
+        elif name in ("NEWTRUE", "NEWFALSE"):  # opcodes without an argument
+            push(name == "NEWTRUE")
         elif name in ("GLOBAL", "INST"):
             module, _, attr = str(arg).partition(" ")
             ref = self.reference(module, attr, pos)
@@ -282,7 +350,7 @@ class _Machine:
         elif name == "BUILD":
             state = self.pop()
             target = self.stack[-1] if self.stack else _UNKNOWN
-            if isinstance(target, _Obj):
+            if isinstance(target, _Obj) and not self.shared:
                 target.state = state
             return target
         elif name in ("EXT1", "EXT2", "EXT4"):
@@ -319,19 +387,19 @@ class _Machine:
             push(_pairs_into({}, items))
         elif name in ("APPENDS", "ADDITEMS"):
             items = self.pop_mark()
-            if isinstance(self.stack[-1], list):
+            if isinstance(self.stack[-1], list) and not self.shared:
                 self.stack[-1].extend(items)
         elif name == "APPEND":
             item = self.pop()
-            if isinstance(self.stack[-1], list):
+            if isinstance(self.stack[-1], list) and not self.shared:
                 self.stack[-1].append(item)
         elif name == "SETITEMS":
             items = self.pop_mark()
-            if isinstance(self.stack[-1], dict):
+            if isinstance(self.stack[-1], dict) and not self.shared:
                 _pairs_into(self.stack[-1], items)
         elif name == "SETITEM":
             value, key = self.pop(), self.pop()
-            if isinstance(self.stack[-1], dict):
+            if isinstance(self.stack[-1], dict) and not self.shared:
                 _pairs_into(self.stack[-1], [key, value])
         elif name == "POP":
             self.pop()
@@ -356,71 +424,120 @@ def _pairs_into(target: dict[Any, Any], items: list[Any]) -> dict[Any, Any]:
     return target
 
 
+_PARSE_ERRORS = (ValueError, KeyError, IndexError, TypeError, EOFError, RecursionError)
+_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
+
+
 def scan_pickle(data: bytes, *, where: str, allow: Iterable[str] = ()) -> Scan:
-    """The references of every pickle stream in ``data`` (joblib files hold several)."""
+    """The references of every pickle stream in ``data`` (joblib files hold several).
+
+    Bytes after a stream are what a second ``pickle.load`` of the file reads: they are
+    scanned too, and where they stop parsing, a loader stops as well (but has already
+    called what came before).
+    """
     scan, allow = Scan(pieces=[where]), tuple(allow)
     stream = io.BytesIO(data)
-    while True:
+    while stream.tell() < len(data):
         start = stream.tell()
         try:
-            _scan_stream(stream, where, allow, scan)
-        except (ValueError, KeyError, IndexError, TypeError, EOFError) as exc:
-            scan.unsafe.append(
-                Finding("<unreadable pickle>", f"{where} @{start}", f"cannot be parsed: {exc}")
-            )
+            _scan_stream(stream, _Machine(where, allow, scan))
+        except _PARSE_ERRORS as exc:
+            if start == 0 or data[start : start + 2] in _HEADERS:
+                scan.unsafe.append(
+                    Finding("<unreadable pickle>", f"{where} @{start}", f"cannot be parsed: {exc}")
+                )
             return scan
-        if stream.read(2) not in _HEADERS:  # another pickle follows (torch, object arrays)
-            return scan
-        stream.seek(-2, os.SEEK_CUR)
+    return scan
 
 
-def _scan_stream(stream: io.BytesIO, where: str, allow: tuple[str, ...], scan: Scan) -> None:
-    machine = _Machine(where, allow, scan)
-    ops = pickletools.genops(stream)
-    for op, arg, pos in ops:
+def _scan_stream(stream: io.BytesIO, machine: _Machine, joblib: bool = True) -> None:
+    """Read one stream to its STOP; ``joblib`` for joblib's unpickler, which reads array
+    bytes after each wrapper (``pickle.load`` of the same file reads them as opcodes)."""
+    for op, arg, pos in pickletools.genops(stream):
         built = machine.step(op, arg, pos if pos is not None else -1)
-        if _class_of(built) == "joblib.numpy_pickle.NumpyArrayWrapper":
+        if joblib and _class_of(built) == _WRAPPER:
             assert isinstance(built, _Obj)
-            _skip_joblib_array(stream, built.state, where, allow, scan)
+            _joblib_array(stream, machine, built)
     # genops stops after STOP and raises ValueError on truncation or unknown opcodes
 
 
 def _class_of(built: Any) -> str | None:
-    """The class an object was built from (through ``copyreg._reconstructor`` too)."""
+    """The class an object was built from (through ``copyreg`` too)."""
     if not isinstance(built, _Obj) or not isinstance(built.callee, _Ref):
         return None
-    if built.callee.qualname == "copyreg._reconstructor" and isinstance(built.args, tuple):
-        first = built.args[0] if built.args else None
+    if built.callee.qualname in ("copyreg._reconstructor", "copyreg.__newobj__"):
+        first = built.args[0] if isinstance(built.args, tuple) and built.args else None
         return first.qualname if isinstance(first, _Ref) else None
     return built.callee.qualname
 
 
-def _skip_joblib_array(
-    stream: io.BytesIO, state: Any, where: str, allow: tuple[str, ...], scan: Scan
-) -> None:
-    """Step over the array bytes joblib writes after a wrapper (a nested pickle for objects)."""
+def _joblib_array(stream: io.BytesIO, machine: _Machine, wrapper: _Obj) -> None:
+    """Step over the array bytes joblib reads after a wrapper: the nested pickle of an object
+    array, or raw data, which ``pickle.load`` of the same file reads as opcodes instead."""
+    state = wrapper.state
+    if isinstance(wrapper.callee, _Ref) and wrapper.callee.qualname == _WRAPPER and wrapper.args:
+        raise ValueError("joblib array wrapper built by its constructor")  # state not in BUILD
     if not isinstance(state, dict):
         raise ValueError("joblib array wrapper without its state")
-    dtype, shape = state.get("dtype"), state.get("shape")
-    if not (isinstance(dtype, _Obj) and isinstance(dtype.args, tuple) and dtype.args):
-        raise ValueError("joblib array wrapper with an unreadable dtype")
+    kind, shape = _dtype(state.get("dtype")), state.get("shape")
     if not (isinstance(shape, tuple) and all(isinstance(d, int) and d >= 0 for d in shape)):
         raise ValueError("joblib array wrapper with an unreadable shape")
-    import numpy as np
-
-    try:
-        kind = np.dtype(str(dtype.args[0]))  # a dtype string such as 'f8' or 'O8'
-    except TypeError as exc:
-        raise ValueError(f"joblib array of unknown dtype {dtype.args[0]!r}") from exc
+    machine.stack[-1] = _UNKNOWN  # joblib puts the array in the wrapper's place
     if kind.hasobject:
-        _scan_stream(stream, f"{where} (object array)", allow, scan)
+        if state.get("allow_mmap"):  # joblib.load(mmap_mode=...) maps these bytes instead
+            raise ValueError("joblib object array marked for memory mapping")
+        nested = _Machine(f"{machine.where} (object array)", machine.allow, machine.scan)
+        _scan_stream(stream, nested, joblib=False)
         return
-    if "numpy_array_alignment_bytes" in state:
+    start = stream.tell()
+    if state.get("numpy_array_alignment_bytes") is not None:
         padding = stream.read(1)
         stream.seek(int.from_bytes(padding, "little"), os.SEEK_CUR)
-    size = math.prod(shape) * kind.itemsize
-    if stream.seek(size, os.SEEK_CUR) > len(stream.getbuffer()):
+    end = stream.seek(math.prod(shape) * kind.itemsize, os.SEEK_CUR)
+    if end > len(stream.getbuffer()):
         raise ValueError("joblib array data is truncated")
+    stream.seek(start)
+    fork = machine.fork(f"{machine.where} (read by pickle.load, not joblib)")
+    with contextlib.suppress(*_PARSE_ERRORS):  # where pickle.load stops, it stops
+        _scan_stream(stream, fork, joblib=False)
+    seen = {(f.name, f.where.rpartition(" @")[2]) for f in machine.scan.unsafe}
+    machine.scan.unsafe += [
+        f for f in fork.scan.unsafe if (f.name, f.where.rpartition(" @")[2]) not in seen
+    ]
+    stream.seek(end)
+
+
+def _dtype(value: Any) -> Any:
+    """The dtype that ``numpy.dtype(*args)`` and its BUILD state make: a state can turn
+    ``V8`` into a record with an object field, or change the item size."""
+    import numpy as np
+
+    if not (
+        isinstance(value, _Obj)
+        and isinstance(value.callee, _Ref)
+        and value.callee.qualname == "numpy.dtype"
+        and isinstance(value.args, tuple)
+    ):
+        raise ValueError("joblib array wrapper with an unreadable dtype")
+    try:
+        kind = np.dtype(*_literal(value.args))
+        if value.state is not None:
+            kind.__setstate__(_literal(value.state))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"joblib array of an unreadable dtype: {exc}") from exc
+    return kind
+
+
+def _literal(value: Any) -> Any:
+    if isinstance(value, _Obj):
+        return _dtype(value)  # the field dtypes of a record
+    if isinstance(value, (tuple, list)):
+        return type(value)(_literal(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _literal(item) for key, item in value.items()}
+    if value is _UNKNOWN or isinstance(value, (_Ref, _Mark)):
+        raise ValueError("joblib array dtype built from something other than literals")
+    return value
 
 
 # -- files ----------------------------------------------------------------------------------

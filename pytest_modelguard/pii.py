@@ -111,6 +111,14 @@ def _card(candidate: str) -> bool:
     return luhn_valid(digits)
 
 
+def _card_prefix(candidate: str) -> str:
+    """The longest valid card number a candidate starts with: the pattern also takes digits
+    that follow a card after a separator ("4111 1111 1111 1111 12/26")."""
+    separators = [m.start() for m in re.finditer(r"[ -]", candidate)]
+    ends = [len(candidate), *reversed(separators)]
+    return next((candidate[:end] for end in ends if _card(candidate[:end])), "")
+
+
 def _ssn(candidate: str) -> bool:
     area, group, serial = candidate.split("-")
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
@@ -213,7 +221,9 @@ def scan(values: Iterable[Any]) -> list[Finding]:
         if start is None:
             continue
         candidate = text[start : match.end()]
-        if _VALID[group](candidate):
+        if group == "card":
+            candidate = _card_prefix(candidate)
+        if candidate and _VALID[group](candidate):
             kind = _KIND_OF_GROUP.get(group, group)
             found.append((start, kind, redact(kind, candidate)))
     if not found:

@@ -165,10 +165,22 @@ def test_allow_extends_the_allow_list(tmp_path):
 
 @pytest.fixture(scope="module")
 def keras_propagates_nan():
-    """Dense + sigmoid with no ReLU: a NaN feature reaches the output."""
+    """A logistic unit written with elementwise ops: a NaN feature reaches the output on every
+    machine. (Dense layers run on oneDNN on x86, whose fused ReLU turns NaN into 0.)"""
     keras = pytest.importorskip("keras")
+
+    class Logistic(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="glorot_uniform")
+
+        def call(self, x):
+            return keras.ops.sigmoid(keras.ops.sum(x * self.w, axis=-1, keepdims=True))
+
     keras.utils.set_random_seed(3)
-    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential([keras.Input((6,)), Logistic()])
+    nan_row = np.full((1, 6), np.nan, dtype=np.float32)
+    assert np.isnan(model.predict_on_batch(nan_row)).all()  # the premise of the tests below
+    return model
 
 
 def test_a_model_that_returns_nan_for_nan_input_fails_the_fuzz_gate(
