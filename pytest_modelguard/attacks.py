@@ -13,6 +13,9 @@ same way:
   deprecated call).
 - foolbox needs logits: models that emit probabilities get logits derived from them, and
   :attr:`AttackRun.logits` says how.
+- The decision-based attacks divide by zero (and feed NaN to the model) on rows the model
+  already misclassifies, and ``HopSkipJumpAttack`` clips to ``[0, 1]`` whatever the bounds:
+  only correctly classified rows are attacked by them, and HopSkipJump runs in unit space.
 - Randomness (PGD random starts, noise, the initialisation of decision-based attacks)
   comes from TensorFlow's global seed, set from the gate's seed right before the attack.
   Models without gradients run as foolbox ``NumPyModel`` on ``tf`` tensors, so eagerpy
@@ -35,6 +38,7 @@ from pytest_modelguard.verdict import GateError
 DEVICE = "/cpu:0"
 _SCIPY_WARNING = r".*scipy\.ndimage\.filters.*"
 _PROBABILITY_FLOOR = 1e-30  # log(0) would be -inf: probabilities are floored before the log
+DECISION_BASED = ("boundary", "hopskipjump")  # attacks that start from a misclassified input
 
 
 @dataclass(frozen=True)
@@ -196,21 +200,26 @@ def run_attack(
     import tensorflow as tf
 
     per_feature = np.ndim(low) > 0
-    if per_feature:
+    # foolbox's HopSkipJump clips to [0, 1] whatever the model's bounds (it loops forever
+    # on inputs outside them): it runs in unit space, with eps scaled to match
+    unit = per_feature or (attack == "hopskipjump" and (float(low), float(high)) != (0.0, 1.0))
+    if unit:
         low32 = np.asarray(low, dtype=np.float32)
         span = np.asarray(high, dtype=np.float32) - low32
         safe = np.where(span > 0, span, 1).astype(np.float32)
         inputs = np.where(span > 0, (x - low32) / safe, 0).astype(np.float32)
         box = (0.0, 1.0)
+        if not per_feature:
+            eps = [e / float(span) for e in eps]
     else:
         inputs, box = x, (float(low), float(high))
     n_classes = max(len(classes), 2)
     if is_differentiable(adapter):
         base, note = _tf_logits(adapter, output_kind)
-        call = base if not per_feature else (lambda t: base(low32 + t * span))
+        call = base if not unit else (lambda t: base(low32 + t * span))
         fmodel = fb.TensorFlowModel(call, bounds=box, device=DEVICE)
     else:
-        scale = (lambda u: low32 + u * span) if per_feature else (lambda u: u)
+        scale = (lambda u: low32 + u * span) if unit else (lambda u: u)
         function, note = _numpy_logits(adapter, output_kind, classes, scale, columns)
         fmodel = fb.NumPyModel(function, bounds=box)
         n_classes = function.n_classes  # type: ignore[attr-defined]
@@ -221,11 +230,21 @@ def run_attack(
         targets = tf.constant(labels, dtype=tf.int64)
     instance = build_attack(fb, attack, norm, steps, n_classes)
     success = np.zeros((len(eps), len(labels)), dtype=bool)
-    tf.random.set_seed(seed)
+    attacked = np.arange(len(labels))
     try:
-        for _ in range(restarts):
+        if attack in DECISION_BASED:
+            # these start from a misclassified input; a row the model already gets wrong
+            # starts at itself and foolbox divides by that zero distance (NaN inputs reach
+            # the model): such rows count as broken, as foolbox counts them, unattacked
+            wrong = np.asarray(fmodel(images)).argmax(axis=1) != labels
+            success[:, wrong] = True
+            attacked = np.flatnonzero(~wrong)
+            with tf.device(DEVICE):
+                images, targets = tf.gather(images, attacked), tf.gather(targets, attacked)
+        tf.random.set_seed(seed)
+        for _ in range(restarts if len(attacked) else 0):
             _, _, found = instance(fmodel, images, targets, epsilons=list(eps))
-            success |= np.asarray(found.numpy(), dtype=bool)
+            success[:, attacked] |= np.asarray(found.numpy(), dtype=bool)
             if success.all():
                 break
     except GateError:

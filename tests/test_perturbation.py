@@ -223,18 +223,15 @@ def test_feature_jitter_flips_a_logistic_regression_near_its_boundary(credit, cr
 
 
 def test_immutable_columns_are_not_jittered(credit, credit_model):
-    everything = ["income", "debt", "age", "region"]
-    verdict = gate(
-        credit_model,
-        _credit(credit),
-        perturbation="feature_jitter",
-        eps=0.5,
-        max_flip_rate=0.0,
-        immutable=everything,
-        examples=10,
-    )
-    assert verdict.status == "pass" and verdict.value == 0.0
-    assert verdict.evidence["immutable"] == everything
+    spec = {"perturbation": "feature_jitter", "eps": 0.5, "max_flip_rate": 0.02, "examples": 10}
+    fixed = ["income", "debt", "region"]  # only age moves, and the label ignores age
+    verdict = gate(credit_model, _credit(credit), immutable=fixed, **spec)
+    free = gate(credit_model, _credit(credit), **spec)
+    assert verdict.evidence["immutable"] == fixed
+    assert verdict.status == "pass" and free.status == "fail" and verdict.value < free.value
+    # every column immutable: nothing would change, a gate that cannot fail is an error
+    with pytest.raises(GateError, match="immutable= names every feature column"):
+        gate(credit_model, _credit(credit), immutable=[*fixed, "age"], **spec)
 
 
 def test_missing_values_on_a_model_that_handles_them(credit):

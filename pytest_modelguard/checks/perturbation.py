@@ -154,6 +154,11 @@ def perturbation_gate(
         )
     bounds = dataset.bounds if bounds is None else bounds
     context = _context(family, dataset, bounds, immutable or [])
+    if family.kind == "tabular" and not any(column.mutable for column in context):
+        raise GateError(
+            f"immutable= names every feature column, so {family.name} would change nothing "
+            "and the gate could not fail: leave at least one column mutable"
+        )
 
     adapter = adapt(model)
     clean = adapter.outputs(dataset)

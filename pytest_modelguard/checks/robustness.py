@@ -211,6 +211,12 @@ def adversarial(
     low, high, bounds_evidence = attack_bounds(dataset, bounds, x)
     check_eps(epsilons, norm, low, high, x[0].size)
     rows = stratified_rows(target, samples, seed)
+    if not clean_correct[rows].any():
+        raise GateError(
+            f"the model classifies none of the {len(rows)} sampled rows of dataset "
+            f"{dataset.name!r} correctly: there is no accuracy for an attack to take away "
+            "(check the model, the labels and the class order)"
+        )
     columns = list(dataset.features.columns) if dataset.is_dataframe else None
 
     run = attacks.run_attack(
@@ -340,6 +346,12 @@ def attack_bounds(
     dataset: Dataset, given: Any, x: np.ndarray
 ) -> tuple[float | np.ndarray, float | np.ndarray, dict[str, Any]]:
     """The input box to attack in: scalar bounds, or per-feature arrays (unit-scaled attack)."""
+    missing = int(np.sum(~np.isfinite(x)))
+    if missing:
+        raise GateError(
+            f"dataset {dataset.name!r} has {missing} missing or infinite feature values: an "
+            "attack moves finite inputs within bounds; impute them or drop those rows"
+        )
     source = "marker" if given is not None else "dataset"
     declared = given if given is not None else dataset.bounds
     if declared is None:
