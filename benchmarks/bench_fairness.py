@@ -75,8 +75,13 @@ def fairlearn_bootstrap(n: int, n_boot: int) -> tuple[float, list[float]]:
     y, y_pred, group = population(n, seed=5)
     start = time.process_time()
     frame = MetricFrame(
-        metrics=selection_rate, y_true=y, y_pred=y_pred, sensitive_features=group,
-        n_boot=n_boot, ci_quantiles=[0.025, 0.975], random_state=0,
+        metrics=selection_rate,
+        y_true=y,
+        y_pred=y_pred,
+        sensitive_features=group,
+        n_boot=n_boot,
+        ci_quantiles=[0.025, 0.975],
+        random_state=0,
     )
     ci = [float(v) for v in frame.difference_ci()]
     return time.process_time() - start, ci
@@ -87,8 +92,14 @@ def our_interval(n: int) -> list[float]:
 
     y, y_pred, group = population(n, seed=5)
     data = Dataset.from_arrays(np.zeros((n, 1), np.float32), y, sensitive={"group": group})
-    verdict = checks.fairness(Predictions(y_pred=y_pred), data, max_disparity=0.2,
-                              confidence=0.95, n_resamples=10_000, seed=1)
+    verdict = checks.fairness(
+        Predictions(y_pred=y_pred),
+        data,
+        max_disparity=0.2,
+        confidence=0.95,
+        n_resamples=10_000,
+        seed=1,
+    )
     return list(verdict.ci)
 
 
@@ -114,18 +125,26 @@ def stream(rows: int, batch: int) -> None:
 
     tracemalloc.start()
     start = time.perf_counter()
-    verdict = checks.fairness(model, Dataset.from_batches(batches, sensitive="group"),
-                              metric="equalized_odds_difference", max_disparity=0.05,
-                              confidence=0.95, seed=1)
+    verdict = checks.fairness(
+        model,
+        Dataset.from_batches(batches, sensitive="group"),
+        metric="equalized_odds_difference",
+        max_disparity=0.05,
+        confidence=0.95,
+        seed=1,
+    )
     elapsed = time.perf_counter() - start
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
-    print(f"  rows gated          {verdict.n:,} ({verdict.status}, value {verdict.value:.4f}, "
-          f"CI {verdict.ci[0]:.4f}..{verdict.ci[1]:.4f})")
+    print(
+        f"  rows gated          {verdict.n:,} ({verdict.status}, value {verdict.value:.4f}, "
+        f"CI {verdict.ci[0]:.4f}..{verdict.ci[1]:.4f})"
+    )
     print(f"  time                {elapsed:.1f} s ({verdict.n / elapsed / 1e6:.2f} M rows/s)")
-    print(f"  peak RSS            {rss:.0f} MiB (limit 1024 MiB) -> "
-          f"{'OK' if rss < 1024 else 'OVER'}")
+    print(
+        f"  peak RSS            {rss:.0f} MiB (limit 1024 MiB) -> {'OK' if rss < 1024 else 'OVER'}"
+    )
     print(f"  tracemalloc peak    {traced_peak / 2**20:.0f} MiB")
 
 
@@ -144,8 +163,10 @@ def main() -> None:
     speedup = scaled / with_interval
     print(f"  fairlearn 100k rows {fairlearn_seconds:.1f} s -> 1M rows (x10) {scaled:.0f} s")
     print(f"  this gate 1M rows   {with_interval * 1e3:.0f} ms (10,000 resamples)")
-    print(f"  speedup             {speedup:,.0f}x (target 1000x) -> "
-          f"{'OK' if speedup >= 1000 else 'UNDER'}")
+    print(
+        f"  speedup             {speedup:,.0f}x (target 1000x) -> "
+        f"{'OK' if speedup >= 1000 else 'UNDER'}"
+    )
 
     print("3. 95% interval agreement at 100,000 rows (fairlearn n_boot=200)")
     ours = our_interval(100_000)

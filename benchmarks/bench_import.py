@@ -62,7 +62,10 @@ def loaded_by_pytest_session(*extra_args: str) -> set[str]:
         (root / "test_plain.py").write_text("def test_plain():\n    assert True\n")
         subprocess.run(
             [sys.executable, "-m", "pytest", "--collect-only", "-q", *extra_args],
-            cwd=root, check=True, capture_output=True, text=True,
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return set(json.loads((root / "modules.json").read_text()))
 
@@ -71,7 +74,9 @@ def importtime_us(statement: str) -> dict[str, int]:
     """Cumulative microseconds per top-level import line of ``python -X importtime``."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", statement],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     cumulative = {}
     for line in result.stderr.splitlines():
@@ -110,8 +115,10 @@ def main() -> int:
     print(f"  numpy loaded by the import: {'numpy' in after_import} (reported, not a target)")
     print(f"  -X importtime, median of {args.repeats} interpreters:")
     print(f"    import pytest                                     {pytest_ms:7.1f} ms")
-    print(f"    import pytest_modelguard.plugin (after pytest)    {plugin_ms:7.1f} ms"
-          f"  = {plugin_ms / pytest_ms:.1%} of pytest's import")
+    print(
+        f"    import pytest_modelguard.plugin (after pytest)    {plugin_ms:7.1f} ms"
+        f"  = {plugin_ms / pytest_ms:.1%} of pytest's import"
+    )
     ok = not heavy_after_import and not heavy_in_session
     print(f"  target: no heavy module loaded ({', '.join(HEAVY)}) -> {'MET' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -76,12 +76,14 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
 
 def make_model(x: np.ndarray, y: np.ndarray) -> keras.Model:
     keras.utils.set_random_seed(SEED)
-    model = keras.Sequential([
-        keras.Input(shape=(FEATURES,)),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(FEATURES,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer="adam", loss="binary_crossentropy")
     model.fit(x, y, epochs=1, batch_size=256, verbose=0)
     return model
@@ -156,9 +158,20 @@ def end_to_end(base: keras.Model, x: np.ndarray, y: np.ndarray, rounds: int) -> 
             for name in variants if round_ % 2 else reversed(variants):
                 start = time.perf_counter()
                 result = subprocess.run(
-                    [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                     f"--junitxml={root / 'junit.xml'}", name],
-                    cwd=root, env=env, capture_output=True, text=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "pytest",
+                        "-q",
+                        "-p",
+                        "no:cacheprovider",
+                        f"--junitxml={root / 'junit.xml'}",
+                        name,
+                    ],
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    text=True,
                 )
                 if result.returncode != 0:
                     sys.exit(f"pytest {name} failed:\n{result.stdout}\n{result.stderr}")
@@ -168,9 +181,11 @@ def end_to_end(base: keras.Model, x: np.ndarray, y: np.ndarray, rounds: int) -> 
     print(f"  end to end, pytest subprocesses, median of {rounds} rounds (informational):")
     for label, times in [("wall time", wall), ("pytest's test times", tests)]:
         none, one, ten = (statistics.median(times[name]) for name in variants)
-        print(f"    {label}: no gate (fixtures only) {none:.2f} s, "
-              f"1 gate test +{one - none:.2f} s, 10 gate tests +{ten - none:.2f} s, "
-              f"ratio (10 - none) / (1 - none) = {(ten - none) / (one - none):.2f}")
+        print(
+            f"    {label}: no gate (fixtures only) {none:.2f} s, "
+            f"1 gate test +{one - none:.2f} s, 10 gate tests +{ten - none:.2f} s, "
+            f"ratio (10 - none) / (1 - none) = {(ten - none) / (one - none):.2f}"
+        )
 
 
 def main() -> int:
@@ -202,13 +217,14 @@ def main() -> int:
     ratio = ten / one
     passes_ok = all(rows == n for rows in rows_after_ten)
     time_ok = ratio <= TARGET
-    print(f"predict once: Keras dense net, {ROWS} rows x {FEATURES} features, "
-          f"median of {args.rounds} rounds")
+    print(
+        f"predict once: Keras dense net, {ROWS} rows x {FEATURES} features, "
+        f"median of {args.rounds} rounds"
+    )
     print(f"  one gate on a fresh model        {one * 1e3:8.1f} ms")
     print(f"  ten gates on a fresh model       {ten * 1e3:8.1f} ms")
     print(f"  ten gates, each on its own model {unshared * 1e3:8.1f} ms  (reference: no sharing)")
-    print(f"  rows predicted by the ten gates: {sorted(set(rows_after_ten))} "
-          f"(dataset: {n} rows)")
+    print(f"  rows predicted by the ten gates: {sorted(set(rows_after_ten))} (dataset: {n} rows)")
     print(f"  target: rows predicted == {n} -> {'MET' if passes_ok else 'MISSED'}")
     print(f"  target: ten / one = {ratio:.3f} <= {TARGET} -> {'MET' if time_ok else 'MISSED'}")
     if args.e2e:

@@ -128,8 +128,12 @@ def test_same_seed_same_counterexample_whatever_the_users_hypothesis_profile(mil
 
     previous = settings.get_current_profile_name()
     settings.register_profile(
-        "a-users-profile", max_examples=2, derandomize=False, verbosity=Verbosity.verbose,
-        phases=[Phase.explicit, Phase.generate], report_multiple_bugs=True,
+        "a-users-profile",
+        max_examples=2,
+        derandomize=False,
+        verbosity=Verbosity.verbose,
+        phases=[Phase.explicit, Phase.generate],
+        report_multiple_bugs=True,
     )
     settings.load_profile("a-users-profile")
     try:
@@ -188,8 +192,11 @@ def test_keras_model_that_uses_sex_fails_and_matches_a_numpy_forward_pass(frame)
     keras.utils.set_random_seed(0)
     x = frame[FEATURES].to_numpy(dtype=np.float32)
     model = keras.Sequential(
-        [keras.Input((3,)), keras.layers.Dense(8, activation="relu"),
-         keras.layers.Dense(1, activation="sigmoid")]
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
     )
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
     model.fit(x, frame["biased"].to_numpy(), epochs=15, batch_size=64, verbose=0)
@@ -275,7 +282,9 @@ def test_without_hypothesis_a_failure_says_what_to_install(monkeypatch):
 def _arrays(groups: np.ndarray, **sensitive: np.ndarray) -> Dataset:
     x = np.column_stack([np.linspace(-1, 1, len(groups)), groups])
     return Dataset.from_arrays(
-        x, (x[:, 0] > 0).astype(int), sensitive=sensitive or {"g": groups},
+        x,
+        (x[:, 0] > 0).astype(int),
+        sensitive=sensitive or {"g": groups},
         feature_names=["x", "g"],
     )
 
@@ -296,27 +305,34 @@ ERRORS = {
     "examples-0": (PLAIN, {"examples": 0}, "examples=0: give a positive integer"),
     "examples-bool": (PLAIN, {"examples": True}, "examples=True"),
     "several-sensitive": (
-        _arrays(TWO, g=TWO, age=TWO), {"sensitive": None},
+        _arrays(TWO, g=TWO, age=TWO),
+        {"sensitive": None},
         "sensitive columns 'g', 'age': choose one with sensitive=",
     ),
     "unknown-sensitive": (
-        PLAIN, {"sensitive": "race"}, "'race' is not a sensitive column .* columns are 'g'"
+        PLAIN,
+        {"sensitive": "race"},
+        "'race' is not a sensitive column .* columns are 'g'",
     ),
     "not-a-feature": (
-        _arrays(TWO, age=TWO), {"sensitive": "age"},
+        _arrays(TWO, age=TWO),
+        {"sensitive": "age"},
         r"no column 'age' .* features=\[\.\.\., 'age'\]",
     ),
     "no-sensitive": (
         Dataset.from_arrays(np.zeros((4, 2)), TARGET4, feature_names=["x", "g"]),
-        {"sensitive": None}, "declares no sensitive column",
+        {"sensitive": None},
+        "declares no sensitive column",
     ),
     "no-feature-names": (
         Dataset.from_arrays(np.zeros((4, 2)), TARGET4, sensitive={"g": TARGET4}),
-        {}, "no feature_names",
+        {},
+        "no feature_names",
     ),
     "not-tabular": (
         Dataset.from_arrays(np.zeros((4, 2, 2)), TARGET4, sensitive={"g": TARGET4}),
-        {}, "tabular features",
+        {},
+        "tabular features",
     ),
     "single-group": (_arrays(np.zeros(20)), {}, r"single value \(0\.0\) .* at least two groups"),
     "too-many-groups": (_arrays(np.arange(60.0)), {}, "60 distinct values: .* bin it"),

@@ -75,7 +75,9 @@ def test_the_ini_tolerance_applies_to_gates_without_their_own(project):
 
 def test_new_and_gone_gates_fail_the_run_by_name(project):
     project.runpytest("--modelguard-save-baseline=base.json").assert_outcomes(passed=2)
-    project.makepyfile(test_gates=TESTS.replace("test_recall", "test_f1").replace('"recall"', '"f1"'))
+    project.makepyfile(
+        test_gates=TESTS.replace("test_recall", "test_f1").replace('"recall"', '"f1"')
+    )
     result = project.runpytest("--modelguard-baseline=base.json")
     result.assert_outcomes(passed=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -105,7 +107,9 @@ def test_a_waived_shortfall_is_reported_as_waived(project):
     (project.path / "waivers.toml").write_text(WAIVER.format(expires="2999-12-31"))
     result = project.runpytest("--junitxml=junit.xml", "-o", "junit_family=xunit2")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["WAIVED test_gates.py::test_recall  performance.recall = 0.25 >= 0.5*"])
+    result.stdout.fnmatch_lines(
+        ["WAIVED test_gates.py::test_recall  performance.recall = 0.25 >= 0.5*"]
+    )
     assert 'value="waived"' in (project.path / "junit.xml").read_text()
 
 

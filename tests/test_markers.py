@@ -47,5 +47,7 @@ def test_a_mark_carries_only_what_was_given():
         ("compliance", {"framework": "eu-ai-act"}, "eu-ai-act"),
     ],
 )
-def test_an_error_verdict_is_named_by_the_metric_the_gate_would_report(requirement, keywords, metric):
+def test_an_error_verdict_is_named_by_the_metric_the_gate_would_report(
+    requirement, keywords, metric
+):
     assert markers.metric_of(requirement, keywords) == metric

@@ -307,7 +307,9 @@ def test_junit_xunit2_is_schema_valid_and_keyed_by_test_id(project):
     project.makepyfile(test_gates=CI_TESTS)
     result, root = junit(project, family="xunit2")
     result.assert_outcomes(passed=2, failed=1)
-    assert "is incompatible with junit_family" not in result.stdout.str()  # record_property's warning
+    assert (
+        "is incompatible with junit_family" not in result.stdout.str()
+    )  # record_property's warning
     xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd")).validate(
         str(project.path / "junit-xunit2.xml")
     )
@@ -488,9 +490,19 @@ def test_policy_file_requirements_are_test_items(project):
         ]
     )
     properties = suite_properties(root)
-    assert properties["modelguard.toml::accuracy_floor::modelguard.performance.accuracy.status"] == "pass"
+    assert (
+        properties["modelguard.toml::accuracy_floor::modelguard.performance.accuracy.status"]
+        == "pass"
+    )
     selected = project.runpytest("-m", "modelguard", "--collect-only", "-q")
-    selected.stdout.fnmatch_lines(["modelguard.toml::accuracy_floor", "modelguard.toml::performance_2", "modelguard.toml::typo", "modelguard.toml::unknown_kind"])
+    selected.stdout.fnmatch_lines(
+        [
+            "modelguard.toml::accuracy_floor",
+            "modelguard.toml::performance_2",
+            "modelguard.toml::typo",
+            "modelguard.toml::unknown_kind",
+        ]
+    )
     assert "test_unit" not in selected.stdout.str()
 
 
@@ -524,6 +536,9 @@ def pytest_modelguard_verdict(verdict, nodeid):
         def test_given(): ...
         """
     )
-    assert "RESAMPLES test_default 2000" in project.runpytest("-s", "--modelguard-profile=ci").stdout.str()
+    assert (
+        "RESAMPLES test_default 2000"
+        in project.runpytest("-s", "--modelguard-profile=ci").stdout.str()
+    )
     release = project.runpytest("-s", "--modelguard-profile=release").stdout.str()
     assert "RESAMPLES test_default 10000" in release and "RESAMPLES test_given 300" in release
