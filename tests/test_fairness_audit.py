@@ -339,3 +339,35 @@ def test_the_interval_follows_the_session_seed_and_the_test_id(pytester, holdout
     assert first == again  # a rerun with the same seed reproduces the interval bit for bit
     assert first["test_one"] != first["test_two"]  # the test id enters the seed
     assert first["test_one"] != other["test_one"]  # and so does the session seed
+
+
+def test_fairness_gates_on_the_same_model_and_columns_count_once():
+    """DESIGN 6: sufficient statistics are computed once per model, data and grouping."""
+    from pytest_modelguard import Dataset, adapt, checks
+    from pytest_modelguard.groups import GroupCounts
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, 2))
+    group = rng.choice(["a", "b"], size=400)
+    data = Dataset.from_arrays(x, (x[:, 0] > 0).astype(int), sensitive={"g": group})
+
+    def model(rows):
+        return (rows[:, 0] > 0.1).astype(int)
+
+    calls = []
+    original = GroupCounts.add
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    GroupCounts.add = counting
+    try:
+        first = checks.fairness(model, data, max_disparity=0.9)
+        second = checks.fairness(model, data, metric="equalized_odds_difference", max_disparity=0.9)
+        checks.fairness(model, data, max_disparity=0.9, decision_threshold=0.3)
+    finally:
+        GroupCounts.add = original
+    assert len(calls) == 2  # the third gate thresholds differently: its own counts
+    assert first.status == second.status == "pass"
+    assert adapt(model).rows_predicted == len(data)

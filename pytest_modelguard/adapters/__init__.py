@@ -39,8 +39,8 @@ class ModelOutput:
     kind: str
     classes: np.ndarray | None = None
     labels: np.ndarray | None = None  # the model's own labels, when it gives them too
-    #: what gates derive from the outputs (probabilities, labels at a threshold), computed once
-    derived: dict[Any, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    #: what gates derive from the outputs (probabilities, labels, group counts), computed once
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 class Adapter:

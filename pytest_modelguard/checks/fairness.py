@@ -260,15 +260,19 @@ def count_groups(
 ) -> tuple[GroupCounts, str]:
     """The group counts of the model's labels on ``dataset``, and what the model outputs.
 
-    An in-memory dataset uses the adapter's cached outputs; a stream is predicted and
-    counted batch by batch, so only one batch is in memory at a time.
+    An in-memory dataset uses the adapter's cached outputs, and its counts are kept with
+    them, so every fairness gate on the same model, data and columns counts once; a stream
+    is predicted and counted batch by batch, so only one batch is in memory at a time.
     """
     counts = GroupCounts(columns, missing=missing)
     if not dataset.is_streaming:
         output = adapter.outputs(dataset)
-        predicted = predicted_labels(output, dataset.target, decision_threshold)
-        counts.add(dataset.sensitive, dataset.target, predicted, dataset.sample_weight)
-        return counts, output.kind
+        key = ("group_counts", tuple(columns), decision_threshold, missing)
+        if key not in output.derived:
+            predicted = predicted_labels(output, dataset.target, decision_threshold)
+            counts.add(dataset.sensitive, dataset.target, predicted, dataset.sample_weight)
+            output.derived[key] = counts  # read only: gates take tables from it, never add
+        return output.derived[key], output.kind
     if isinstance(adapter.model, Predictions):
         raise GateError(
             "stored Predictions cannot be aligned with a stream of batches: use an in-memory "
