@@ -23,18 +23,26 @@ class Profile:
 
     def hypothesis_settings(self, *, max_examples: int | None = None, **overrides: Any) -> Any:
         """The plugin's own ``hypothesis.settings``: never the user's profile, no example
-        database, no deadline (a model call's duration is not a bug)."""
-        from hypothesis import HealthCheck, settings
+        database, no deadline (a model call's duration is not a bug).
 
-        return settings(
-            max_examples=max_examples or self.examples,
-            derandomize=self.derandomize,
-            database=None,
-            deadline=None,
-            print_blob=False,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-            **overrides,
-        )
+        Every setting that changes what is found is given explicitly: one left out would be
+        inherited from the profile the user loaded (no shrinking, two examples, ...).
+        """
+        from hypothesis import HealthCheck, Phase, Verbosity, settings
+
+        values: dict[str, Any] = {
+            "max_examples": max_examples or self.examples,
+            "derandomize": self.derandomize,
+            "database": None,
+            "deadline": None,
+            "phases": (Phase.generate, Phase.shrink),
+            "verbosity": Verbosity.quiet,
+            "report_multiple_bugs": False,
+            "print_blob": False,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+        }
+        values.update(overrides)
+        return settings(**values)
 
 
 PROFILES: dict[str, Profile] = {

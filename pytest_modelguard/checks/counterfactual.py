@@ -18,6 +18,7 @@ from pytest_modelguard.adapters import Adapter, adapt
 from pytest_modelguard.checks._gate import decide, one_threshold
 from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
+from pytest_modelguard.profiles import PROFILES
 from pytest_modelguard.verdict import GateError, Verdict
 
 METRIC = "counterfactual_flip_rate"
@@ -345,7 +346,7 @@ def _counterexample(
     """
     try:
         import hypothesis
-        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+        from hypothesis import given
         from hypothesis import strategies as st
         from hypothesis.errors import Flaky
     except ImportError as exc:
@@ -354,18 +355,8 @@ def _counterexample(
             "it with pip install 'pytest-modelguard[robustness]' (or pip install hypothesis)"
         ) from exc
 
-    # Every setting explicit: an unspecified one would inherit the user's active profile.
-    own = settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=(Phase.generate, Phase.shrink),
-        verbosity=Verbosity.quiet,
-        report_multiple_bugs=False,
-        print_blob=False,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    # the plugin's own settings, every one explicit: never the user's active profile
+    own = PROFILES["ci"].hypothesis_settings(max_examples=examples)
     n, others = len(flipped), len(probe.groups) - 1
     pairs = st.lists(
         st.tuples(st.integers(0, n - 1), st.integers(0, others - 1)),

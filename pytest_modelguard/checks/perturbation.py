@@ -276,17 +276,12 @@ def run_search(
     ``probe.threshold``; every outcome is kept in ``probe.outcomes`` for the evidence.
     """
     import hypothesis
-    from hypothesis import Phase, Verbosity, given
+    from hypothesis import given
     from hypothesis import strategies as st
     from hypothesis.errors import Flaky
 
     key = getattr(probe, "rate_key", "flip_rate")
-    own = profile.hypothesis_settings(
-        max_examples=examples,
-        phases=(Phase.generate, Phase.shrink),
-        verbosity=Verbosity.quiet,
-        report_multiple_bugs=False,
-    )
+    own = profile.hypothesis_settings(max_examples=examples)
 
     @hypothesis.seed(seed)
     @own

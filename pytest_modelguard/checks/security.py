@@ -480,7 +480,7 @@ def _search(
 ) -> dict[str, Any] | None:
     """A failing malformed input of one of ``kinds``, shrunk by Hypothesis, or None."""
     import hypothesis
-    from hypothesis import Phase, Verbosity, given
+    from hypothesis import given
     from hypothesis import strategies as st
     from hypothesis.errors import Flaky
 
@@ -505,12 +505,7 @@ def _search(
         }[kind]
         return Case(kind, rows, (), draw(st.sampled_from(variants)))
 
-    settings = profile.hypothesis_settings(
-        max_examples=examples,
-        phases=(Phase.generate, Phase.shrink),
-        verbosity=Verbosity.quiet,
-        report_multiple_bugs=False,
-    )
+    settings = profile.hypothesis_settings(max_examples=examples)
 
     @hypothesis.seed(seed)
     @settings
