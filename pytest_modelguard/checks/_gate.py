@@ -48,15 +48,15 @@ def decide(
     requirement: str,
     metric: str,
     values: np.ndarray,
-    labels: list[str] | None,
     operator: Operator,
     threshold: float,
-    confidence: float | None,
-    low: np.ndarray | None,
-    high: np.ndarray | None,
     n: int,
     formula: str,
     evidence: dict[str, Any],
+    labels: list[str] | None = None,
+    confidence: float | None = None,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
 ) -> Verdict:
     """A verdict over one value or several (per class / per group): the worst one decides.
 

@@ -105,12 +105,8 @@ def monotonic_gate(
         requirement="robust",
         metric=METRIC,
         values=np.array([search["worst_violation_rate"]]),
-        labels=None,
         operator="<=",
         threshold=threshold,
-        confidence=None,
-        low=None,
-        high=None,
         n=probe.size,
         formula=(
             f"max over {search['examples_evaluated']} Hypothesis examples of rows whose score "

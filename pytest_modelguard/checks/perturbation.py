@@ -190,12 +190,8 @@ def perturbation_gate(
         requirement="robust",
         metric=METRIC,
         values=np.array([search["worst_flip_rate"]]),
-        labels=None,
         operator="<=",
         threshold=threshold,
-        confidence=None,
-        low=None,
-        high=None,
         n=probe.size,
         formula=(
             f"max over {search['examples_evaluated']} Hypothesis examples of rows whose "

@@ -286,9 +286,6 @@ def adversarial(
         labels=[f"eps={e:g}" for e in epsilons],
         operator=operator,  # type: ignore[arg-type]
         threshold=threshold,
-        confidence=None,
-        low=None,
-        high=None,
         n=n,
         formula=formula,
         evidence=evidence,

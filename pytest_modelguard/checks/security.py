@@ -130,12 +130,8 @@ def _verdict(
         requirement="security",
         metric=metric,
         values=np.array([value]),
-        labels=None,
         operator=operator,  # type: ignore[arg-type]
         threshold=threshold,
-        confidence=None,
-        low=None,
-        high=None,
         n=n,  # type: ignore[arg-type]
         formula=formula,
         evidence=evidence,
@@ -676,9 +672,6 @@ def _attack_success(
         labels=[f"eps={e:g}" for e in epsilons],
         operator="<=",
         threshold=float(threshold),
-        confidence=None,
-        low=None,
-        high=None,
         n=n,
         formula="correctly classified rows the attack flips within eps / correctly classified "
         "rows attacked",

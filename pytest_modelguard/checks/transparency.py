@@ -141,12 +141,8 @@ def _decide(
         requirement="transparency",
         metric=metric,
         values=np.array([value]),
-        labels=None,
         operator="<=",
         threshold=threshold,
-        confidence=None,
-        low=None,
-        high=None,
         n=n,  # type: ignore[arg-type]
         formula=formula,
         evidence=evidence,
