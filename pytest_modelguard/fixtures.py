@@ -7,7 +7,9 @@ ERROR; a gate that falls short fails the test in its call phase (see ``plugin.py
 from __future__ import annotations
 
 import inspect
+import os
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,10 @@ def _run_check(
         verdict = check(model, dataset, **context, **keywords)
     except GateError as exc:
         verdict = Verdict.error(requirement, _metric_name(requirement, keywords), str(exc))
+    except Exception as exc:  # a bug, here or in an adapter: still a verdict, never lost
+        verdict = unexpected_error(requirement, _metric_name(requirement, keywords), exc)
+    # after the check decided, nothing may replace its verdict: identifying the subjects
+    # cannot fail (fingerprints fall back), and the verdict is recorded before observers run
     verdict.evidence.setdefault("subjects", _identify(model, dataset))
     item.config.stash[gating_key].apply(
         item.nodeid, verdict, max_regression, previous=recorded_verdicts(item)
@@ -86,7 +92,7 @@ COLLECTOR = "modelguard-verdicts"
 
 
 def is_compliance(item: pytest.Item) -> bool:
-    return item.get_closest_marker("compliance") is not None
+    return item.get_closest_marker(markers.mark_name("compliance")) is not None
 
 
 def _session_verdicts(item: pytest.Item) -> list[tuple[str, Verdict]]:
@@ -121,7 +127,11 @@ def _session_verdicts(item: pytest.Item) -> list[tuple[str, Verdict]]:
 
 
 def _identify(model: Any, dataset: Any) -> dict[str, Any]:
-    """Fingerprints of what was gated, for the report: which model, which data."""
+    """Fingerprints of what was gated, for the report: which model, which data.
+
+    Never raises: it runs after the check decided, and must not cost the verdict.
+    ``fingerprint_kind`` says what a fingerprint hashes (see ``Adapter.identity``).
+    """
     from pytest_modelguard.adapters import adapt
     from pytest_modelguard.dataset import Dataset
 
@@ -129,12 +139,64 @@ def _identify(model: Any, dataset: Any) -> dict[str, Any]:
     if model is not None:
         try:
             adapter = adapt(model)
-            subjects["model"] = {"name": adapter.name, "fingerprint": adapter.fingerprint}
-        except GateError:
-            subjects["model"] = {"name": type(model).__name__, "fingerprint": None}
+            subjects["model"] = {"name": adapter.name, **adapter.identity()}
+        except Exception as exc:  # not adaptable: the check said so, the report names it
+            subjects["model"] = {
+                "name": type(model).__name__,
+                "fingerprint": None,
+                "fingerprint_kind": None,
+                "fingerprint_error": f"{type(exc).__name__}: {exc}",
+            }
     if isinstance(dataset, Dataset) and not dataset.is_streaming:
-        subjects["dataset"] = {"name": dataset.name, "fingerprint": dataset.fingerprint}
+        try:
+            fingerprint, kind, problem = dataset.fingerprint, "content-sha256", None
+        except Exception as exc:
+            fingerprint, kind, problem = None, None, f"{type(exc).__name__}: {exc}"
+        subjects["dataset"] = {
+            "name": dataset.name,
+            "fingerprint": fingerprint,
+            "fingerprint_kind": kind,
+        }
+        if problem:
+            subjects["dataset"]["fingerprint_error"] = problem
     return subjects
+
+
+_PLUGIN_DIR = str(Path(__file__).parent)
+
+
+def unexpected_error(requirement: str, metric: str, exc: Exception) -> Verdict:
+    """An exception no check anticipated, as an ERROR verdict that says where it arose;
+    the whole traceback is kept in its evidence for the report and the failure output."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {_short_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    reason = (
+        f"unexpected {type(exc).__name__} in the {requirement} check{where}: {exc}. "
+        "A gate that cannot be evaluated is an error; if neither the model nor the data "
+        "explains it, please report it with the traceback below"
+    )
+    verdict = Verdict.error(requirement, metric, reason)
+    verdict.evidence["traceback"] = "".join(traceback.format_exception(exc)).rstrip()
+    return verdict
+
+
+def _short_path(filename: str) -> str:
+    """``pytest_modelguard/checks/x.py`` for the plugin's files, else relative to the cwd."""
+    marker = f"{Path(_PLUGIN_DIR).name}/"
+    if marker in filename and filename.startswith(_PLUGIN_DIR):
+        return filename[filename.rfind(marker) :]
+    relative = os.path.relpath(filename)
+    return filename if relative.startswith("..") else relative
+
+
+def _raised_in_user_code(exc: BaseException) -> str:
+    """The innermost frame of a fixture's exception outside pytest, this plugin and
+    installed packages: the line in the user's conftest to look at."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    library = (_PLUGIN_DIR, "site-packages", "dist-packages", "/_pytest/", "/pluggy/")
+    mine = [f for f in frames if not any(part in f.filename for part in library)]
+    frame = mine[-1] if mine else (frames[-1] if frames else None)
+    return f" at {_short_path(frame.filename)}:{frame.lineno}" if frame else ""
 
 
 def _metric_name(requirement: str, keywords: dict[str, Any]) -> str:
@@ -179,7 +241,12 @@ def _subjects(
             continue
         try:
             values[role] = request.getfixturevalue(names[role])
-        except pytest.FixtureLookupError:
+        except pytest.FixtureLookupError as exc:
+            if exc.argname != names[role]:  # the fixture itself requests a missing one
+                raise GateError(
+                    f"the fixture {names[role]!r} ({_ROLE.get(role, role)}) requests "
+                    f"{exc.argname!r}, which no fixture provides"
+                ) from None
             if need == "optional":
                 values[role] = keywords.get(role)  # e.g. artifact= given as a path
                 continue
@@ -188,6 +255,11 @@ def _subjects(
                 f"no fixture named {names[role]!r} provides {_ROLE.get(role, role)}: define "
                 f"one in conftest.py, e.g. @pytest.fixture(scope='session') def "
                 f"{names[role]}(): ..., or name another fixture with {how}"
+            ) from None
+        except Exception as exc:  # e.g. an invalid Dataset: its message, not our frames
+            raise GateError(
+                f"the fixture {names[role]!r} ({_ROLE.get(role, role)}) raised "
+                f"{type(exc).__name__}{_raised_in_user_code(exc)}: {exc}"
             ) from None
     model, data = values.pop("model"), values.pop("data")
     keywords.update(values)
@@ -206,13 +278,14 @@ def _modelguard_gates(request: pytest.FixtureRequest) -> None:
     if problem is not None:
         _record(item, Verdict.error("policy", "requirement", problem))
         pytest.fail(problem, pytrace=False)
-    marks = [m for m in item.iter_markers() if m.name in markers.GATES]
+    marks = markers.gate_marks(item)
     if not marks:
         return
     config = item.config
     origin = item.stash.get(policy.origin_key, None)
     errors = []
     for index, mark in enumerate(marks):
+        requirement = markers.requirement_of(mark) or mark.name
         try:
             spec = markers.spec_from_mark(
                 mark,
@@ -221,7 +294,7 @@ def _modelguard_gates(request: pytest.FixtureRequest) -> None:
             )
             model, data, keywords = _subjects(request, spec)
         except GateError as exc:
-            verdict = Verdict.error(mark.name, _metric_name(mark.name, mark.kwargs), str(exc))
+            verdict = Verdict.error(requirement, _metric_name(requirement, mark.kwargs), str(exc))
             _record(item, verdict)
         else:
             verdict = _run_check(
@@ -229,8 +302,10 @@ def _modelguard_gates(request: pytest.FixtureRequest) -> None:
             )
         item.stash.setdefault(marker_verdicts_key, []).append(verdict)
         if verdict.status == "error":
-            where = f"{origin}: {mark.name}" if origin else f"@{mark.name}"
+            where = f"{origin}: {requirement}" if origin else f"@{requirement}"
             errors.append(f"{where}: {verdict.evidence['error']}")
+            if "traceback" in verdict.evidence:
+                errors.append(verdict.evidence["traceback"])
     if errors:
         pytest.fail("\n".join(errors), pytrace=False)
 

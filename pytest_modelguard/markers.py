@@ -1,12 +1,17 @@
 """Gate markers: the factories users decorate tests with, and marker -> spec.
 
-``@performance(metric="f1", min=0.8)`` is ``pytest.mark.performance(...)`` with the
-arguments checked against a documented keyword-only signature. A wrong keyword does
-not break collection of the module: it makes that one test an ERROR that names it.
+``@performance(metric="f1", min=0.8)`` is ``pytest.mark.modelguard_performance(...)``
+with the arguments checked against a documented keyword-only signature. The marks live
+in the plugin's own namespace (``modelguard_<requirement>``): a suite's own
+``pytest.mark.performance`` or ``pytest.mark.security`` is never the plugin's to act on.
+A mistake in the arguments (a wrong keyword, a positional value, ``@performance``
+without parentheses) does not break collection of the module: it makes that one test
+an ERROR that names it.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +22,8 @@ import pytest
 from pytest_modelguard.verdict import GateError
 
 UMBRELLA = "modelguard"
+#: every gate's mark is named ``modelguard_<requirement>`` (``-m modelguard_fairness``)
+MARK_PREFIX = f"{UMBRELLA}_"
 #: keywords every gate marker takes that the plugin, not the check, acts on
 PLUGIN_KEYWORDS = ("model", "data", "max_regression")
 #: keywords a check may take that the plugin supplies, never the marker
@@ -25,9 +32,55 @@ CONTEXT_KEYWORDS = ("seed", "profile", "session_verdicts")
 GATES: dict[str, Callable[..., pytest.MarkDecorator]] = {}
 
 
+def mark_name(requirement: str) -> str:
+    """The name of the mark a requirement's gates carry: ``modelguard_<requirement>``."""
+    return f"{MARK_PREFIX}{requirement}"
+
+
+def requirement_of(mark: pytest.Mark) -> str | None:
+    """The requirement a mark is a gate of, or None for any mark the plugin did not make."""
+    if not mark.name.startswith(MARK_PREFIX):
+        return None
+    requirement = mark.name[len(MARK_PREFIX) :]
+    return requirement if requirement in GATES else None
+
+
+def gate_marks(item: pytest.Item) -> list[pytest.Mark]:
+    """The test's gate marks, closest first; any other mark is the suite's own."""
+    return [mark for mark in item.iter_markers() if requirement_of(mark) is not None]
+
+
 def _gate(factory: Callable[..., pytest.MarkDecorator]) -> Callable[..., pytest.MarkDecorator]:
-    GATES[factory.__name__] = factory
-    return factory
+    """Register a factory. Used wrongly (``@performance`` without parentheses, a positional
+    value) it still returns a mark, whose test is then an ERROR saying what to write: one
+    mistake never stops the collection of a whole module."""
+    name = factory.__name__
+
+    @functools.wraps(factory)
+    def tolerant(*args: Any, **kwargs: Any) -> Any:
+        if not args:
+            return factory(**kwargs)
+        decorator = getattr(pytest.mark, mark_name(name))
+        if len(args) == 1 and not kwargs and _is_test(args[0]):  # bare @performance
+            return decorator.with_args(_Bare(name))(args[0])
+        return decorator(*args, **kwargs)
+
+    GATES[name] = tolerant
+    return tolerant
+
+
+@dataclass(frozen=True)
+class _Bare:
+    """The positional argument of a gate used without parentheses."""
+
+    requirement: str
+
+    def __repr__(self) -> str:
+        return f"<@{self.requirement} without parentheses>"
+
+
+def _is_test(value: Any) -> bool:
+    return inspect.isfunction(value) or inspect.isclass(value) or inspect.ismethod(value)
 
 
 def performance(
@@ -50,7 +103,7 @@ def performance(
     return _mark("performance", locals())
 
 
-_gate(performance)
+performance = _gate(performance)
 
 
 def fairness(
@@ -79,7 +132,7 @@ def fairness(
     return _mark("fairness", locals())
 
 
-_gate(fairness)
+fairness = _gate(fairness)
 
 
 def robust(
@@ -109,7 +162,7 @@ def robust(
     return _mark("robust", locals())
 
 
-_gate(robust)
+robust = _gate(robust)
 
 
 def privacy(
@@ -134,7 +187,7 @@ def privacy(
     return _mark("privacy", locals())
 
 
-_gate(privacy)
+privacy = _gate(privacy)
 
 
 def security(
@@ -160,7 +213,7 @@ def security(
     return _mark("security", locals())
 
 
-_gate(security)
+security = _gate(security)
 
 
 def explainability(
@@ -183,7 +236,7 @@ def explainability(
     return _mark("explainability", locals())
 
 
-_gate(explainability)
+explainability = _gate(explainability)
 
 
 def transparency(
@@ -202,7 +255,7 @@ def transparency(
     return _mark("transparency", locals())
 
 
-_gate(transparency)
+transparency = _gate(transparency)
 
 
 def compliance(
@@ -219,7 +272,7 @@ def compliance(
     return _mark("compliance", locals())
 
 
-_gate(compliance)
+compliance = _gate(compliance)
 
 Need = Literal["required", "optional", "unused"]
 #: fixture-valued keywords and the fixture each names by default
@@ -300,7 +353,7 @@ def metric_of(requirement: str, keywords: dict[str, Any]) -> str:
 
 
 def defaults(requirement: str) -> dict[str, Any]:
-    parameters = inspect.signature(GATES[requirement]).parameters.values()
+    parameters = inspect.signature(GATES[requirement]).parameters.values()  # the factory's
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
@@ -310,7 +363,7 @@ def _mark(name: str, arguments: dict[str, Any]) -> pytest.MarkDecorator:
     unknown = arguments.pop("unknown")
     default = defaults(name)
     given = {k: v for k, v in arguments.items() if not _same(v, default[k])}
-    return getattr(pytest.mark, name)(**given, **unknown)
+    return getattr(pytest.mark, mark_name(name))(**given, **unknown)
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -334,7 +387,16 @@ def accepted_keywords(requirement: str) -> list[str]:
 
 def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) -> GateSpec:
     """Validate a gate marker's arguments; a mistake is a :class:`GateError` saying what to fix."""
-    accepted = accepted_keywords(mark.name)
+    requirement = requirement_of(mark)
+    if requirement is None:
+        raise GateError(f"{mark.name!r} is not a modelguard gate mark")
+    accepted = accepted_keywords(requirement)
+    if len(mark.args) == 1 and isinstance(mark.args[0], _Bare):
+        raise GateError(
+            f"@{requirement} is used without parentheses: a gate states its requirement, "
+            f"e.g. @{requirement}({_EXAMPLE.get(requirement, '...')}); accepted keywords: "
+            f"{', '.join(accepted)}"
+        )
     if mark.args:
         raise GateError(
             f"takes keyword arguments only, got positional {mark.args!r}; "
@@ -353,7 +415,20 @@ def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) 
         or not max_regression >= 0
     ):
         raise GateError(f"max_regression={max_regression!r}: give a number >= 0 (absolute)")
-    return GateSpec(mark.name, model, data, keywords, max_regression)
+    return GateSpec(requirement, model, data, keywords, max_regression)
+
+
+#: what a gate used without parentheses is told to write
+_EXAMPLE = {
+    "performance": 'metric="accuracy", min=0.8',
+    "fairness": 'metric="demographic_parity_difference", max_disparity=0.1',
+    "robust": 'eps=0.03, attack="pgd"',
+    "privacy": "max_mia_auc=0.6",
+    "security": 'sha256="..."',
+    "explainability": "protected_not_in_top_k=3",
+    "transparency": 'model_card="MODEL_CARD.md"',
+    "compliance": 'framework="eu-ai-act"',
+}
 
 
 def marker_lines() -> list[str]:
@@ -366,7 +441,10 @@ def marker_lines() -> list[str]:
             if p.kind is inspect.Parameter.KEYWORD_ONLY
         )
         summary = (factory.__doc__ or "").strip().splitlines()[0]
-        lines.append(f"{name}(*, {signature}): modelguard gate. {summary}")
+        lines.append(
+            f"{mark_name(name)}(*, {signature}): modelguard gate written @{name}(...); "
+            f"select with -m {mark_name(name)}. {summary}"
+        )
     lines.append(
         f"{UMBRELLA}: carried by every modelguard gate test; select them with -m {UMBRELLA}."
     )

@@ -127,7 +127,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Every gate test carries the umbrella marker, so ``-m modelguard`` selects it, and
     compliance gates run last: they judge the others' verdicts."""
     for item in items:
-        if any(item.get_closest_marker(name) for name in markers.GATES):
+        if markers.gate_marks(item):
             item.add_marker(markers.UMBRELLA)
     items.sort(key=fixtures.is_compliance)  # stable: everything else keeps its order
     # before -m/-k deselect (this hook runs first): a waiver may name a deselected test

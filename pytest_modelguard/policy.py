@@ -77,7 +77,7 @@ class PolicyFile(pytest.File):
             )
             item.add_marker(markers.UMBRELLA)
         else:
-            item.add_marker(getattr(pytest.mark, kind)(**entry))
+            item.add_marker(getattr(pytest.mark, markers.mark_name(kind))(**entry))
         return item
 
 

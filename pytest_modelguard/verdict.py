@@ -94,15 +94,28 @@ class Verdict:
         return "\n".join(lines)
 
     def summary(self) -> str:
-        """One line for the terminal summary."""
+        """One line for the terminal summary: ``performance.recall = 0.7812, required >= 0.8
+        (n=360)``."""
         if self.status == "error":
             return f"{self.requirement}.{self.metric}: {self.evidence.get('error', '')}"
-        text = f"{self.requirement}.{self.metric} = {_fmt(self.value)}"
-        if self.ci is not None:
-            text += f" [CI {_fmt(self.ci[0])}, {_fmt(self.ci[1])}]"
-        text += f" {self.operator} {_fmt(self.threshold)}"
+        text = f"{self.requirement}.{self.metric} = {self.comparison()}"
         if self.n is not None:
             text += f" (n={self.n})"
+        lacking = self.evidence.get("lacking")  # e.g. the clauses a compliance gate misses
+        if lacking:
+            text += f"; lacking: {', '.join(map(str, lacking))}"
+        return text
+
+    def comparison(self) -> str:
+        """What was measured, set against what was required: ``0.7812, required >= 0.8``.
+
+        The one place that says it, so the summary never reads as a claim the measurement
+        does not make (``0.7812 >= 0.8``)."""
+        text = _fmt(self.value)
+        if self.ci is not None:
+            text += f" [CI {_fmt(self.ci[0])}, {_fmt(self.ci[1])}]"
+        if self.operator is not None:
+            text += f", required {self.operator} {_fmt(self.threshold)}"
         return text
 
     def to_json(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ outside pytest) instead of patching this package.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import weakref
 from collections.abc import Callable
@@ -61,7 +62,7 @@ class Adapter:
         self.batch_size = batch_size
         self.rows_predicted = 0
         self._cache: dict[str, ModelOutput] = {}
-        self._fingerprint: str | None = None
+        self._identity: dict[str, Any] | None = None
 
     def predict_batch(self, rows: Any) -> Any:
         """Raw model output for a batch of rows (array-like with one entry per row)."""
@@ -82,17 +83,39 @@ class Adapter:
     def name(self) -> str:
         return type(self.model).__name__
 
+    #: what :meth:`content` hashes, named next to the fingerprint in every report
+    content_kind: str = "type-sha256"
+
     def content(self) -> bytes:
         """Bytes that identify the model's behaviour (weights, pickled state), hashed once
         for the report's model fingerprint; the default is the model's qualified type."""
         cls = type(self.model)
         return f"{cls.__module__}.{cls.__qualname__}:{self.name}".encode()
 
+    def identity(self) -> dict[str, Any]:
+        """``{"fingerprint", "fingerprint_kind"}`` of the model; never raises.
+
+        It is asked for after a check has decided, so it must not cost the verdict: when
+        :meth:`content` fails (an unpicklable estimator) the fingerprint hashes the
+        model's ``repr`` instead, and its kind (``repr-sha256``) says it is weaker.
+        """
+        if self._identity is None:
+            try:
+                content, kind, note = self.content(), self.content_kind, None
+            except Exception as exc:
+                content, kind = fallback_content(self.model), "repr-sha256"
+                note = f"{self.content_kind} failed ({type(exc).__name__}: {exc})"
+            self._identity = {
+                "fingerprint": hashlib.sha256(content).hexdigest(),
+                "fingerprint_kind": kind,
+            }
+            if note:
+                self._identity["fingerprint_note"] = note
+        return dict(self._identity)
+
     @property
     def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = hashlib.sha256(self.content()).hexdigest()
-        return self._fingerprint
+        return self.identity()["fingerprint"]
 
     def outputs(self, dataset: Dataset) -> ModelOutput:
         """Every row's output, computed in batches on first use and cached."""
@@ -254,6 +277,18 @@ def _make(model: Any) -> Adapter:
         "a callable, Predictions, or an Adapter from the fixture, or implement the "
         "pytest_modelguard_adapt hook"
     )
+
+
+def fallback_content(model: Any) -> bytes:
+    """The model's type and ``repr`` without memory addresses: always computable, stable
+    across runs, but blind to state the ``repr`` does not show (fitted weights)."""
+    cls = type(model)
+    try:
+        text = repr(model)
+    except Exception:
+        text = ""
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+    return f"{cls.__module__}.{cls.__qualname__}:{text}".encode()
 
 
 def _slice(inputs: Any, start: int, stop: int) -> Any:

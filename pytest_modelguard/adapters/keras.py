@@ -34,6 +34,8 @@ class KerasAdapter(Adapter):
     def size_bytes(self) -> int:
         return int(sum(np.asarray(w).nbytes for w in self.model.weights))
 
+    content_kind = "weights-sha256"
+
     def content(self) -> bytes:
         weights = b"".join(np.ascontiguousarray(w).tobytes() for w in self.model.get_weights())
         return super().content() + weights

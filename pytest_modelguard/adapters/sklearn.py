@@ -3,7 +3,9 @@ else ``predict``."""
 
 from __future__ import annotations
 
+import io
 import pickle
+import types
 from typing import Any
 
 import numpy as np
@@ -34,8 +36,28 @@ class SklearnAdapter(Adapter):
     def predict_batch(self, rows: Any) -> Any:
         return getattr(self.model, self._method)(rows)
 
+    content_kind = "pickle-sha256"
+
     def size_bytes(self) -> int:
         return len(self.content())
 
     def content(self) -> bytes:
-        return pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
+        """The pickled estimator. Functions pickle cannot store by reference (a lambda in a
+        ``FunctionTransformer``) are recorded by qualified name instead, and the kind
+        (``pickle-names-sha256``) says so: their code is not part of the fingerprint."""
+        try:
+            return pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError):
+            buffer = io.BytesIO()
+            _NamingPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(self.model)
+            self.content_kind = "pickle-names-sha256"
+            return buffer.getvalue()
+
+
+class _NamingPickler(pickle.Pickler):
+    """Pickles everything as usual except local functions, which become their names."""
+
+    def persistent_id(self, obj: Any) -> str | None:
+        if isinstance(obj, types.FunctionType) and "<" in obj.__qualname__:
+            return f"function {obj.__module__}.{obj.__qualname__}"
+        return None

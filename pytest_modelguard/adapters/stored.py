@@ -36,6 +36,8 @@ class PredictionsAdapter(Adapter):
             raise GateError("Predictions.y_pred contains NaN or infinite values")
         return ModelOutput(array=labels, kind="labels")
 
+    content_kind = "predictions-sha256"
+
     def content(self) -> bytes:
         parts = [self.model.y_pred, self.model.y_score]
         return b"".join(repr(p.tolist()).encode() for p in parts if p is not None)

@@ -2,7 +2,9 @@
 
 A clause is evidenced by gates of named requirement kinds (the mapping below, documented
 in ``docs/compliance.md``). The gate reads the session's other verdicts: a clause passes
-when each kind it needs has at least one gate and none of them failed or errored.
+when each kind it needs has at least one gate and every one of them passed. A gate that
+did not run (deselected, skipped), errored, failed or was waived is not evidence: a
+waiver accepts a shortfall, it does not show the requirement held.
 """
 
 from __future__ import annotations
@@ -120,7 +122,8 @@ FRAMEWORKS: dict[str, dict[str, Clause]] = {
         ]
     },
 }
-PASSING = ("pass", "waived")
+#: the only status that evidences a clause (a waived gate fell short)
+PASSING = ("pass",)
 
 
 def compliance(
@@ -159,6 +162,7 @@ def compliance(
         formula="clauses in scope without passing evidence",
         evidence={"framework": framework, "matrix": matrix},
     )
+    verdict.evidence["lacking"] = [row["clause"] for row in missing]
     if missing:
         verdict.counterexample = [
             f"{row['title']}: {row['reason']}; evidence it with {row['example']}" for row in missing
@@ -168,17 +172,27 @@ def compliance(
     return verdict
 
 
+_NOT_EVIDENCE = {
+    "fail": "failed",
+    "error": "could not be evaluated",
+    "waived": "fell short and are waived (a waiver is not evidence)",
+}
+
+
 def _evidence(clause: Clause, gates: Sequence[tuple[str, Verdict]]) -> dict[str, Any]:
     tests: dict[str, list[str]] = {}
     reasons = []
     for kind in clause.needs:
         of_kind = [(nodeid, v) for nodeid, v in gates if v.requirement == kind]
         tests[kind] = sorted({nodeid for nodeid, _ in of_kind})
-        short = sorted({nodeid for nodeid, v in of_kind if v.status not in PASSING})
         if not of_kind:
             reasons.append(f"no {kind} gate ran")
-        elif short:
-            reasons.append(f"{kind} gate(s) did not pass: {', '.join(short)}")
+            continue
+        statuses = {v.status for _, v in of_kind} - set(PASSING)
+        for status in sorted(statuses, key=lambda s: (s not in _NOT_EVIDENCE, s)):
+            short = sorted({nodeid for nodeid, v in of_kind if v.status == status})
+            what = _NOT_EVIDENCE.get(status, f"ended {status!r}")
+            reasons.append(f"{kind} gate(s) {what}: {', '.join(short)}")
     return {
         "clause": clause.key,
         "title": clause.title,
