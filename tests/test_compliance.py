@@ -115,14 +115,18 @@ def test_the_matrix_names_tests_and_reasons():
             gate("performance", "waived"),
         ],
     )
-    assert verdict.status == "fail" and verdict.value == 1.0 and verdict.n == 3
+    assert verdict.status == "fail" and verdict.value == 2.0 and verdict.n == 3
     rows = {row["clause"]: row for row in verdict.evidence["matrix"]}
     assert rows["measure-2.11"]["status"] == "pass"
     assert rows["measure-2.11"]["tests"] == {"fairness": ["test_fairness.py::test_it"]}
-    assert (
-        rows["measure-2.10"]["reason"] == "privacy gate(s) did not pass: test_privacy.py::test_it"
+    assert rows["measure-2.10"]["reason"] == "privacy gate(s) failed: test_privacy.py::test_it"
+    # a waiver accepts a shortfall; it does not show the requirement held
+    assert rows["measure-2.3"]["status"] == "fail"
+    assert rows["measure-2.3"]["reason"] == (
+        "performance gate(s) fell short and are waived (a waiver is not evidence): "
+        "test_performance.py::test_it"
     )
-    assert rows["measure-2.3"]["status"] == "pass"  # a waived shortfall is accepted evidence
+    assert verdict.evidence["lacking"] == ["measure-2.10", "measure-2.3"]
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_fairness_gates_pass_fail_and_error(project):
             "*formula   max(max_g TPR_g - min_g TPR_g, max_g FPR_g - min_g FPR_g)",
             "*n         300",
             "*= modelguard =*",
-            "PASS   test_gates.py::test_imperative  fairness.accuracy_group_min = 0.* >= 0.5*",
+            "PASS   test_gates.py::test_imperative  fairness.accuracy_group_min = 0.*, required >= 0.5*",
             "FAIL   test_gates.py::test_odds_too_strict  fairness.equalized_odds_difference = *",
             "PASS   test_gates.py::test_parity  fairness.demographic_parity_difference = 0.*",
             "ERROR  test_gates.py::test_small_group  fairness.demographic_parity_difference: *",
@@ -86,7 +86,7 @@ def test_fairness_gates_pass_fail_and_error(project):
 
 def test_fairness_properties_in_xunit2_and_the_marker_selection(project):
     path = project.path / "junit2.xml"
-    result = project.runpytest(f"--junitxml={path}", "-m", "fairness", "-k", "parity")
+    result = project.runpytest(f"--junitxml={path}", "-m", "modelguard_fairness", "-k", "parity")
     result.assert_outcomes(passed=1)
     names = {p.get("name") for p in ET.parse(path).getroot().iter("property")}
     assert (

@@ -58,7 +58,7 @@ def test_a_regression_beyond_the_tolerance_fails_with_both_values(project):
     result.stdout.fnmatch_lines(
         [
             "*regressed accuracy was 0.95 at baseline, now 0.85*",
-            "FAIL   test_gates.py::test_accuracy  performance.accuracy = 0.85 >= 0.5 (n=200) vs baseline 0.95 (-0.1) REGRESSED",
+            "FAIL   test_gates.py::test_accuracy  performance.accuracy = 0.85, required >= 0.5 (n=200) vs baseline 0.95 (-0.1) REGRESSED",
             "PASS   test_gates.py::test_recall  performance.recall = * vs baseline *",
         ]
     )
@@ -108,7 +108,7 @@ def test_a_waived_shortfall_is_reported_as_waived(project):
     result = project.runpytest("--junitxml=junit.xml", "-o", "junit_family=xunit2")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["WAIVED test_gates.py::test_recall  performance.recall = 0.25 >= 0.5*"]
+        ["WAIVED test_gates.py::test_recall  performance.recall = 0.25, required >= 0.5*"]
     )
     assert 'value="waived"' in (project.path / "junit.xml").read_text()
 

@@ -78,9 +78,9 @@ def test_pass_fail_and_the_summary(project):
             "*formula   P(score(pos) > score(neg)) + P(tie) / 2",
             "*n         300",
             "*= modelguard =*",
-            "PASS   test_*.py::test_accuracy  performance.accuracy = 0.* >= 0.7 (n=300)",
-            "FAIL   test_*.py::test_auc_too_strict  performance.roc_auc = 0.* >= 0.999 (n=300)",
-            "PASS   test_*.py::test_keras_f1  performance.f1 = 0.* >= 0.5 (n=600)",
+            "PASS   test_*.py::test_accuracy  performance.accuracy = 0.*, required >= 0.7 (n=300)",
+            "FAIL   test_*.py::test_auc_too_strict  performance.roc_auc = 0.*, required >= 0.999 (n=300)",
+            "PASS   test_*.py::test_keras_f1  performance.f1 = 0.*, required >= 0.5 (n=600)",
             "3 gates: 2 pass, 1 fail (seed *)",
         ]
     )
@@ -111,7 +111,7 @@ def test_a_failing_body_and_a_gate_both_count(project):
             "@performance: unknown keyword(s) mn; accepted: metric, min, max, confidence, *",
         ),
         (
-            '@pytest.mark.performance("accuracy", min=0.9)',
+            '@pytest.mark.modelguard_performance("accuracy", min=0.9)',
             "@performance: takes keyword arguments only*",
         ),
         (
@@ -212,7 +212,7 @@ def test_umbrella_marker_selects_gates(project):
         @performance(metric="accuracy", min=0.5)
         def test_gate(): ...
 
-        @pytest.mark.performance(metric="recall", min=0.5)
+        @pytest.mark.modelguard_performance(metric="recall", min=0.5)
         def test_raw_mark(): ...
 
         def test_unit(): ...
@@ -221,14 +221,14 @@ def test_umbrella_marker_selects_gates(project):
     project.runpytest("-m", "modelguard", "--strict-markers").assert_outcomes(
         passed=2, deselected=1
     )
-    project.runpytest("-m", "not performance").assert_outcomes(passed=1, deselected=2)
+    project.runpytest("-m", "not modelguard_performance").assert_outcomes(passed=1, deselected=2)
 
 
 def test_markers_are_registered_with_their_signature(project):
     result = project.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.performance(*, metric='accuracy', min=None, max=None, confidence=None, *model=None, data=None, max_regression=None): modelguard gate.*",
+            "@pytest.mark.modelguard_performance(*, metric='accuracy', min=None, max=None, confidence=None, *model=None, data=None, max_regression=None): modelguard gate written @performance(...); select with -m modelguard_performance.*",
             "@pytest.mark.modelguard: carried by every modelguard gate test*",
         ]
     )
@@ -366,7 +366,7 @@ def test_disabling_the_plugin(project):
         """
         import pytest
 
-        @pytest.mark.performance(metric="accuracy", min=0.99)
+        @pytest.mark.modelguard_performance(metric="accuracy", min=0.99)
         def test_gate(): ...
         """
     )
@@ -485,8 +485,8 @@ def test_policy_file_requirements_are_test_items(project):
         [
             "*modelguard.toml:13: performance: unknown keyword(s) mn; accepted: metric, min, *",
             "*modelguard.toml:19: unknown requirement kind 'fairnes'; choose one of performance, fairness, *",
-            "PASS   modelguard.toml::accuracy_floor  performance.accuracy = * >= 0.7 (n=300)",
-            "FAIL   modelguard.toml::performance_2  performance.recall = * >= 0.999 (n=300)",
+            "PASS   modelguard.toml::accuracy_floor  performance.accuracy = *, required >= 0.7 (n=300)",
+            "FAIL   modelguard.toml::performance_2  performance.recall = *, required >= 0.999 (n=300)",
         ]
     )
     properties = suite_properties(root)

@@ -110,12 +110,12 @@ def test_privacy_gates_and_no_raw_value_in_any_report(project, family):
         [
             "*quasi-identifier column(s) 'postcode' not in dataset 'people'*",
             "*= modelguard =*",
-            "PASS   test_gates.py::test_imperative  privacy.mia_auc = 0.* <= 0.9 (n=400)",
-            "FAIL   test_gates.py::test_k_anonymity  privacy.k_anonymity = 1 >= 2 (n=6)",
-            "PASS   test_gates.py::test_mia  privacy.mia_auc = 0.* <= 0.9 (n=400)",
+            "PASS   test_gates.py::test_imperative  privacy.mia_auc = 0.*, required <= 0.9 (n=400)",
+            "FAIL   test_gates.py::test_k_anonymity  privacy.k_anonymity = 1, required >= 2 (n=6)",
+            "PASS   test_gates.py::test_mia  privacy.mia_auc = 0.*, required <= 0.9 (n=400)",
             "PASS   test_gates.py::test_mia_named_members  privacy.mia_advantage = 0.* (n=200)",
-            "PASS   test_gates.py::test_no_pii  privacy.pii_findings = 0 <= 0 (n=6)",
-            "FAIL   test_gates.py::test_pii  privacy.pii_findings = 4 <= 0 (n=4)",
+            "PASS   test_gates.py::test_no_pii  privacy.pii_findings = 0, required <= 0 (n=6)",
+            "FAIL   test_gates.py::test_pii  privacy.pii_findings = 4, required <= 0 (n=4)",
             "ERROR  test_gates.py::test_unknown_quasi_identifier  privacy.k_anonymity: *",
         ]
     )

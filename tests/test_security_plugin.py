@@ -90,8 +90,8 @@ def test_security_gates_pass_fail_and_error(project):
             "*FAIL security: unsafe_globals must be <= 0",
             "*io.open in model.pkl @* (denied: runs code or touches files)*",
             "*= modelguard =*",
-            "PASS   test_gates.py::test_fuzz  security.fuzz_failures = 0 <= 0 (n=*)",
-            "PASS   test_gates.py::test_integrity  security.sha256 = 1 >= 1",
+            "PASS   test_gates.py::test_fuzz  security.fuzz_failures = 0, required <= 0 (n=*)",
+            "PASS   test_gates.py::test_integrity  security.sha256 = 1, required >= 1",
         ]
     )
     assert not project.created.exists()
