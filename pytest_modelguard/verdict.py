@@ -89,7 +89,11 @@ class Verdict:
         worst = self.evidence.get("worst")
         if worst is not None:
             lines.append(f"  worst     {worst}")
-        if self.counterexample is not None:
+        if isinstance(self.counterexample, list) and all(
+            isinstance(item, str) for item in self.counterexample
+        ):  # one finding a line (e.g. each clause a compliance gate lacks evidence for)
+            lines += [f"  - {item}" for item in self.counterexample]
+        elif self.counterexample is not None:
             lines.append(f"  counterexample  {self.counterexample}")
         return "\n".join(lines)
 
