@@ -7,6 +7,7 @@ is held to exactly the numbers the other gates would report.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import time
@@ -96,6 +97,8 @@ def transparency(
         "format": card.format,
         "required": list(dict.fromkeys(fields)),
         "missing_fields": missing,
+        # the card as written, so the sign-off report's drafted card keeps its fields
+        "card_fields": json.loads(json.dumps(card.fields, default=str)),
     }
     claims: list[dict[str, Any]] = []
     if verify_claims and "metrics" not in missing:

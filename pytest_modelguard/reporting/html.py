@@ -123,8 +123,9 @@ def _summary(verdicts: list[dict[str, Any]], kinds: list[str]) -> str:
             "error": "a gate could not be evaluated",
         }
         verdict = (
-            f'<p class="banner status-{status}" id="overall" data-status="{status}">'
-            f"{status.upper()}: {words[status]} ({len(verdicts)} gates)</p>"
+            f'<div class="banner status-{status}" id="overall" data-status="{status}">'
+            f"<p>{status.upper()}: {words[status]} ({len(verdicts)} gates)</p>"
+            f"{_named(verdicts)}</div>"
         )
     rows = []
     for kind in kinds:
@@ -157,6 +158,32 @@ def _summary(verdicts: list[dict[str, Any]], kinds: list[str]) -> str:
         f'<section id="summary"><h2>Summary</h2>{verdict}<div class="counts">{counts}</div>'
         f"{table}</section>"
     )
+
+
+#: gates named in the banner; the rest are counted, and every one has its row below
+MAX_NAMED = 12
+
+
+def _named(verdicts: list[dict[str, Any]]) -> str:
+    """The gates that failed, errored or were waived, linked to their rows: a reviewer
+    reads what falls short before anything else."""
+    lines = []
+    for status, word in (("fail", "falls short"), ("error", "not evaluated"), ("waived", "waived")):
+        mine = [v for v in verdicts if v.get("status") == status]
+        if not mine:
+            continue
+        links = [
+            f'<a href="#verdict-{v["index"]}">{escape(str(v.get("nodeid", "")))}</a> '
+            f"<code>{escape(str(v.get('requirement')))}.{escape(str(v.get('metric')))}</code>"
+            for v in mine[:MAX_NAMED]
+        ]
+        more = f"<li>… and {len(mine) - MAX_NAMED} more</li>" if len(mine) > MAX_NAMED else ""
+        items = "".join(f"<li>{link}</li>" for link in links)
+        lines.append(
+            f'<p class="named" data-status="{status}">{len(mine)} {word}:</p>'
+            f'<ul class="named status-{status}">{items}{more}</ul>'
+        )
+    return "".join(lines)
 
 
 def _section(kind: str, verdicts: list[dict[str, Any]], rows: dict[str, int]) -> str:
@@ -597,6 +624,8 @@ h1{margin:0 0 12px;font-size:22px}h2{margin:0 0 12px;font-size:18px}h4{margin:8p
 .facts dt{color:var(--muted);font-size:12px}.facts dd{margin:0;font-family:ui-monospace,monospace}
 .packages{margin-top:10px;color:var(--muted)}
 .banner{padding:10px 14px;border-radius:6px;font-weight:600;margin:0 0 12px}
+.banner p{margin:0}.banner ul.named{margin:4px 0 6px;font-weight:400}
+.banner p.named{margin-top:6px;font-weight:600}
 .counts{display:flex;gap:12px;margin-bottom:12px}
 .count{padding:6px 14px;border-radius:6px}.count .number{font-size:20px;font-weight:700}
 .status-pass{background:var(--pass-bg);color:var(--pass)}

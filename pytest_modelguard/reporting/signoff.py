@@ -17,7 +17,7 @@ from typing import Any
 from pytest_modelguard.reporting import html, modelcard_out
 from pytest_modelguard.reporting.record import SessionRecord
 
-JSON_NAME, HTML_NAME, CARD_NAME = "modelguard.json", "index.html", "MODEL_CARD.md"
+JSON_NAME, HTML_NAME, CARD_NAME = "modelguard.json", "index.html", modelcard_out.CARD_NAME
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "modelguard-report.schema.json"
 
 
@@ -26,12 +26,12 @@ class ReportError(Exception):
 
 
 def write_report(directory: Path, record: SessionRecord) -> list[Path]:
-    """Write the three files into ``directory`` (created if needed); return their paths."""
+    """Write the files into ``directory`` (created if needed); return their paths."""
     data = plain(record.to_json())
     contents = {
         JSON_NAME: json.dumps(data, indent=1, allow_nan=False, ensure_ascii=False) + "\n",
         HTML_NAME: html.render(data),
-        CARD_NAME: modelcard_out.render(data),
+        **modelcard_out.cards(data),  # MODEL_CARD.md, or one MODEL_CARD.<model>.md per model
     }
     directory = Path(directory)
     try:
