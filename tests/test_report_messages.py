@@ -184,3 +184,23 @@ def modelcard_out_fields(text: str) -> dict:
 def _record(data: dict) -> SessionRecord:
     gates = [(v.pop("nodeid"), Verdict.from_json(v)) for v in (dict(v) for v in data["verdicts"])]
     return SessionRecord(seed=data["seed"], profile=data["profile"], gates=gates)
+
+
+def test_the_transparency_gate_carries_the_card_it_read_into_the_draft(tmp_path):
+    from pytest_modelguard import checks
+
+    path = tmp_path / "MODEL_CARD.md"
+    path.write_text(modelcard.ModelCard(HAND_WRITTEN, body="# Credit risk\n").to_markdown())
+    transparency = checks.transparency(model_card=str(path))  # no model: one model gated
+    assert transparency.status == "fail"  # out_of_scope_uses is a placeholder
+    data = record(
+        ("t.py::test_card", transparency),
+        ("t.py::test_accuracy", gate("accuracy", 0.84, 0.8, ">=", "pass", LOGREG)),
+    )
+    ((name, text),) = modelcard_out.cards(data).items()
+    fields = modelcard_out_fields(text)
+    assert name == "MODEL_CARD.md"
+    assert {key: fields[key] for key in HAND_WRITTEN if key != "out_of_scope_uses"} == {
+        key: value for key, value in HAND_WRITTEN.items() if key != "out_of_scope_uses"
+    }
+    assert f"Drafted from the hand-written card `{path}`" in text
