@@ -2,7 +2,7 @@
 
 These gates run after every other gate of the session and read their verdicts; a clause
 passes when each requirement kind it needs has at least one gate and none failed. Run a
-subset (``-m performance``) and the clauses it leaves without evidence fail: run them
+subset (``-m modelguard_performance``) and the clauses it leaves without evidence fail: run them
 with the whole suite.
 """
 
