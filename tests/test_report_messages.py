@@ -204,3 +204,20 @@ def test_the_transparency_gate_carries_the_card_it_read_into_the_draft(tmp_path)
         key: value for key, value in HAND_WRITTEN.items() if key != "out_of_scope_uses"
     }
     assert f"Drafted from the hand-written card `{path}`" in text
+
+
+def test_metrics_the_transparency_gate_found_overstated_are_not_copied():
+    claims = [{"claim": "accuracy", "claimed": 0.8, "measured": 0.7, "ok": False}]
+    transparency = Verdict(
+        "transparency", "claim_error", 0.1, 0.01, "<=", "fail",
+        evidence={"model_card": "MODEL_CARD.md", "card_fields": HAND_WRITTEN, "claims": claims,
+                  "subjects": {"model": LOGREG, "dataset": HOLDOUT}},
+    )  # fmt: skip
+    data = record(
+        ("t.py::test_card", transparency),
+        ("t.py::test_accuracy", gate("accuracy", 0.7, 0.6, ">=", "pass", LOGREG)),
+    )
+    text = modelcard_out.cards(data)["MODEL_CARD.md"]
+    fields = modelcard_out_fields(text)
+    assert fields["metrics"] == {"accuracy": 0.7} and fields["owners"] == HAND_WRITTEN["owners"]
+    assert "Its `metrics` overstate the model (accuracy" in text

@@ -17,6 +17,7 @@ from pytest_modelguard.adapters import adapt
 
 CONFTEST = """
 import numpy as np
+import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer

@@ -51,7 +51,7 @@ def render(data: dict[str, Any], *, model: Model | None = None) -> str:
         model = models[0] if models else None
     verdicts = [v for v in everything if _model_of(v) in (model, None)]
     datasets = _subjects(verdicts, "dataset")
-    written, source = _hand_written(everything, model, models)
+    written, source, overstated = _hand_written(everything, model, models)
     facts: dict[str, Any] = {
         "name": model[0] if model else None,
         "version": model[1] if model else None,
@@ -66,12 +66,14 @@ def render(data: dict[str, Any], *, model: Model | None = None) -> str:
     }
     fields = {}
     for name, meaning in modelcard.FIELDS.items():
-        if modelcard.is_filled(written.get(name)):
+        if name == "metrics" and overstated:  # shown false: the measured claims instead
+            fields[name] = facts[name] if facts.get(name) else f"<TODO: {meaning}>"
+        elif modelcard.is_filled(written.get(name)):
             fields[name] = written[name]  # what people wrote wins over what gates drafted
         else:
             fields[name] = facts[name] if facts.get(name) else f"<TODO: {meaning}>"
     fields.update({key: value for key, value in written.items() if key not in fields})
-    body = _body(data, fields, verdicts, model, source)
+    body = _body(data, fields, verdicts, model, source, overstated)
     card = modelcard.ModelCard(fields, body=body)
     try:
         return card.to_markdown()
@@ -100,9 +102,10 @@ def _file_names(models: list[Model]) -> dict[Model, str]:
 
 def _hand_written(
     verdicts: list[dict[str, Any]], model: Model | None, models: list[Model]
-) -> tuple[dict[str, Any], str | None]:
-    """The fields of the hand-written card a transparency gate read for ``model``: one
-    gate measured its claims on the model, or it is the only model, or the card names it."""
+) -> tuple[dict[str, Any], str | None, list[str]]:
+    """The fields of the hand-written card a transparency gate read for ``model`` (one
+    gate measured its claims on the model, or it is the only model, or the card names
+    it), its path, and the claims that gate found overstated."""
     for v in verdicts:
         evidence = v.get("evidence") or {}
         fields = evidence.get("card_fields")
@@ -115,8 +118,12 @@ def _hand_written(
             named = [m for m in models if m[0] == str(fields.get("name"))]
             owner = named[0] if len(named) == 1 else None
         if owner == model and model is not None:
-            return fields, evidence.get("model_card")
-    return {}, None
+            claims = evidence.get("claims") or []
+            overstated = [
+                str(c.get("claim")) for c in claims if isinstance(c, dict) and not c.get("ok")
+            ]
+            return fields, evidence.get("model_card"), overstated
+    return {}, None, []
 
 
 def _subjects(verdicts: list[dict[str, Any]], role: str) -> dict[tuple[str, str | None], None]:
@@ -228,6 +235,7 @@ def _body(
     verdicts: list[dict[str, Any]],
     model: Model | None,
     source: str | None,
+    overstated: list[str],
 ) -> str:
     """The human-readable part: what this card is and the gate results it rests on."""
     git = (data.get("environment") or {}).get("git") or {}
@@ -247,6 +255,11 @@ def _body(
         lines.append(
             f"Drafted from the hand-written card `{source}`: every field it fills is kept as "
             "written; the gates filled only the fields it left empty.\n"
+        )
+    if overstated:
+        lines.append(
+            f"Its `metrics` overstate the model ({', '.join(overstated)}: the transparency "
+            "gate measured less), so this draft claims what the gates measured instead.\n"
         )
     lines += [
         "## Gate results\n",
