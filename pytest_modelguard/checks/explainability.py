@@ -17,7 +17,7 @@ import numpy as np
 
 from pytest_modelguard import attribution
 from pytest_modelguard.adapters import Adapter, ModelOutput, adapt
-from pytest_modelguard.checks._gate import decide, one_threshold
+from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
 from pytest_modelguard.checks.perturbation import (
     examples_for,
     feature_names_of,
@@ -440,12 +440,11 @@ def _check_threshold(name: str, value: float, k: Any) -> None:
                 f"protected_not_in_top_k={k!r}: give a positive integer k (protected features "
                 "must rank below the k most important), e.g. protected_not_in_top_k=3"
             )
-    elif name == "max_protected_share" and not 0.0 <= value < 1.0:
-        raise GateError(
-            f"max_protected_share={value!r}: a share lies in [0, 1], so give 0 <= "
-            "max_protected_share < 1 (e.g. 0.05)"
-        )
-    elif name == "min_stability" and not 0.0 < value <= 1.0:
+    elif name == "max_protected_share":
+        check_threshold(name, value, operator="<=", within=UNIT, what="a share of importance")
+    elif name == "min_stability":
+        check_threshold(name, value, operator=">=", within=(-1.0, 1.0), what="a Spearman mean")
+    if name == "min_stability" and not 0.0 < value <= 1.0:
         raise GateError(
             f"min_stability={value!r}: a mean Spearman correlation; give 0 < min_stability "
             "<= 1 (e.g. 0.8)"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
-from pytest_modelguard.checks._gate import decide
+from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.profiles import PROFILES, Profile
@@ -318,11 +318,7 @@ def run_search(
 def check_rate(name: str, value: Any, *, needed_by: str) -> float:
     if value is None:
         raise GateError(f"{needed_by} need a threshold: give {name}= (e.g. {name}=0.01)")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise GateError(
-            f"{name}={value!r}: a rate lies in [0, 1], so give 0 <= {name} < 1 (0 forbids any)"
-        )
-    return float(value)
+    return check_threshold(name, value, operator="<=", within=UNIT, what="a rate")
 
 
 def examples_for(examples: Any, profile: Profile) -> int:

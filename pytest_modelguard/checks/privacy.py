@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import ModelOutput, adapt
-from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
+from pytest_modelguard.checks._gate import (
+    UNIT,
+    check_confidence,
+    check_threshold,
+    decide,
+    interval,
+    one_threshold,
+)
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import Profile
 from pytest_modelguard.verdict import GateError, Verdict
@@ -145,6 +152,8 @@ def _membership_inference(
 ) -> Verdict:
     name, threshold = one_threshold("privacy", thresholds)
     metric = name.removeprefix("max_")
+    what = "an attack AUC" if metric == "mia_auc" else "an advantage (TPR - FPR)"
+    check_threshold(name, threshold, operator="<=", within=UNIT, what=what)
     if metric == "mia_auc" and not 0.5 < threshold < 1.0:
         raise GateError(
             f"max_mia_auc={threshold!r}: an attack AUC of 0.5 is guessing and 1.0 is total "
