@@ -98,6 +98,11 @@ class Adapter:
         """Every row's output, computed in batches on first use, validated and cached."""
         key = dataset.fingerprint
         if key not in self._cache:
+            if not dataset.is_streaming and len(dataset) == 0:
+                raise GateError(
+                    f"dataset {dataset.name!r} has no rows: a gate on nothing measures "
+                    "nothing; give it data"
+                )
             output = check_output(self.predict(dataset), self.name)
             if not dataset.is_streaming:
                 check_target(dataset.target, dataset.name)

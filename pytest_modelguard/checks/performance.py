@@ -166,10 +166,21 @@ def _model_metric(
 ) -> tuple[float, int]:
     if metric == "model_size_mb":
         size = adapter.size_bytes()
+        if size <= 0:
+            raise GateError(
+                f"the model {adapter.name} has no parameters to measure (0 bytes): an "
+                "unbuilt Keras model or a tf.Module without variables? Build or load it first"
+            )
         evidence["bytes"] = size
         return size / 1e6, 1
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise GateError(f"batch_size={batch_size!r} must be a positive integer")
+    if not dataset.is_streaming and len(dataset) < batch_size:
+        raise GateError(
+            f"batch_size={batch_size} but dataset {dataset.name!r} has {len(dataset)} rows: "
+            "the latency gate times full batches of batch_size rows; give more rows or a "
+            "smaller batch_size="
+        )
     repeats = 50
     timings = adapter.time_batches(dataset, batch_size=batch_size, repeats=repeats)
     evidence.update(
