@@ -277,7 +277,9 @@ def test_members_reused_as_non_members_are_an_error_naming_the_overlap(overfit, 
     x = np.concatenate([noisy["x_train"][:225], noisy["x"][:75]])
     y = np.concatenate([noisy["y_train"][:225], noisy["y"][:75]])
     mixed = Dataset.from_arrays(x, y, name="mixed")
-    with pytest.raises(GateError, match=r"225 of the 300 non-member rows .*\(drop the shared rows\)"):
+    with pytest.raises(
+        GateError, match=r"225 of the 300 non-member rows .*\(drop the shared rows\)"
+    ):
         checks.privacy(overfit, mixed, members=members, max_mia_auc=0.6)
     # the same features under another label are another row (the loss attack reads the label)
     relabelled = Dataset.from_arrays(noisy["x_train"], 1 - noisy["y_train"], name="relabelled")
