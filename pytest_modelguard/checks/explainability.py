@@ -22,6 +22,7 @@ from pytest_modelguard.checks.perturbation import (
     examples_for,
     feature_names_of,
     image_bounds,
+    rows_changed,
     run_search,
     tabular_columns,
     take,
@@ -449,7 +450,8 @@ class _StabilityProbe:
     def __call__(self, perturbation: Any, window: int) -> dict[str, Any]:
         explainer = self.explainer
         index = np.arange(window * self.size, (window + 1) * self.size)
-        perturbed = perturbation.apply(take(explainer.sample.features, index), context=self.context)
+        original = take(explainer.sample.features, index)
+        perturbed = perturbation.apply(original, context=self.context)
         after = explainer.attribute(perturbed, index)
         rho = attribution.spearman_rows(explainer.per_row[index], after)
         least = np.argsort(rho, kind="stable")[:SHOWN_ROWS]
@@ -458,6 +460,7 @@ class _StabilityProbe:
             **perturbation.describe(),
             "window": int(window),
             "rows_in_example": len(index),
+            "inputs_changed": rows_changed(original, perturbed),
             "stability": stability,
             "instability": 1.0 - stability,
             "least_stable_rows": [int(explainer.rows[index[i]]) for i in least],
