@@ -188,7 +188,7 @@ def test_categorical_feature_is_an_error(credit):
 
 
 def test_bad_thresholds_data_and_models(credit, logistic, keras_multiclass_logits, digits):
-    with pytest.raises(GateError, match="max_violation_rate=1.0 cannot fail"):
+    with pytest.raises(GateError, match=r"max_violation_rate=1\.0 cannot fail"):
         gate(logistic, _dataset(credit), monotonic={"income": "increasing"}, max_violation_rate=1.0)
     with pytest.raises(GateError, match="examples=-1"):
         gate(logistic, _dataset(credit), monotonic={"income": "increasing"}, examples=-1)

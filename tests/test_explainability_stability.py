@@ -58,9 +58,7 @@ def example_credit():
 )
 def test_the_example_gates_agree_across_20_seeds(example_credit, spec):
     model, dataset = example_credit
-    outcomes = verdicts(
-        model, dataset, method="permutation", samples=1000, proxies=["age"], **spec
-    )
+    outcomes = verdicts(model, dataset, method="permutation", samples=1000, proxies=["age"], **spec)
     assert agreement(outcomes) >= 0.95, outcomes
     assert outcomes["pass"] >= 19, outcomes  # and the agreed verdict is the example's
 

@@ -330,7 +330,10 @@ def test_family_must_fit_the_dataset_kind(family, dataset, fits, request, credit
     ("spec", "message"),
     [
         ({"max_flip_rate": None}, "need a threshold: give max_flip_rate="),
-        ({"max_flip_rate": 1.5}, r"a rate lies in \[0, 1\]; a percentage\? write max_flip_rate=0.015"),
+        (
+            {"max_flip_rate": 1.5},
+            r"a rate lies in \[0, 1\]; a percentage\? write max_flip_rate=0.015",
+        ),
         ({"eps": None}, "needs eps=: the noise standard deviation"),
         ({"eps": 2.0}, "at most 1"),
         ({"eps": -0.1}, "must be more than 0"),

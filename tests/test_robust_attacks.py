@@ -186,7 +186,9 @@ def test_the_same_seed_gives_the_same_verdict_and_another_seed_other_rows(
 
 
 def test_restarts_only_break_more_rows(keras_multiclass_logits, digit_images):
-    one = robust(keras_multiclass_logits, digit_images, eps=0.04, steps=3, min_accuracy=0.01, seed=1)
+    one = robust(
+        keras_multiclass_logits, digit_images, eps=0.04, steps=3, min_accuracy=0.01, seed=1
+    )
     three = robust(
         keras_multiclass_logits,
         digit_images,
@@ -269,7 +271,9 @@ def test_a_callable_returning_labels_is_attacked_on_its_decisions(digits):
         return np.argmin(((rows[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
 
     dataset = Dataset.from_arrays(digits["x"][:100], digits["y"][:100], bounds=(0, 1))
-    verdict = robust(nearest_centroid, dataset, eps=0.4, attack="noise", steps=20, min_accuracy=0.01)
+    verdict = robust(
+        nearest_centroid, dataset, eps=0.4, attack="noise", steps=20, min_accuracy=0.01
+    )
     assert verdict.evidence["logits"].startswith("one-hot")
     assert verdict.value < verdict.evidence["clean_accuracy"]
 
