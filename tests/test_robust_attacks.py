@@ -343,7 +343,7 @@ def test_image_without_bounds_and_data_outside_bounds(keras_multiclass_logits, d
         ({"eps": 0.1, "steps": 0}, r"steps=0 must be a positive integer"),
         ({"eps": 0.1, "samples": 0}, r"samples=0 must be a positive integer"),
         ({"eps": 0.1, "min_accuracy": 0.9, "max_accuracy_drop": 0.1}, r"give exactly one"),
-        ({"eps": 0.1, "max_accuracy_drop": 5}, r"max_accuracy_drop=5.0 is a fraction"),
+        ({"eps": 0.1, "max_accuracy_drop": 5}, r"a percentage\? write max_accuracy_drop=0.05"),
         (
             {"eps": 0.1, "max_flip_rate": 0.1},
             r"max_flip_rate= do\(es\) not apply to an adversarial gate .*max_flip_rate= is for a perturbation= gate",
