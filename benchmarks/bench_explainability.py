@@ -7,13 +7,14 @@ Gates use ``samples=200`` rows (one batch). Counted:
 
 - **permutation**: ``explainability(method="permutation")`` on a fresh model (the clean
   pass is computed once and cached) and again (the clean pass comes from the cache).
+  Each feature's 5 repeats are one batched pass of 5 x 200 = 1,000 rows (one model call).
   Target: F + 1 passes, the clean one over the whole dataset (ceil(4000 / 1024) = 4 model
   calls of at most ``batch_size`` rows), then exactly F calls.
 - **integrated gradients** with m = 16, 32, 64 steps, after the clean pass is cached.
   Target: m gradient passes (+ 1 one-row forward pass for f(baseline), needed for the
   completeness check).
 - **scikit-learn**: the same permutation count from the adapter's ``rows_predicted`` on a
-  ``LogisticRegression`` (F passes of 200 rows beyond the cached clean pass).
+  ``LogisticRegression`` (F passes of 5 repeats x 200 rows beyond the cached clean pass).
 
 Run from the repository root: ``python benchmarks/bench_explainability.py``. Exits 1 when a
 count is off.
@@ -33,7 +34,7 @@ from sklearn.linear_model import LogisticRegression
 
 from pytest_modelguard import Dataset, adapt, checks
 
-F, ROWS, SAMPLES, SEED = 20, 4000, 200, 0
+F, ROWS, SAMPLES, REPEATS, SEED = 20, 4000, 200, 5, 0
 
 
 class Counter(keras.layers.Layer):
@@ -78,7 +79,13 @@ def main() -> int:
     ok = True
 
     model, counter, dataset = build()
-    spec = {"max_protected_share": 0.99, "samples": SAMPLES, "seed": SEED}
+    spec = {
+        "max_protected_share": 0.99,
+        "proxies": ["x0"],  # a protected gate needs a protected feature to measure
+        "samples": SAMPLES,
+        "repeats": REPEATS,
+        "seed": SEED,
+    }
 
     def permutation():
         return checks.explainability(model, dataset, method="permutation", **spec)
@@ -119,10 +126,10 @@ def main() -> int:
     checks.explainability(estimator, dataset, **spec)
     rows = adapter.rows_predicted - before
     print(
-        f"scikit-learn permutation: {rows} rows predicted = {rows // SAMPLES} passes of "
-        f"{SAMPLES} rows beyond the cached clean pass (target F = {F})"
+        f"scikit-learn permutation: {rows} rows predicted = {rows // (REPEATS * SAMPLES)} "
+        f"passes of {REPEATS} x {SAMPLES} rows beyond the cached clean pass (target F = {F})"
     )
-    ok &= rows == F * SAMPLES
+    ok &= rows == F * REPEATS * SAMPLES
 
     print("OK" if ok else "MISSED")
     return 0 if ok else 1

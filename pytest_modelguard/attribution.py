@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, ModelOutput
-from pytest_modelguard.checks.performance import predicted_labels
+from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.verdict import GateError
 
@@ -183,11 +183,13 @@ def integrated_gradients(
 
 @dataclass(frozen=True)
 class Permutation:
-    """Permutation importances, the per-row score changes behind them, and their cost."""
+    """Permutation importances, the per-row evidence behind them, and their cost."""
 
-    importance: np.ndarray  # (features,): drop in accuracy, or rise in MSE
-    changes: np.ndarray  # (rows, features): |score(x) - score(x with feature j shuffled)|
+    importance: np.ndarray  # (features,): mean rise of the loss when the feature is shuffled
+    contributions: np.ndarray  # (rows, features): each row's loss rise, mean over repeats
+    changes: np.ndarray  # (rows, features): |score(x) - score(x, feature j shuffled)|, repeat 0
     passes: int  # batched inference passes (the clean one not counted: it is cached)
+    scoring: str  # the per-row loss: log loss, squared error, or 0/1 loss for labels only
 
 
 def permutation_importance(
@@ -197,21 +199,43 @@ def permutation_importance(
     orders: np.ndarray,
     columns: np.ndarray | None,
 ) -> Permutation:
-    """Shuffle one feature at a time (feature ``j`` of row ``i`` takes row ``orders[j, i]``'s
-    value) and score each shuffled copy in one batched pass against ``clean``, the cached
-    outputs of the same rows. Classification loses accuracy, regression gains squared error."""
-    regression = clean.kind == "values"
-    reference = _loss(clean, sample.target, regression)
+    """Shuffle one feature at a time, ``repeats`` times (feature ``j`` of row ``i`` takes row
+    ``orders[r, j, i]``'s value in repeat ``r``); the repeats of one feature are scored in
+    one batched pass. Importance is the rise of a proper scoring rule (log loss for
+    classifiers with scores, squared error for regressors), as scikit-learn's
+    ``permutation_importance`` with ``neg_log_loss`` / ``neg_mean_squared_error``; only a
+    model that returns labels alone falls back to the 0/1 loss."""
+    repeats, width, n = orders.shape
+    reference, scoring = row_losses(clean, sample.target)
     labels = clean.array if clean.kind == "labels" else None
     base = row_scores(clean, columns, labels)
-    importance = np.empty(len(orders))
-    changes = np.empty((len(sample), len(orders)))
-    for j, order in enumerate(orders):
-        values = feature_column(sample.features, j)[order]
-        output = adapter.predict(_like(sample, with_feature(sample.features, j, values)))
-        importance[j] = _loss(output, sample.target, regression) - reference
-        changes[:, j] = np.abs(row_scores(output, columns, labels) - base)
-    return Permutation(importance, changes, len(orders))
+    target = np.tile(sample.target, repeats)
+    contributions = np.empty((n, width))
+    changes = np.empty((n, width))
+    for j in range(width):
+        column = feature_column(sample.features, j)
+        copies = [with_feature(sample.features, j, column[order]) for order in orders[:, j]]
+        stacked = Dataset(
+            _concatenate(copies),
+            target,
+            feature_names=sample.feature_names,
+            kind=sample.kind,
+            name=sample.name,
+        )
+        output = adapter.predict(stacked)
+        losses, _ = row_losses(output, target)
+        contributions[:, j] = losses.reshape(repeats, n).mean(axis=0) - reference
+        first = ModelOutput(array=output.array[:n], kind=output.kind, classes=output.classes)
+        changes[:, j] = np.abs(row_scores(first, columns, labels) - base)
+    return Permutation(contributions.mean(axis=0), contributions, changes, width, scoring)
+
+
+def _concatenate(parts: list[Any]) -> Any:
+    if hasattr(parts[0], "iloc"):
+        import pandas as pd
+
+        return pd.concat(parts, ignore_index=True)
+    return np.concatenate(parts)
 
 
 def score_changes(
@@ -239,13 +263,22 @@ def _like(dataset: Dataset, features: Any) -> Dataset:
     )
 
 
-def _loss(output: ModelOutput, target: np.ndarray, regression: bool) -> float:
-    """Accuracy lost (as 1 - accuracy) for classifiers, mean squared error for regressors."""
-    if regression:
+def row_losses(output: ModelOutput, target: np.ndarray) -> tuple[np.ndarray, str]:
+    """Each row's loss and its name: squared error for regression values, log loss (of
+    probabilities clipped to [eps, 1 - eps], as scikit-learn's ``log_loss``) for scores,
+    and the 0/1 loss for a model that gives labels only."""
+    if output.kind == "values":
         values = np.asarray(output.array, dtype=np.float64).reshape(len(target), -1)[:, 0]
-        return float(np.mean((np.asarray(target, dtype=np.float64) - values) ** 2))
-    labels = predicted_labels(output, target, DECISION_THRESHOLD)
-    return float(1.0 - np.mean(labels == target))
+        return (np.asarray(target, dtype=np.float64) - values) ** 2, "squared error"
+    if output.kind == "labels":
+        labels = predicted_labels(output, target, DECISION_THRESHOLD)
+        return (labels != target).astype(np.float64), "0/1 loss (the model returns labels only)"
+    probabilities, classes = class_probabilities(output, target)
+    order = np.argsort(classes)
+    truth = order[np.searchsorted(classes, target, sorter=order)]
+    p = probabilities[np.arange(len(target)), truth]
+    eps = np.finfo(np.float64).eps
+    return -np.log(np.clip(p, eps, 1.0 - eps)), "log loss"
 
 
 # -- features as columns ----------------------------------------------------------------------

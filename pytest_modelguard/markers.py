@@ -225,6 +225,7 @@ def explainability(
     min_stability: float | None = None,
     steps: int = 32,
     samples: int = 200,
+    repeats: int = 5,
     examples: int | None = None,
     model: str | None = None,
     data: str | None = None,

@@ -199,7 +199,11 @@ def as_texts(values: Iterable[Any]) -> list[str]:
     for value in values.tolist() if hasattr(values, "tolist") else values:
         if type(value) is str:
             texts.append(value)
-        elif value is None or (isinstance(value, float) and value != value):
+        elif (
+            value is None
+            or type(value).__name__ in ("NAType", "NaTType")
+            or (isinstance(value, float) and value != value)
+        ):
             texts.append("")
         elif isinstance(value, bytes):
             texts.append(value.decode("utf-8", "replace"))

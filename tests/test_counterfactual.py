@@ -298,8 +298,8 @@ PLAIN = _arrays(TWO)
 TARGET4 = [0, 1, 0, 1]
 ERRORS = {
     "no-threshold": (PLAIN, {"max_disparity": None}, "give max_disparity="),
-    "threshold-1": (PLAIN, {"max_disparity": 1.0}, "0 <= max_disparity < 1"),
-    "threshold-negative": (PLAIN, {"max_disparity": -0.1}, "0 <= max_disparity < 1"),
+    "threshold-1": (PLAIN, {"max_disparity": 1.0}, "max_disparity=1.0 cannot fail"),
+    "threshold-negative": (PLAIN, {"max_disparity": -0.1}, r"a flip rate lies in \[0, 1\]"),
     "threshold-string": (PLAIN, {"max_disparity": "0.1"}, "must be a finite number"),
     "decision-threshold": (PLAIN, {"decision_threshold": 1.0}, "strictly between 0 and 1"),
     "examples-0": (PLAIN, {"examples": 0}, "examples=0: give a positive integer"),

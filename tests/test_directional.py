@@ -188,7 +188,7 @@ def test_categorical_feature_is_an_error(credit):
 
 
 def test_bad_thresholds_data_and_models(credit, logistic, keras_multiclass_logits, digits):
-    with pytest.raises(GateError, match="0 <= max_violation_rate < 1"):
+    with pytest.raises(GateError, match=r"max_violation_rate=1\.0 cannot fail"):
         gate(logistic, _dataset(credit), monotonic={"income": "increasing"}, max_violation_rate=1.0)
     with pytest.raises(GateError, match="examples=-1"):
         gate(logistic, _dataset(credit), monotonic={"income": "increasing"}, examples=-1)
@@ -208,4 +208,18 @@ def test_bad_thresholds_data_and_models(credit, logistic, keras_multiclass_logit
             lambda x: np.array(["yes"] * len(x)),
             _dataset(credit),
             monotonic={"income": "increasing"},
+        )
+
+
+def test_a_feature_that_cannot_move_is_an_error_not_a_pass(credit, logistic):
+    # Every income already at its declared upper bound: no row moves, no violation can be
+    # counted, and the gate used to pass with a violation rate of 0.
+    capped = credit.assign(income=200.0)
+    with pytest.raises(GateError, match=r"nothing to measure: none of the 10 examples changed"):
+        gate(
+            logistic,
+            _dataset(capped),
+            monotonic={"income": "increasing"},
+            bounds={"income": (10.0, 200.0)},
+            examples=10,
         )

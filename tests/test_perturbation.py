@@ -330,7 +330,10 @@ def test_family_must_fit_the_dataset_kind(family, dataset, fits, request, credit
     ("spec", "message"),
     [
         ({"max_flip_rate": None}, "need a threshold: give max_flip_rate="),
-        ({"max_flip_rate": 1.5}, "0 <= max_flip_rate < 1"),
+        (
+            {"max_flip_rate": 1.5},
+            r"a rate lies in \[0, 1\]; a percentage\? write max_flip_rate=0.015",
+        ),
         ({"eps": None}, "needs eps=: the noise standard deviation"),
         ({"eps": 2.0}, "at most 1"),
         ({"eps": -0.1}, "must be more than 0"),
@@ -369,3 +372,18 @@ def test_bad_data_and_models_are_errors(credit, credit_model, noisy_images):
     stream = Dataset.from_batches([(noisy_images.features, noisy_images.target)], kind="image")
     with pytest.raises(GateError, match="in-memory Dataset"):
         gate(lambda x: np.zeros(len(x)), stream, perturbation="brightness")
+
+
+def test_a_perturbation_that_changes_no_input_is_an_error_not_a_pass(reviews):
+    # Texts without letters: the case family has nothing to change, every flip rate is 0,
+    # and the gate used to pass by construction.
+    numbers = Dataset(
+        [f"{i} {2 * i} - {i % 7}" for i in range(256)],
+        np.arange(256) % 2,
+        kind="text",
+        name="numbers",
+    )
+    with pytest.raises(GateError, match=r"nothing to measure: none of the 10 examples changed"):
+        gate(case_sensitive, numbers, perturbation="case", eps=0.5, examples=10)
+    # the same family on texts with letters measures something
+    assert gate(lowercasing, reviews, perturbation="case", eps=0.5, examples=10).passed

@@ -221,7 +221,8 @@ def _labels_only(rows: np.ndarray) -> np.ndarray:
         ({"max_mia_auc": 0.6, "max_mia_advantage": 0.1}, "give exactly one"),
         ({"max_mia_auc": 0.6, "columns": ["a"]}, "columns= applies to pii gates"),
         ({"max_mia_auc": 0.5}, r"use 0.5 < max_mia_auc < 1"),
-        ({"max_mia_auc": 1.0}, r"use 0.5 < max_mia_auc < 1"),
+        ({"max_mia_auc": 1.0}, r"max_mia_auc=1.0 cannot fail: an attack AUC never exceeds 1"),
+        ({"max_mia_auc": 60}, r"lies in \[0, 1\]; a percentage\? write max_mia_auc=0.6"),
         ({"max_mia_advantage": 0.0}, r"0 < max_mia_advantage < 1"),
         ({"max_mia_auc": 0.6, "attack": "shadow"}, "attack='shadow': use one of loss, confidence"),
         ({"max_mia_auc": 0.6, "samples": 10}, "samples=10: use an integer of at least 30"),
@@ -261,6 +262,39 @@ def test_mia_input_errors(logistic, noisy, members, holdout):
         checks.privacy(stored, holdout, members=members, max_mia_auc=0.6)
     with pytest.raises(GateError, match="membership inference attacks a model"):
         checks.privacy(None, holdout, members=members, max_mia_auc=0.6)
+
+
+def test_members_reused_as_non_members_are_an_error_naming_the_overlap(overfit, noisy, members):
+    # Shuffled members as "non-members": the attack compares each row with itself, the AUC
+    # is 0.5 and the gate used to pass even on the model that memorised its training set.
+    order = np.random.default_rng(0).permutation(300)
+    shuffled = Dataset.from_arrays(
+        noisy["x_train"][order].astype(np.float64), noisy["y_train"][order], name="shuffled"
+    )
+    with pytest.raises(GateError, match=r"300 of the 300 non-member rows of 'shuffled' are also"):
+        checks.privacy(overfit, shuffled, members=members, max_mia_auc=0.6)
+    # 75 % overlap: 225 training rows mixed into 75 real holdout rows
+    x = np.concatenate([noisy["x_train"][:225], noisy["x"][:75]])
+    y = np.concatenate([noisy["y_train"][:225], noisy["y"][:75]])
+    mixed = Dataset.from_arrays(x, y, name="mixed")
+    with pytest.raises(
+        GateError, match=r"225 of the 300 non-member rows .*\(drop the shared rows\)"
+    ):
+        checks.privacy(overfit, mixed, members=members, max_mia_auc=0.6)
+    # the same features under another label are another row (the loss attack reads the label)
+    relabelled = Dataset.from_arrays(noisy["x_train"], 1 - noisy["y_train"], name="relabelled")
+    verdict = checks.privacy(overfit, relabelled, members=members, max_mia_auc=0.6)
+    assert verdict.evidence["n_non_members"] == 300
+
+
+def test_row_hashes_ignore_container_and_dtype(noisy):
+    from pytest_modelguard.checks.privacy import row_hashes
+
+    as_array = Dataset.from_arrays(noisy["x"], noisy["y"])
+    frame = pd.DataFrame(noisy["x"].astype(np.float64)).rename(columns=str)
+    as_frame = Dataset.from_pandas(frame.assign(y=noisy["y"]), target="y")
+    assert np.array_equal(row_hashes(as_array), row_hashes(as_frame))
+    assert len(np.unique(row_hashes(as_array))) == len(as_array)
 
 
 def test_a_model_without_scores_says_which_attack_needs_what(members, holdout):
@@ -369,6 +403,26 @@ def test_pii_model_that_does_not_produce_text_is_noted(logistic, records):
         **{"pii": "forbid", "columns": ["<features>[0]"]},
     )
     assert "it is probabilities, not text" in scores.evidence["model_output"]
+
+
+def test_pii_gate_over_nothing_is_an_error():
+    # An empty dataset used to pass with n=0: a scan of nothing is no evidence.
+    empty = Dataset.from_pandas(
+        pd.DataFrame({"note": pd.Series([], dtype=str), "y": pd.Series([], dtype=int)}),
+        target="y",
+        name="empty",
+    )
+    with pytest.raises(GateError, match=r"dataset 'empty' has no rows: a PII scan of nothing"):
+        checks.privacy(None, empty, pii="forbid")
+    # Rows, but no text in the scanned columns: only missing values and blanks.
+    blank = pd.DataFrame({"note": [None, "", "  ", np.nan, pd.NA], "y": [0, 1, 0, 1, 0]})
+    blank["note"] = blank["note"].astype(object)
+    with pytest.raises(GateError, match=r"nothing to scan: the column\(s\) 'note' .* 5 rows"):
+        checks.privacy(None, Dataset.from_pandas(blank, target="y"), pii="forbid")
+    # One non-empty text is something to scan.
+    blank.loc[2, "note"] = "all good"
+    verdict = checks.privacy(None, Dataset.from_pandas(blank, target="y"), pii="forbid")
+    assert verdict.passed and verdict.evidence["texts_scanned"] == {"note": 1}
 
 
 def test_pii_errors(records, holdout):

@@ -143,7 +143,7 @@ def verdicts(tabular, tmp_path_factory) -> list[tuple[str, Verdict]]:
                 protected_not_in_top_k=1,
                 proxies=["f0"],
                 method="permutation",
-                samples=100,
+                samples=600,
             ),
         ),
         (

@@ -296,7 +296,7 @@ def test_attack_success_is_measured_on_correctly_classified_rows(keras_binary, b
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"max_attack_success": 1.5, "eps": 0.1}, "give a value in \\[0, 1\\)"),
+        ({"max_attack_success": 1.5, "eps": 0.1}, r"a share of attacked rows lies in \[0, 1\]"),
         ({"max_attack_success": "low", "eps": 0.1}, "must be a number"),
         ({"max_attack_success": 0.1}, "needs eps="),
         ({"max_attack_success": 0.1, "eps": 0.1, "attack": "nope"}, "unknown attack 'nope'"),

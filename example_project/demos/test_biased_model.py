@@ -30,15 +30,19 @@ def test_biased_model_decisions_do_not_depend_on_sex(): ...
 
 
 # sex_male is a model input, but the dataset's sensitive columns are "sex" and "race":
-# proxies= names the input that stands for sex. Measured share 0.088 of the permutation
-# importance (1000 rows) against a limit of 0.01 (the credit model: 0). Note that
-# protected_not_in_top_k=3 would PASS here (sex_male ranks 5th of 8): a feature can decide
-# a fifth of the thin-file cases without being a top driver on average, so gate the share.
+# proxies= names the input that stands for sex. Measured share 0.018-0.020 of the
+# permutation importance (log loss, all 8000 rows; lower 95 % bound above 0.012) against a
+# limit of 0.005 (the credit model gives age at most 0.01). Sex decides only thin-file
+# cases (23 % of rows), so its share of the whole log loss is small, and at 1000 rows the
+# interval holds 0.005-0.01: the gate would be an error ("ranking unstable at this n"),
+# hence every row. protected_not_in_top_k=3 would PASS here (sex_male surely ranks 7th of
+# 8): a feature can decide a fifth of the cases without being a top driver on average,
+# so gate the share.
 @explainability(
-    max_protected_share=0.01,
+    max_protected_share=0.005,
     proxies=["sex_male"],
     method="permutation",
-    samples=1000,
+    samples=8000,
     model="biased_model",
     data="biased_dataset",
 )

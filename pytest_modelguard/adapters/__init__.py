@@ -118,14 +118,28 @@ class Adapter:
         return self.identity()["fingerprint"]
 
     def outputs(self, dataset: Dataset) -> ModelOutput:
-        """Every row's output, computed in batches on first use and cached."""
+        """Every row's output, computed in batches on first use, validated and cached."""
         key = dataset.fingerprint
         if key not in self._cache:
-            self._cache[key] = self.predict(dataset)
+            if not dataset.is_streaming and len(dataset) == 0:
+                raise GateError(
+                    f"dataset {dataset.name!r} has no rows: a gate on nothing measures "
+                    "nothing; give it data"
+                )
+            output = check_output(self.predict(dataset), self.name)
+            if not dataset.is_streaming:
+                check_target(dataset.target, dataset.name)
+                check_columns(output, dataset.target, self.name)
+            self._cache[key] = output
         return self._cache[key]
 
     def time_batches(self, dataset: Dataset, *, batch_size: int, repeats: int) -> list[float]:
         """Seconds per model call on batches of ``batch_size`` rows (not cached)."""
+        if len(dataset) == 0:
+            raise GateError(
+                f"dataset {dataset.name!r} has no rows: there is no batch to time; give the "
+                "latency gate data with at least one row"
+            )
         inputs = self.prepare(dataset)
         batch = _slice(inputs, 0, min(batch_size, len(dataset)))
         self._call(batch, 0)  # warm-up: tracing and allocation are not latency
@@ -189,19 +203,143 @@ class Adapter:
             kind = infer_output_kind(array)
         if array.ndim == 2 and array.shape[1] == 1:
             array = array[:, 0]
-        return ModelOutput(array=array, kind=kind, classes=self.classes)
+        return check_output(ModelOutput(array=array, kind=kind, classes=self.classes), self.name)
+
+
+#: how far a probability may stray from [0, 1], and a row of them from summing to 1
+#: (float32 softmax over many classes stays well inside)
+PROBABILITY_TOLERANCE = 1e-3
 
 
 def infer_output_kind(array: np.ndarray) -> str:
-    """Guess what unlabeled outputs are: integers are labels, [0, 1] are probabilities."""
+    """Guess what unlabeled outputs are: integers are labels, [0, 1] are probabilities.
+
+    Several columns in [0, 1] whose rows do not sum to 1 are neither: independent
+    sigmoids, or broken probabilities. Softmaxing them as logits would gate something
+    else than the model, so that is an error asking to say what they are.
+    """
     if array.dtype.kind in "iubUSO":
         return "labels"
     if array.size and array.min() >= 0.0 and array.max() <= 1.0:
         if array.ndim == 1 or array.shape[1] == 1:
             return "probabilities"
-        if np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
+        sums = array.sum(axis=1)
+        if np.allclose(sums, 1.0, atol=PROBABILITY_TOLERANCE):
             return "probabilities"
+        row = int(np.argmax(np.abs(sums - 1.0)))
+        raise GateError(
+            f"the model's {array.shape[1]} score columns lie in [0, 1] but row {row} sums to "
+            f"{sums[row]:.4g}, not 1: they are not class probabilities; if they are logits, "
+            "return adapt(model, output='logits') from the model fixture, else make the "
+            "model return one probability per class (softmax)"
+        )
     return "logits"
+
+
+def check_output(output: ModelOutput, model: str) -> ModelOutput:
+    """The output, once shown to be what it claims: probabilities in [0, 1] whose rows sum
+    to 1, and one score column per named class. Every gate reads outputs through this."""
+    if output.derived.get("validated"):
+        return output
+    array, classes = output.array, output.classes
+    if output.kind in ("probabilities", "logits") and array.dtype.kind not in "biuf":
+        raise GateError(
+            f"the model {model} is said to return {output.kind}, but it returns "
+            f"{array.dtype} values; return numbers, or adapt(model, output='labels')"
+        )
+    if output.kind == "probabilities" and array.size:
+        tol = PROBABILITY_TOLERANCE
+        outside = (array < -tol) | (array > 1.0 + tol)
+        if np.any(outside):
+            row = int(np.flatnonzero(outside.reshape(len(array), -1).any(axis=1))[0])
+            raise GateError(
+                f"the model {model} returns probabilities, but row {row} holds "
+                f"{np.round(np.atleast_1d(array[row]), 4).tolist()}, outside [0, 1]: if "
+                "these are logits or margins, return adapt(model, output='logits')"
+            )
+        if array.ndim == 2 and array.shape[1] > 1:
+            gap = np.abs(array.sum(axis=1) - 1.0)
+            if np.any(gap > tol):
+                row = int(np.argmax(gap))
+                raise GateError(
+                    f"the model {model} returns probabilities, but row {row} sums to "
+                    f"{array[row].sum():.4g}, not 1 (tolerance {tol:g}): normalise them "
+                    "(softmax), or return adapt(model, output='logits') if they are logits"
+                )
+    if classes is not None and output.kind in ("probabilities", "logits"):
+        columns = 2 if array.ndim == 1 else array.shape[1]
+        if columns != len(classes):
+            raise GateError(
+                f"the model {model} returns {columns} score column(s) "
+                f"({'one binary score' if array.ndim == 1 else f'shape {array.shape}'}) but "
+                f"names {len(classes)} classes {[str(c) for c in classes[:10]]}: each score "
+                "column must stand for one class"
+            )
+    output.derived["validated"] = True
+    return output
+
+
+def check_columns(output: ModelOutput, target: np.ndarray, model: str) -> None:
+    """Unnamed score columns stand for the classes 0..k-1 of the target: more columns than
+    the target has classes is a model for another task (or a wrong output layer), whose
+    extra columns would only lower every metric quietly."""
+    array = output.array
+    if output.classes is not None or output.kind not in ("probabilities", "logits"):
+        return
+    if array.ndim != 2 or array.shape[1] <= 2:
+        return
+    present = np.unique(target[~_missing(target)])
+    if len(present) < array.shape[1]:
+        raise GateError(
+            f"the model {model} returns {array.shape[1]} score columns but the target has "
+            f"{len(present)} classes {[str(c) for c in present[:10]]}: the columns do not "
+            "match the classes (a model for another task, or a wrong output layer?); if the "
+            "model knows classes this data lacks, name every column with "
+            "adapt(model, classes=[...]) in the model fixture"
+        )
+
+
+def check_target(target: np.ndarray, name: str) -> None:
+    """A missing label (NaN, None, pandas NA) is not a class: it is an error to fix."""
+    missing = _missing(target)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise GateError(
+            f"the target of dataset {name!r} is missing (NaN/None) on {len(rows)} of "
+            f"{len(target)} rows (first: {rows[:5].tolist()}): a missing label is not a "
+            "class; drop or label those rows"
+        )
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind in "biuUSM":
+        return np.zeros(len(values), bool)
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool).reshape(len(values))
+
+
+def positive_label(labels: Any, pos_label: Any) -> Any:
+    """The positive (favourable) class: ``pos_label`` if given, else 1 when the labels are
+    0/1, False/True or -1/1. Any other labels (strings above all) must name it: which of
+    "approved"/"denied" is positive is not for alphabetical order to decide. One rule for
+    every gate that needs a positive class (performance, fairness)."""
+    shown = [v.item() if hasattr(v, "item") else v for v in labels]
+    if pos_label is not None:
+        if len(shown) >= 2 and pos_label not in shown:
+            raise GateError(f"pos_label={pos_label!r} is not among the labels {shown}")
+        return pos_label
+    numeric = all(
+        isinstance(v, bool | int | float | np.bool_ | np.integer | np.floating) for v in shown
+    )
+    if numeric and (set(shown) <= {0, 1} or set(shown) <= {-1, 1}):
+        return True if all(isinstance(v, bool | np.bool_) for v in shown) else 1
+    raise GateError(
+        f"the labels are {shown[:10]}: say which one is the positive (favourable) class "
+        "with pos_label= (only 0/1, False/True and -1/1 labels imply it)"
+    )
 
 
 Resolver = Callable[[Any], "Adapter | None"]
@@ -219,24 +357,34 @@ def remove_resolver(resolver: Resolver) -> None:
         _resolvers.remove(resolver)
 
 
-def adapt(model: Any, *, output: OutputKind = "auto", batch_size: int | None = None) -> Adapter:
+def adapt(
+    model: Any,
+    *,
+    output: OutputKind = "auto",
+    batch_size: int | None = None,
+    classes: Any = None,
+) -> Adapter:
     """The adapter for ``model``: the same instance (and cache) for the same model object.
 
     Return ``adapt(model, output="logits")`` from a fixture to state what a model's
-    outputs are instead of letting the plugin infer it.
+    outputs are instead of letting the plugin infer it, and ``classes=[...]`` to name
+    the class of each score column (a model that knows classes the data lacks).
     """
     if output not in OUTPUT_KINDS:
         raise ValueError(f"output={output!r} is not one of {', '.join(OUTPUT_KINDS)}")
     if isinstance(model, Adapter):
         return model
     cached = _adapters.get(id(model))
-    if cached is not None and cached.model is model and output == "auto" and batch_size is None:
+    fresh = output == "auto" and batch_size is None and classes is None
+    if cached is not None and cached.model is model and fresh:
         return cached
     adapter = _make(model)
     if output != "auto":
         adapter.output = output
     if batch_size is not None:
         adapter.batch_size = batch_size
+    if classes is not None:
+        adapter.classes = np.asarray(classes)
     try:
         weakref.finalize(model, _adapters.pop, id(model), None)
     except TypeError:

@@ -31,6 +31,51 @@ def one_threshold(requirement: str, given: Mapping[str, float | None]) -> tuple[
     return name, float(value)
 
 
+#: a proportion, rate, share, AUC or probability: the range most gated metrics take
+UNIT = (0.0, 1.0)
+NON_NEGATIVE = (0.0, math.inf)
+
+
+def check_threshold(
+    name: str,
+    value: float,
+    *,
+    operator: Operator,
+    within: tuple[float, float],
+    what: str,
+) -> float:
+    """``value`` as the threshold of a metric that takes values in ``within``, or an error.
+
+    One rule for every requirement: a threshold outside the metric's range is an error
+    (with a hint when it looks like a percentage), and so is one the metric can never
+    cross, which would make the gate pass by construction (``min=`` at or below the
+    lowest value, ``max=`` at or above the highest). ``what`` names the metric.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise GateError(f"{name}= must be a finite number, got {value!r}")
+    low, high = within
+    value = float(value)
+    span = f"[{low:g}, {high:g}]" if math.isfinite(high) else f"[{low:g}, inf)"
+    if math.isinf(low):
+        span = f"(-inf, {high:g}]"
+    if not low <= value <= high:
+        hint = ""
+        if high == 1.0 and 1.0 < value <= 100.0:
+            hint = f"; a percentage? write {name}={value / 100:g}"
+        raise GateError(f"{name}={value!r}: {what} lies in {span}{hint}")
+    if operator == ">=" and value <= low:
+        raise GateError(
+            f"{name}={value!r} cannot fail: {what} is never below {low:g}, so the gate would "
+            f"pass by construction; give {name} > {low:g}"
+        )
+    if operator == "<=" and value >= high:
+        raise GateError(
+            f"{name}={value!r} cannot fail: {what} never exceeds {high:g}, so the gate would "
+            f"pass by construction; give {name} < {high:g}"
+        )
+    return value
+
+
 def check_confidence(confidence: float | None, n_resamples: int) -> None:
     if confidence is None:
         return

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
-from pytest_modelguard.checks._gate import decide, one_threshold
+from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
 from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES
@@ -53,11 +53,7 @@ def counterfactual_flip_rate(
     """
     started = time.perf_counter()
     _, threshold = one_threshold("fairness", {"max_disparity": max_disparity})
-    if not 0.0 <= threshold < 1.0:
-        raise GateError(
-            f"max_disparity={max_disparity!r}: a flip rate lies in [0, 1], so the gate "
-            "needs 0 <= max_disparity < 1 (0 forbids any flip)"
-        )
+    check_threshold("max_disparity", threshold, operator="<=", within=UNIT, what="a flip rate")
     if not 0.0 < decision_threshold < 1.0:
         raise GateError(
             f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"

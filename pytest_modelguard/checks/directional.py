@@ -175,6 +175,7 @@ class _Probe:
     """Raises one feature of a window of rows and scores it in one model call."""
 
     rate_key = "violation_rate"
+    changed_key = "moved"  # rows whose feature moved: none in a whole search measures nothing
 
     def __init__(
         self,

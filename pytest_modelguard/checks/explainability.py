@@ -17,11 +17,12 @@ import numpy as np
 
 from pytest_modelguard import attribution
 from pytest_modelguard.adapters import Adapter, ModelOutput, adapt
-from pytest_modelguard.checks._gate import decide, one_threshold
+from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
 from pytest_modelguard.checks.perturbation import (
     examples_for,
     feature_names_of,
     image_bounds,
+    rows_changed,
     run_search,
     tabular_columns,
     take,
@@ -38,6 +39,10 @@ STABILITY_PERTURBATION = {"tabular": ("feature_jitter", 0.05), "image": ("gaussi
 STABILITY_ROWS = 64  # rows one Hypothesis example perturbs and re-attributes, batched
 RANKED_PIXELS = 20  # an image ranking lists the most important pixels only
 SHOWN_ROWS = 5
+#: the protected gates decide only when the ranking is this sure (two-sided, over rows)
+RANKING_CONFIDENCE = 0.95
+RANKING_Z = 1.959964  # normal quantile of (1 + RANKING_CONFIDENCE) / 2
+SHARE_RESAMPLES = 1000  # Poisson-bootstrap resamples of the rows for the share's interval
 
 
 def explainability(
@@ -51,6 +56,7 @@ def explainability(
     min_stability: float | None = None,
     steps: int = 32,
     samples: int = 200,
+    repeats: int = 5,
     examples: int | None = None,
     seed: int = 0,
     profile: Profile | None = None,
@@ -58,8 +64,12 @@ def explainability(
     """Gate the attributions of ``model`` on a seeded sample of ``samples`` rows.
 
     ``method`` is ``integrated_gradients`` (``steps`` midpoint steps from the feature means,
-    zeros for images) or ``permutation``; by default integrated gradients when the model
-    has gradients, else permutation. Exactly one threshold: ``protected_not_in_top_k=k``
+    zeros for images) or ``permutation`` (each feature shuffled ``repeats`` times, scored
+    by log loss for classifiers and squared error for regressors); by default integrated
+    gradients when the model has gradients, else permutation. The protected gates decide
+    only when the ranking is sure at 95 % over the sampled rows; a ranking within noise of
+    the threshold is an error ("ranking unstable at this n") that asks for more samples.
+    Exactly one threshold: ``protected_not_in_top_k=k``
     (no sensitive column of the dataset that is also a feature, nor any of ``proxies``,
     ranks among the k most important features), ``max_protected_share=`` (their share of
     the total importance) or ``min_stability=`` (worst mean Spearman correlation of a row's
@@ -77,6 +87,7 @@ def explainability(
     _check_threshold(name, threshold, protected_not_in_top_k)
     _check_count("steps", steps)
     _check_count("samples", samples)
+    _check_count("repeats", repeats)
     if method is not None and method not in METHODS:
         raise GateError(f"method={method!r}: use one of {', '.join(METHODS)} (or None for auto)")
     if dataset.kind == "text":
@@ -118,7 +129,19 @@ def explainability(
             "here (Keras and TensorFlow models do); use method='permutation'"
         )
 
-    explainer = _Explainer(adapter, dataset, method, fn, steps=steps, samples=samples, seed=seed)
+    if protected == [] and name != "min_stability":
+        raise GateError(
+            "nothing to measure: the model takes no protected attribute as an input (none of "
+            f"the dataset's sensitive columns {list(dataset.sensitive)} is among its features"
+            + (", and no proxies= were named" if not proxies else "")
+            + "), so no protected feature can rank high and the gate would pass by "
+            "construction. Name the features that stand in for a protected attribute with "
+            "proxies=[...], or pass the attribute as a feature (how much it leaks through "
+            "other features is what @fairness gates measure)"
+        )
+    explainer = _Explainer(
+        adapter, dataset, method, fn, steps=steps, samples=samples, repeats=repeats, seed=seed
+    )
     importance = explainer.importance
     ranks = 1 + (importance[None, :] > importance[:, None]).sum(axis=1)  # ties: best rank
     shares = np.clip(importance, 0.0, None) / np.clip(importance, 0.0, None).sum()
@@ -160,10 +183,11 @@ class _Explainer:
         *,
         steps: int,
         samples: int,
+        repeats: int,
         seed: int,
     ) -> None:
         self.adapter, self.dataset, self.method = adapter, dataset, method
-        self.fn, self.steps, self.seed = fn, steps, seed
+        self.fn, self.steps, self.seed, self.repeats = fn, steps, seed, repeats
         clean = adapter.outputs(dataset)  # the cached pass every gate shares
         rng = np.random.default_rng(seed)
         n = len(dataset)
@@ -209,6 +233,7 @@ class _Explainer:
         gap = np.abs(result.attributions.reshape(len(x), -1).sum(axis=1) - delta)
         completeness = float(gap.max() / max(float(np.abs(delta).mean()), 1e-12))
         self.per_row = attribution.per_feature(result.attributions)
+        self.contributions = self.per_row  # importance is their mean over rows
         self.importance = self.per_row.mean(axis=0)
         self.evidence.update(
             reference_input=described,  # not "baseline": that key is the baseline comparison
@@ -239,11 +264,18 @@ class _Explainer:
 
     def _permutation(self, output: ModelOutput, rng: np.random.Generator) -> None:
         width = attribution.n_features(self.sample.features)
-        self.orders = np.stack([rng.permutation(len(self.rows)) for _ in range(width)])
+        n = len(self.rows)
+        orders = np.stack(
+            [np.stack([rng.permutation(n) for _ in range(width)]) for _ in range(self.repeats)]
+        )
+        self.orders = orders[0]  # the per-row attributions (stability) use the first repeat
         result = attribution.permutation_importance(
-            self.adapter, self.sample, output, self.orders, self.columns
+            self.adapter, self.sample, output, orders, self.columns
         )
         self.per_row, self.importance = result.changes, result.importance
+        self.contributions = result.contributions
+        self.evidence["repeats"] = self.repeats
+        self.evidence["scoring"] = result.scoring
         self.evidence["passes"] = {"inference": result.passes, "clean": "cached"}
 
     def attribute(self, features: Any, window: np.ndarray) -> np.ndarray:
@@ -269,8 +301,8 @@ class _Explainer:
 
 def _attributed(output: ModelOutput, method: str) -> str:
     if method == "permutation":
-        loss = "mean squared error rises" if output.kind == "values" else "accuracy drops"
-        return f"how much the {loss} when the feature is shuffled"
+        loss = {"values": "mean squared error", "labels": "0/1 loss"}.get(output.kind, "log loss")
+        return f"how much the {loss} rises when the feature is shuffled"
     score = {"probabilities": "probability", "logits": "logit"}.get(output.kind)
     if score and output.array.ndim == 2:
         return f"the {score} of the predicted class"
@@ -293,26 +325,30 @@ def _protected_gate(
     explainer: _Explainer,
     evidence: dict[str, Any],
 ) -> tuple[Verdict, str | None]:
-    listed = ", ".join(names[j] for j in protected) or "none among the features"
-    note = None
-    if not protected:
-        note = (
-            "the model does not take any protected attribute as an input: none of the "
-            f"sensitive columns {list(dataset.sensitive)} is a feature"
-            + (" and no proxies= were named" if not evidence["proxies"] else "")
-            + ", so none can rank among its most important features (a pass by construction;"
-            " name features that stand in for them with proxies=)"
-        )
-        evidence["note"] = note
+    listed = ", ".join(names[j] for j in protected)
     importance = (
-        "permutation importance"
+        f"permutation importance ({explainer.evidence['scoring']}, {explainer.repeats} repeats)"
         if explainer.method == "permutation"
         else "mean |integrated gradients| attribution"
     )
+    n = len(explainer.rows)
+    contributions = explainer.contributions
     if name == "protected_not_in_top_k":
         k = int(threshold)
-        inside = [j for j in protected if ranks[j] <= k]
+        bounds = _rank_bounds(contributions, protected)
         evidence["k"] = k
+        evidence["rank_interval"] = {
+            names[j]: list(bounds[j]) for j in protected
+        }  # ranks possible at 95 % over the sampled rows
+        inside = [j for j in protected if bounds[j][1] <= k]  # surely among the top k
+        unsure = [j for j in protected if bounds[j][0] <= k < bounds[j][1]]
+        if unsure and not inside:
+            shown = ", ".join(f"{names[j]} ranks {bounds[j][0]}-{bounds[j][1]}" for j in unsure[:3])
+            raise GateError(
+                f"ranking unstable at this n: with {n} sampled rows {shown} of {len(names)} "
+                f"at {RANKING_CONFIDENCE:.0%} confidence, so whether it is among the {k} "
+                f"most important features is noise; raise samples= (now {n}) to decide"
+            )
         if inside:
             best = min(inside, key=lambda j: ranks[j])
             evidence["worst"] = f"{names[best]} at rank {int(ranks[best])} of {len(names)}"
@@ -322,23 +358,81 @@ def _protected_gate(
             values=np.array([len(inside)]),
             operator="<=",
             threshold=0.0,
-            n=len(explainer.rows),
-            formula=f"protected features ({listed}) among the {k} most important by {importance}",
+            n=n,
+            formula=(
+                f"protected features ({listed}) surely among the {k} most important by "
+                f"{importance}, at {RANKING_CONFIDENCE:.0%} over the sampled rows"
+            ),
             evidence=evidence,
         )
-        return verdict, note
-    share = float(shares[protected].sum()) if protected else 0.0
+        return verdict, None
+    share = float(shares[protected].sum())
+    low, high = _share_interval(contributions, protected, explainer.seed)
+    if low <= threshold < high:
+        raise GateError(
+            f"ranking unstable at this n: the protected share is {share:.4g} with a "
+            f"{RANKING_CONFIDENCE:.0%} interval [{low:.4g}, {high:.4g}] over {n} sampled rows, "
+            f"which holds max_protected_share={threshold:g}: pass or fail would be noise; "
+            f"raise samples= (now {n}) to decide"
+        )
+    evidence["share_interval"] = (
+        f"{RANKING_CONFIDENCE:.0%} percentile interval, {SHARE_RESAMPLES} Poisson-bootstrap "
+        "resamples of the sampled rows"
+    )
     verdict = decide(
         requirement="explainability",
         metric="protected_share",
         values=np.array([share]),
         operator="<=",
         threshold=threshold,
-        n=len(explainer.rows),
+        confidence=RANKING_CONFIDENCE,
+        low=np.array([low]),
+        high=np.array([high]),
+        n=n,
         formula=f"sum of {importance} over protected features ({listed}) / sum over all",
         evidence=evidence,
     )
-    return verdict, note
+    return verdict, None
+
+
+def _rank_bounds(contributions: np.ndarray, protected: list[int]) -> dict[int, tuple[int, int]]:
+    """The ranks each protected feature can hold given the noise of the sampled rows.
+
+    Feature ``q`` surely outranks ``p`` when the paired mean of their per-row contributions
+    differs by more than ``RANKING_Z`` standard errors (rows are shared, so the
+    comparison is paired); ``p``'s rank lies between 1 + the features that surely outrank
+    it and 1 + those that may.
+    """
+    n = len(contributions)
+    bounds = {}
+    for p in protected:
+        difference = contributions - contributions[:, [p]]  # (rows, features): q minus p
+        mean = difference.mean(axis=0)
+        se = difference.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
+        others = np.arange(contributions.shape[1]) != p
+        surely = int(np.sum((mean - RANKING_Z * se > 0) & others))
+        maybe = int(np.sum((mean + RANKING_Z * se > 0) & others))
+        bounds[p] = (1 + surely, 1 + maybe)
+    return bounds
+
+
+def _share_interval(
+    contributions: np.ndarray, protected: list[int], seed: int
+) -> tuple[float, float]:
+    """Percentile interval of the protected share from a Poisson bootstrap of the rows."""
+    rng = np.random.default_rng([seed, 2])
+    weights = rng.poisson(1.0, size=(SHARE_RESAMPLES, len(contributions))).astype(np.float64)
+    importance = np.clip(
+        np.einsum("rn,nf->rf", weights, contributions) / weights.sum(axis=1, keepdims=True),
+        0.0,
+        None,
+    )
+    total = importance.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = importance[:, protected].sum(axis=1) / total
+    tail = (1.0 - RANKING_CONFIDENCE) / 2 * 100
+    low, high = np.nanpercentile(shares, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 class _StabilityProbe:
@@ -356,7 +450,8 @@ class _StabilityProbe:
     def __call__(self, perturbation: Any, window: int) -> dict[str, Any]:
         explainer = self.explainer
         index = np.arange(window * self.size, (window + 1) * self.size)
-        perturbed = perturbation.apply(take(explainer.sample.features, index), context=self.context)
+        original = take(explainer.sample.features, index)
+        perturbed = perturbation.apply(original, context=self.context)
         after = explainer.attribute(perturbed, index)
         rho = attribution.spearman_rows(explainer.per_row[index], after)
         least = np.argsort(rho, kind="stable")[:SHOWN_ROWS]
@@ -365,6 +460,7 @@ class _StabilityProbe:
             **perturbation.describe(),
             "window": int(window),
             "rows_in_example": len(index),
+            "inputs_changed": rows_changed(original, perturbed),
             "stability": stability,
             "instability": 1.0 - stability,
             "least_stable_rows": [int(explainer.rows[index[i]]) for i in least],
@@ -440,12 +536,11 @@ def _check_threshold(name: str, value: float, k: Any) -> None:
                 f"protected_not_in_top_k={k!r}: give a positive integer k (protected features "
                 "must rank below the k most important), e.g. protected_not_in_top_k=3"
             )
-    elif name == "max_protected_share" and not 0.0 <= value < 1.0:
-        raise GateError(
-            f"max_protected_share={value!r}: a share lies in [0, 1], so give 0 <= "
-            "max_protected_share < 1 (e.g. 0.05)"
-        )
-    elif name == "min_stability" and not 0.0 < value <= 1.0:
+    elif name == "max_protected_share":
+        check_threshold(name, value, operator="<=", within=UNIT, what="a share of importance")
+    elif name == "min_stability":
+        check_threshold(name, value, operator=">=", within=(-1.0, 1.0), what="a Spearman mean")
+    if name == "min_stability" and not 0.0 < value <= 1.0:
         raise GateError(
             f"min_stability={value!r}: a mean Spearman correlation; give 0 < min_stability "
             "<= 1 (e.g. 0.8)"

@@ -14,12 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from pytest_modelguard.adapters import Adapter, adapt
-from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
+from pytest_modelguard.adapters import Adapter, adapt, positive_label
+from pytest_modelguard.checks._gate import (
+    UNIT,
+    check_confidence,
+    check_threshold,
+    decide,
+    interval,
+    one_threshold,
+)
 from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.groups import GroupCounts
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Operator, Verdict
 
 METHODS = ("between_groups", "to_overall")
 SMALL_GROUPS = ("error", "ignore")
@@ -310,26 +317,13 @@ def _cells(
             f"have {len(labels)} labels {labels[:10]}; binarise the target (one class against "
             "the rest) or gate accuracy_difference / accuracy_group_min"
         )
-    positive = _positive_label(labels, pos_label)
+    positive = positive_label(labels, pos_label)
     cells = np.zeros((table.shape[0], 4, 3))
     is_positive = [label == positive for label in labels]
     for t, true_positive in enumerate(is_positive):
         for p, predicted_positive in enumerate(is_positive):
             cells[:, 2 * true_positive + predicted_positive] += table[:, t, p]
     return cells, positive
-
-
-def _positive_label(labels: list[Any], pos_label: Any) -> Any:
-    if pos_label is not None:
-        if len(labels) == 2 and pos_label not in labels:
-            raise GateError(f"pos_label={pos_label!r} is not among the labels {labels}")
-        return pos_label
-    if set(labels) <= {0, 1} or set(labels) <= {-1, 1}:
-        return 1
-    raise GateError(
-        f"the labels are {labels}: say which one is the positive (favourable) outcome with "
-        "pos_label="
-    )
 
 
 # -- groups -----------------------------------------------------------------------------
@@ -544,13 +538,9 @@ def _threshold(spec: Metric, given: dict[str, Any]) -> tuple[str, float]:
             f"{wrong[0]}= does not apply to {spec.name} ({kind[spec.kind]}); use {wanted}="
         )
     name, value = one_threshold("fairness", {wanted: given[wanted]})
-    if name == "max_disparity" and not 0.0 <= value < 1.0:
-        raise GateError(f"max_disparity={value!r}: a disparity lies in [0, 1]; use 0 <= max < 1")
-    if name != "max_disparity" and not 0.0 < value <= 1.0:
-        raise GateError(
-            f"{name}={value!r}: a {kind[spec.kind][2:]} lies in [0, 1]; use 0 < {name} <= 1"
-        )
-    return ("<=" if name == "max_disparity" else ">="), value
+    operator: Operator = "<=" if name == "max_disparity" else ">="
+    what = "a disparity" if name == "max_disparity" else kind[spec.kind]
+    return operator, check_threshold(name, value, operator=operator, within=UNIT, what=what)
 
 
 def _check_options(

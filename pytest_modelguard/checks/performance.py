@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -9,8 +10,16 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard import stats
-from pytest_modelguard.adapters import ModelOutput, adapt
-from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
+from pytest_modelguard.adapters import ModelOutput, adapt, positive_label
+from pytest_modelguard.checks._gate import (
+    NON_NEGATIVE,
+    UNIT,
+    check_confidence,
+    check_threshold,
+    decide,
+    interval,
+    one_threshold,
+)
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.verdict import GateError, Verdict
 
@@ -23,6 +32,7 @@ class Metric:
     needs: str  # "labels", "scores", "values" or "model"
     formula: str
     per_class: bool = False
+    within: tuple[float, float] = UNIT  # the values the metric can take
 
 
 METRICS: dict[str, Metric] = {
@@ -34,15 +44,18 @@ METRICS: dict[str, Metric] = {
         Metric("recall", "labels", "TP / (TP + FN)", per_class=True),
         Metric("f1", "labels", "2 TP / (2 TP + FP + FN)", per_class=True),
         Metric("roc_auc", "scores", "P(score(pos) > score(neg)) + P(tie) / 2", per_class=True),
-        Metric("log_loss", "scores", "-mean log p(true class)"),
+        Metric("log_loss", "scores", "-mean log p(true class)", within=NON_NEGATIVE),
         Metric("ece", "scores", f"sum over {ECE_BINS} bins of |accuracy - confidence| * n_bin / n"),
-        Metric("mae", "values", "mean |y - y_hat|"),
-        Metric("rmse", "values", "sqrt(mean (y - y_hat)^2)"),
-        Metric("r2", "values", "1 - SS_res / SS_tot"),
+        Metric("mae", "values", "mean |y - y_hat|", within=NON_NEGATIVE),
+        Metric("rmse", "values", "sqrt(mean (y - y_hat)^2)", within=NON_NEGATIVE),
+        Metric("r2", "values", "1 - SS_res / SS_tot", within=(-math.inf, 1.0)),
         Metric(
-            "latency_p95_ms", "model", "95th percentile of ms per model call on batch_size rows"
+            "latency_p95_ms",
+            "model",
+            "95th percentile of ms per model call on batch_size rows",
+            within=NON_NEGATIVE,
         ),
-        Metric("model_size_mb", "model", "bytes of parameters / 1e6"),
+        Metric("model_size_mb", "model", "bytes of parameters / 1e6", within=NON_NEGATIVE),
     ]
 }
 
@@ -78,6 +91,7 @@ def performance(
         )
     name, threshold = one_threshold("performance", {"min": min, "max": max})
     operator = ">=" if name == "min" else "<="
+    check_threshold(name, threshold, operator=operator, within=spec.within, what=metric)
     check_confidence(confidence, n_resamples)
     if per_class and not spec.per_class:
         accepting = ", ".join(m.name for m in METRICS.values() if m.per_class)
@@ -152,10 +166,21 @@ def _model_metric(
 ) -> tuple[float, int]:
     if metric == "model_size_mb":
         size = adapter.size_bytes()
+        if size <= 0:
+            raise GateError(
+                f"the model {adapter.name} has no parameters to measure (0 bytes): an "
+                "unbuilt Keras model or a tf.Module without variables? Build or load it first"
+            )
         evidence["bytes"] = size
         return size / 1e6, 1
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise GateError(f"batch_size={batch_size!r} must be a positive integer")
+    if not dataset.is_streaming and len(dataset) < batch_size:
+        raise GateError(
+            f"batch_size={batch_size} but dataset {dataset.name!r} has {len(dataset)} rows: "
+            "the latency gate times full batches of batch_size rows; give more rows or a "
+            "smaller batch_size="
+        )
     repeats = 50
     timings = adapter.time_batches(dataset, batch_size=batch_size, repeats=repeats)
     evidence.update(
@@ -230,28 +255,17 @@ def _confusion(
     if per_class:
         return counts, per_class_values, labels
     if k <= 2 or pos_label is not None:
-        positive = _positive_label(classes, pos_label)
+        positive = positive_label(classes, pos_label)
         evidence["pos_label"] = str(positive)
-        index = int(np.searchsorted(classes, positive))
+        if positive not in classes.tolist():
+            raise GateError(
+                f"{metric} is undefined on this data: the positive class {positive!r} is in "
+                f"neither the target nor the predictions (labels {classes.tolist()[:10]})"
+            )
+        index = classes.tolist().index(positive)
         return counts, lambda w: per_class_values(w)[:, index], None
     evidence["average"] = "macro"
     return counts, lambda w: np.nan_to_num(per_class_values(w)).mean(axis=1), None
-
-
-def _positive_label(classes: np.ndarray, pos_label: Any) -> Any:
-    if pos_label is not None:
-        if pos_label not in classes:
-            raise GateError(
-                f"pos_label={pos_label!r} is not among the labels {[str(c) for c in classes]}"
-            )
-        return pos_label
-    if 1 in classes:
-        return 1
-    if len(classes) < 2:
-        raise GateError(
-            f"only one label ({classes[0]!r}) in the target and predictions: give pos_label="
-        )
-    return classes[-1]
 
 
 def _roc_auc(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
-from pytest_modelguard.checks._gate import decide
+from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.profiles import PROFILES, Profile
@@ -249,6 +249,7 @@ class _Probe:
             **perturbation.describe(),
             "window": int(window),
             "rows_in_example": len(rows),
+            "inputs_changed": rows_changed(original, perturbed),
             "flipped": len(changed),
             "flip_rate": len(changed) / len(rows),
             "rows": [int(r) for r in rows[shown]],
@@ -260,6 +261,23 @@ class _Probe:
             outcome["texts"] = [[_short(old[i]), _short(new[i])] for i in shown]
         self.outcomes.append(outcome)
         return outcome
+
+
+def rows_changed(original: Any, perturbed: Any) -> int:
+    """How many rows a perturbation changed (NaN equals NaN): zero over a whole search
+    means the gate measured nothing."""
+    if hasattr(original, "iloc"):
+        a, b = original.reset_index(drop=True), perturbed.reset_index(drop=True)
+        same = (a.eq(b) | (a.isna() & b.isna())).to_numpy()
+        return int((~same).reshape(len(a), -1).any(axis=1).sum())
+    a, b = np.asarray(original), np.asarray(perturbed)
+    if a.shape != b.shape:
+        return len(a)
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    same = a == b
+    if a.dtype.kind == "f" and b.dtype.kind == "f":
+        same |= np.isnan(a) & np.isnan(b)
+    return int((~same).any(axis=1).sum())
 
 
 def run_search(
@@ -277,6 +295,7 @@ def run_search(
     from hypothesis.errors import Flaky
 
     key = getattr(probe, "rate_key", "flip_rate")
+    changed_key = getattr(probe, "changed_key", "inputs_changed")
     own = profile.hypothesis_settings(max_examples=examples)
 
     @hypothesis.seed(seed)
@@ -299,6 +318,14 @@ def run_search(
             f"deterministic: {type(exc).__name__}"
         ) from None
     outcomes = probe.outcomes
+    if found is None and not any(o.get(changed_key, 1) for o in outcomes):
+        raise GateError(
+            f"nothing to measure: none of the {len(outcomes)} examples changed any input "
+            f"row, so no {key.replace('_', ' ')} could rise above 0 and the gate would pass "
+            "by construction; the perturbation has nothing to act on here (constant or "
+            "immutable columns, values at their bounds, texts without letters, blank "
+            "images): perturb other data or columns, or a larger eps="
+        )
     failing = [i for i, o in enumerate(outcomes) if o[key] > probe.threshold]
     search = {
         "max_examples": examples,
@@ -318,11 +345,7 @@ def run_search(
 def check_rate(name: str, value: Any, *, needed_by: str) -> float:
     if value is None:
         raise GateError(f"{needed_by} need a threshold: give {name}= (e.g. {name}=0.01)")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise GateError(
-            f"{name}={value!r}: a rate lies in [0, 1], so give 0 <= {name} < 1 (0 forbids any)"
-        )
-    return float(value)
+    return check_threshold(name, value, operator="<=", within=UNIT, what="a rate")
 
 
 def examples_for(examples: Any, profile: Profile) -> int:

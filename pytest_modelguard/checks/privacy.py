@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import ModelOutput, adapt
-from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
+from pytest_modelguard.checks._gate import (
+    UNIT,
+    check_confidence,
+    check_threshold,
+    decide,
+    interval,
+    one_threshold,
+)
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import Profile
 from pytest_modelguard.verdict import GateError, Verdict
@@ -145,6 +152,8 @@ def _membership_inference(
 ) -> Verdict:
     name, threshold = one_threshold("privacy", thresholds)
     metric = name.removeprefix("max_")
+    what = "an attack AUC" if metric == "mia_auc" else "an advantage (TPR - FPR)"
+    check_threshold(name, threshold, operator="<=", within=UNIT, what=what)
     if metric == "mia_auc" and not 0.5 < threshold < 1.0:
         raise GateError(
             f"max_mia_auc={threshold!r}: an attack AUC of 0.5 is guessing and 1.0 is total "
@@ -293,7 +302,35 @@ def _members(members: Any, dataset: Dataset) -> Dataset:
             f"members and non-members are the same data ({dataset.name!r}): the gate's "
             "dataset must hold rows the model was not trained on"
         )
+    shared = np.isin(row_hashes(dataset), row_hashes(members))
+    if shared.any():
+        raise GateError(
+            f"{int(shared.sum())} of the {len(dataset)} non-member rows of {dataset.name!r} "
+            f"are also member rows of {members.name!r} (same features and label): an attack "
+            "cannot tell a row from itself, so overlap pulls the AUC towards 0.5 and hides "
+            "leakage; give non-members the model never saw (drop the shared rows)"
+        )
     return members
+
+
+def row_hashes(dataset: Dataset) -> np.ndarray:
+    """A 64-bit hash of each row's content (features and label), equal for equal rows
+    whatever the container, row order or numeric dtype."""
+    import pandas as pd
+
+    features = dataset.features
+    if dataset.is_dataframe:
+        frame = features.reset_index(drop=True)
+        frame.columns = range(frame.shape[1])
+    else:
+        frame = pd.DataFrame(np.asarray(features).reshape(len(dataset), -1))
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    frame = frame.astype({c: np.float64 for c in numeric})
+    target = pd.Series(dataset.target)
+    if pd.api.types.is_numeric_dtype(target):
+        target = target.astype(np.float64)
+    frame["<target>"] = target.to_numpy()
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
 def _attacks(output: ModelOutput, attack: str | None) -> list[str]:
@@ -460,6 +497,15 @@ def _pii(model: Any, dataset: Dataset, pii: str | None, columns: list[str] | Non
 
     if pii != "forbid":
         raise GateError(f"pii={pii!r}: the PII gate takes pii='forbid'")
+    if dataset.is_streaming:
+        raise GateError(
+            f"the PII gate scans an in-memory Dataset; {dataset.name!r} is a stream of batches"
+        )
+    if len(dataset) == 0:
+        raise GateError(
+            f"dataset {dataset.name!r} has no rows: a PII scan of nothing finds nothing, "
+            "which is no evidence; give the gate the data to scan"
+        )
     texts = _text_columns(dataset, columns)
     evidence: dict[str, Any] = {"dataset": dataset.name, "kinds": list(detectors.KINDS)}
     note = ""
@@ -484,8 +530,11 @@ def _pii(model: Any, dataset: Dataset, pii: str | None, columns: list[str] | Non
         )
     counts: Counter[tuple[str, str]] = Counter()
     examples = []
+    scanned: dict[str, int] = {}
     for column, values in texts.items():
-        for finding in detectors.scan(values):
+        strings = detectors.as_texts(values)
+        scanned[column] = sum(1 for text in strings if text.strip())
+        for finding in detectors.scan(strings):
             counts[finding.kind, column] += 1
             if len(examples) < EXAMPLES:
                 examples.append(
@@ -497,6 +546,13 @@ def _pii(model: Any, dataset: Dataset, pii: str | None, columns: list[str] | Non
                     }
                 )
     evidence["columns"] = list(texts)
+    evidence["texts_scanned"] = scanned
+    if not any(scanned.values()):
+        raise GateError(
+            f"nothing to scan: the column(s) {', '.join(map(repr, texts))} of dataset "
+            f"{dataset.name!r} hold no text on any of its {len(dataset)} rows (empty or "
+            "missing values only); name the columns that hold text with columns=[...]"
+        )
     evidence["findings"] = {
         kind: {column: n for (k, column), n in sorted(counts.items()) if k == kind}
         for kind in detectors.KINDS

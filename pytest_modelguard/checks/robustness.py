@@ -18,7 +18,7 @@ import numpy as np
 
 from pytest_modelguard import stats
 from pytest_modelguard.adapters import adapt
-from pytest_modelguard.checks._gate import decide, one_threshold
+from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import Profile
 from pytest_modelguard.verdict import GateError, Verdict
@@ -187,8 +187,13 @@ def adversarial(
     name, threshold = one_threshold(
         "robust", {"max_accuracy_drop": max_accuracy_drop, "min_accuracy": min_accuracy}
     )
-    if not 0.0 <= threshold <= 1.0:
-        raise GateError(f"{name}={threshold!r} is a fraction of rows: give a value in [0, 1]")
+    check_threshold(
+        name,
+        threshold,
+        operator="<=" if name == "max_accuracy_drop" else ">=",
+        within=UNIT,
+        what="an accuracy drop" if name == "max_accuracy_drop" else "an accuracy",
+    )
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise GateError(f"samples={samples!r} must be a positive integer (rows to attack)")
     if isinstance(model, Predictions):

@@ -24,7 +24,7 @@ import numpy as np
 
 from pytest_modelguard import pickles
 from pytest_modelguard.adapters import Adapter, adapt, to_numpy
-from pytest_modelguard.checks._gate import decide
+from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.verdict import GateError, Verdict
@@ -601,11 +601,9 @@ def _attack_success(
     threshold = max_attack_success
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise GateError(f"max_attack_success={threshold!r} must be a number in [0, 1)")
-    if not 0.0 <= threshold < 1.0:
-        raise GateError(
-            f"max_attack_success={threshold!r} is a share of attacked rows: give a value in "
-            "[0, 1) (0 forbids any successful attack)"
-        )
+    check_threshold(
+        "max_attack_success", threshold, operator="<=", within=UNIT, what="a share of attacked rows"
+    )
     if model is None or dataset is None:
         raise GateError("max_attack_success= attacks a model on data: define model and dataset")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
