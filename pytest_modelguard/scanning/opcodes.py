@@ -394,7 +394,6 @@ PARSE_ERRORS = (
     MemoryError,
 )
 WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
-_IMPORTING = frozenset({b"c", b"i"})  # read as text lines: the unpickler may import at EOF
 
 
 def scan_pickle(
@@ -405,8 +404,8 @@ def scan_pickle(
     ``strict``: ``data`` is a pickle (a loader unpickles it): any byte that does not parse,
     after the first stream too, is a finding. ``speculative``: bytes a loader *might*
     unpickle; where they stop parsing the loader would stop as well, having run only what
-    came before (scanned), so a parse error is a finding only if the bytes start like a
-    pickle or the error hits an opcode that imports.
+    came before (scanned: ``GLOBAL``/``INST`` import only once both lines are read), so a
+    parse error is a finding only if the bytes start like a pickle (a protocol header).
     """
     scan = Scan(pieces=[where])
     stream = io.BytesIO(data)
@@ -417,11 +416,7 @@ def scan_pickle(
             scan_stream(stream, Machine(where, tuple(allow), scan), cursor=cursor)
         except PARSE_ERRORS as exc:
             failed = cursor[0]
-            if (
-                mode == "strict"
-                or data[start : start + 2] in HEADERS
-                or data[failed : failed + 1] in _IMPORTING
-            ):
+            if mode == "strict" or data[start : start + 2] in HEADERS:
                 kind = "<unreadable pickle>" if start == 0 else "<unreadable bytes after a pickle>"
                 scan.unsafe.append(
                     Finding(kind, f"{where} @{start}", f"cannot be parsed at byte {failed}: {exc}")
