@@ -40,6 +40,7 @@ class _Obj:
 
     def __init__(self, callee: Any, args: Any) -> None:
         self.callee, self.args, self.state = callee, args, None
+        self.dtype: tuple[Any, Any] | None = None  # (state, numpy dtype) once computed
 
 
 _UNKNOWN = object()
@@ -99,6 +100,49 @@ def _persid(stream: io.BytesIO) -> str:
     return _line(stream).decode("ascii")
 
 
+#: opcodes whose argument is a length and that many bytes: (length size, signed, kind)
+_LENGTH_PREFIXED = {
+    "BINBYTES": (4, False, "bytes"),
+    "BINBYTES8": (8, False, "bytes"),
+    "BYTEARRAY8": (8, False, "bytes"),
+    "BINUNICODE": (4, False, "str"),
+    "BINUNICODE8": (8, False, "str"),
+    "BINSTRING": (4, True, "str"),
+}
+_LARGE = 1 << 16  # longer values are never names or dtype specs: skipped, not copied
+
+
+def _size(stream: io.BytesIO) -> int:
+    """The stream's length (``getbuffer()`` would copy the bytes it was made from)."""
+    here = stream.tell()
+    end = stream.seek(0, os.SEEK_END)
+    stream.seek(here)
+    return end
+
+
+def _payload(stream: io.BytesIO, size: int, signed: bool, kind: str) -> Any:
+    header = stream.read(size)
+    if len(header) < size:
+        raise ValueError("pickle data was truncated (length)")
+    length = int.from_bytes(header, "little", signed=signed)
+    if length < 0:
+        raise ValueError("negative byte count")
+    if length > _LARGE:
+        end = stream.tell() + length
+        if end > _size(stream):
+            raise ValueError("pickle data was truncated (payload)")
+        stream.seek(end)
+        return _UNKNOWN
+    data = stream.read(length)
+    if len(data) < length:
+        raise ValueError("pickle data was truncated (payload)")
+    if kind == "bytes":
+        return data
+    if signed:  # BINSTRING: decoded as ASCII, the unpickler's default encoding
+        return data.decode("ascii")
+    return data.decode("utf-8", "surrogatepass")  # BINUNICODE(8), as the unpickler
+
+
 _READERS = {"INT": _int_line, "LONG": _int_line, "FLOAT": _float_line}
 _READERS.update(GLOBAL=_names, INST=_names, PERSID=_persid)
 _BY_CODE = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
@@ -120,6 +164,8 @@ def opcodes(stream: io.BytesIO, cursor: list[int] | None = None) -> Iterator[tup
         reader = _READERS.get(op.name)
         if reader is not None:
             arg = reader(stream)
+        elif op.name in _LENGTH_PREFIXED:
+            arg = _payload(stream, *_LENGTH_PREFIXED[op.name])
         else:
             arg = op.arg.reader(stream) if op.arg is not None else None
         yield op.name, arg, pos
@@ -237,7 +283,8 @@ class Machine:
                 f"called by {how} while loading (only a stored reference to it is allowed)",
             )
         elif callee.kind == "call" and isinstance(args, tuple):
-            for index, item in enumerate(args):
+            keywords = [v for a in args if isinstance(a, dict) for v in a.values()]
+            for index, item in [*enumerate(args), *((-1, v) for v in keywords)]:
                 passed = isinstance(item, _Ref) and item.kind == "reference"
                 called = index in _CALLS_ITS_ARGUMENT.get(callee.qualname, ()) or (
                     index == 0 and "__pyx_unpickle_" in callee.qualname
@@ -472,7 +519,7 @@ def _joblib_array(stream: io.BytesIO, machine: Machine, wrapper: _Obj) -> None:
         padding = stream.read(1)
         stream.seek(int.from_bytes(padding, "little"), os.SEEK_CUR)
     end = stream.seek(math.prod(shape) * kind.itemsize, os.SEEK_CUR)
-    if end > len(stream.getbuffer()):
+    if end > _size(stream):
         raise ValueError("joblib array data is truncated")
     stream.seek(start)
     # pickle.load of the same file reads these bytes as opcodes, and stops where they stop
@@ -501,12 +548,16 @@ def _dtype(value: Any) -> Any:
         and isinstance(value.args, tuple)
     ):
         raise ValueError("joblib array wrapper with an unreadable dtype")
+    cached = getattr(value, "dtype", None)
+    if cached is not None and cached[0] is value.state:  # one dtype, memoised, many arrays
+        return cached[1]
     try:
         kind = np.dtype(*_literal(value.args))
         if value.state is not None:
             kind.__setstate__(_literal(value.state))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"joblib array of an unreadable dtype: {exc}") from exc
+    value.dtype = (value.state, kind)
     return kind
 
 

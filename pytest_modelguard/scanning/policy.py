@@ -178,6 +178,7 @@ def allowed(module: str, name: str, allow: Iterable[str] = ()) -> bool:
     return classify(module, name, tuple(allow)) == "call"
 
 
+@functools.lru_cache(maxsize=4096)
 def classify(module: str, name: str, allow: tuple[str, ...] = ()) -> Kind:
     """``call``, ``reference`` (may be stored, not called), ``denied`` or ``unknown``.
 
