@@ -225,6 +225,21 @@ def test_compressed_files_in_a_directory_are_scanned_whatever_their_name(tmp_pat
     assert names(pickles.scan_path(folder)) == ["builtins.open"]
 
 
+def test_an_lz4_stream_is_read_or_fails_closed(tmp_path):
+    # joblib writes LZ4 frames (compress="lz4"); without lz4 installed the scan cannot read
+    # one, and it must not pass as "not a pickle"
+    folder = tmp_path / "m"
+    folder.mkdir()
+    try:
+        import lz4.frame
+    except ImportError:
+        (folder / "model").write_bytes(b"\x04\x22\x4d\x18" + bytes(20))
+        assert names(pickles.scan_path(folder)) == ["<not scanned>"]
+    else:
+        (folder / "model").write_bytes(lz4.frame.compress(HOSTILE0))
+        assert names(pickles.scan_path(folder)) == ["builtins.open"]
+
+
 def test_concatenated_gzip_members_are_all_read(tmp_path):
     # gzip.open reads on past the first member; a scanner inflating one member stops early
     data = gzip.compress(pickle.dumps([1])) + gzip.compress(HOSTILE0)

@@ -39,6 +39,7 @@ MAX_DEPTH = 8  # archives nested deeper than this are not opened
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 _NPY = b"\x93NUMPY"
 _ZIP_END = b"PK\x05\x06"
+_LZ4 = b"\x04\x22\x4d\x18"  # an LZ4 frame: joblib's compress="lz4"
 
 
 def scan_path(
@@ -176,12 +177,21 @@ def _compressor(data: bytes) -> str | None:
         return "lzma"
     if len(data) > 1 and data[0] == 0x78 and (data[0] << 8 | data[1]) % 31 == 0:
         return "zlib"
+    if data[:4] == _LZ4:
+        return "lz4"
     return None
 
 
 def _decompress(data: bytes, compressor: str) -> bytes:
     """Inflate zlib, gzip, bz2, xz or lzma data (joblib's compressors), bounded in size;
     concatenated gzip/bz2/xz members are read on, as their file readers do."""
+    if compressor == "lz4":
+        import lz4.frame  # only when an LZ4 file is met; joblib needs it to load one too
+
+        out_lz4 = lz4.frame.decompress(data)
+        if len(out_lz4) >= MAX_DECOMPRESSED:
+            raise ValueError(f"inflates to more than {MAX_DECOMPRESSED} bytes")
+        return out_lz4
     out = bytearray()
     rest = data
     while rest:
@@ -213,7 +223,9 @@ def _scan_compressed(
 ) -> Scan:
     try:
         inner = _decompress(data, compressor)
-    except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError) as exc:
+    except ImportError:
+        return Scan(unscanned=[(where, "an LZ4 stream, and the lz4 package is not installed")])
+    except (OSError, ValueError, EOFError, RuntimeError, zlib.error, lzma.LZMAError) as exc:
         if compressor in ("zlib", "lzma") and data[:6] != b"\xfd7zXZ\x00":
             return Scan()  # a weak signature: bytes that merely start like a stream
         return Scan(unscanned=[(where, f"a {compressor} stream that does not inflate: {exc}")])
