@@ -247,6 +247,19 @@ def test_concatenated_gzip_members_are_all_read(tmp_path):
     assert "builtins.open" in names(scan_file(tmp_path, "m.pkl.gz", data))
 
 
+def test_text_that_reads_like_an_unimportable_global_is_not_a_finding(tmp_path):
+    # a vocabulary file starting "cat\ndog\n" is GLOBAL at.dog to pickle.load, which fails
+    # to import "at" before anything runs; an importable module stays a finding
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "vocab.txt").write_bytes(b"cat\ndog\nfish\n")
+    assert pickles.scan_path(folder).unsafe == []
+    (folder / "vocab.txt").write_bytes(b"cos\nsystem\nfish\n")
+    assert names(pickles.scan_path(folder)) == ["os.system"]
+    (folder / "vocab.txt").write_bytes(b"cwebbrowser\nopen\nfish\n")
+    assert names(pickles.scan_path(folder)) == ["webbrowser.open"]
+
+
 def test_tar_archives_and_compressed_tars_are_scanned(tmp_path):
     # torch's legacy format is a tar; fickling's polyglot checks read tars too
     buffer = io.BytesIO()

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import io
 import math
 import os
 import pickletools
+import sys
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -211,12 +213,14 @@ class Machine:
         self.marks: list[int] = []
         self.memo: Any = {}
         self.proto, self.shared = 0, False
+        self.speculative = False
 
     def fork(self, where: str) -> Machine:
         other = Machine(where, self.allow, Scan())
         other.stack, other.marks = list(self.stack), list(self.marks)
         other.memo = collections.ChainMap({}, self.memo)
         other.proto, other.shared = self.proto, True
+        other.speculative = self.speculative
         return other
 
     def find(self, name: str, where: str, reason: str) -> None:
@@ -262,7 +266,9 @@ class Machine:
         self.scan.references.append((qualname, at))
         if kind == "denied":
             self.find(qualname, at, "denied: runs code or touches files")
-        elif kind == "unknown":
+        elif kind == "unknown" and not (self.speculative and not _importable(module)):
+            # bytes that only might be a pickle (text, raw data) often start with "c": a
+            # module no interpreter here can import is an ImportError before any call
             self.find(qualname, at, "not allowed")
         return _Ref(qualname, kind)
 
@@ -411,6 +417,17 @@ class Machine:
         return None
 
 
+def _importable(module: str) -> bool:
+    """Whether ``import module`` could find its top-level package here (nothing is run)."""
+    top = module.partition(".")[0]
+    if not top.isidentifier():
+        return False
+    try:
+        return top in sys.modules or importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, _Obj):
         callee = value.callee.qualname if isinstance(value.callee, _Ref) else "something"
@@ -460,7 +477,9 @@ def scan_pickle(
     while stream.tell() < len(data):
         start = stream.tell()
         try:
-            scan_stream(stream, Machine(where, tuple(allow), scan), cursor=cursor)
+            machine = Machine(where, tuple(allow), scan)
+            machine.speculative = mode == "speculative" and data[:2] not in HEADERS
+            scan_stream(stream, machine, cursor=cursor)
         except PARSE_ERRORS as exc:
             failed = cursor[0]
             if mode == "strict" or data[start : start + 2] in HEADERS:
