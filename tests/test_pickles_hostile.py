@@ -142,6 +142,28 @@ def test_a_stored_library_function_that_is_called_is_a_finding():
     assert pickles.scan_pickle(stored, where="m").unsafe == []
 
 
+def test_arguments_built_by_a_call_are_a_finding():
+    # builtins.tuple([numpy.mean]) is a tuple at load time: the storable function would be
+    # handed to _reconstructor as its base class, hidden from a look at the tuple literal
+    body = (
+        text("copyreg")
+        + text("_reconstructor")
+        + b"\x93"
+        + text("builtins")
+        + text("tuple")
+        + b"\x93]("
+        + text("sklearn.base")
+        + text("BaseEstimator")
+        + b"\x93"
+        + text("numpy")
+        + text("mean")
+        + b"\x93Ne\x85RR."
+    )
+    scan = pickles.scan_pickle(b"\x80\x04" + body, where="m")
+    assert names(scan) == ["copyreg._reconstructor"]
+    assert "arguments the scan cannot see" in scan.unsafe[0].reason
+
+
 def test_a_class_passed_to_reconstructor_must_be_callable():
     # copyreg._reconstructor(cls, base, state) calls base.__new__ and base.__init__
     body = (

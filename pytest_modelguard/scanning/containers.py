@@ -110,33 +110,31 @@ def scan_bytes(
     if depth > MAX_DEPTH:
         scan.unscanned.append((where, f"nested more than {MAX_DEPTH} archives deep"))
         return scan
-    formats = 0
+    formats = 0  # readings that recognised the bytes
+
+    def add(found: Scan) -> None:
+        nonlocal formats
+        formats += bool(found.pieces or found.unscanned or found.unsafe)
+        scan.extend(found)
+
     if data.startswith(_NPY):
-        formats += 1
-        scan.extend(_scan_npy(data, where, allow))
+        add(_scan_npy(data, where, allow))
     if _ZIP_END in data[-65_600:]:
-        formats += 1
-        scan.extend(_scan_zip(data, where, allow, depth))
+        add(_scan_zip(data, where, allow, depth))
     hdf5 = _hdf5_offset(data)
     if hdf5 is not None:
-        formats += 1
-        scan.extend(_scan_hdf5(data, where if hdf5 == 0 else f"{where} (HDF5 at {hdf5})", allow))
+        add(_scan_hdf5(data, where if hdf5 == 0 else f"{where} (HDF5 at {hdf5})", allow))
     compressor = _compressor(data)
     if compressor is not None:
-        formats += 1
-        scan.extend(_scan_compressed(data, compressor, where, allow, suffix, top, depth))
+        add(_scan_compressed(data, compressor, where, allow, suffix, top, depth))
     if data[257:262] == b"ustar":
-        formats += 1
-        scan.extend(_scan_tar(data, where, allow, depth))
+        add(_scan_tar(data, where, allow, depth))
     if data.lstrip()[:1] == b"{":
-        config = scan_config(data, where=where, allow=allow)
-        formats += bool(config.pieces)
-        scan.extend(config)
+        add(scan_config(data, where=where, allow=allow))
     if where.endswith("saved_model.pb"):
         from pytest_modelguard.scanning import tensorflow
 
-        formats += 1
-        scan.extend(tensorflow.scan_saved_model(data, where=where))
+        add(tensorflow.scan_saved_model(data, where=where))
     strict = data[:2] in HEADERS or (suffix in PICKLE_SUFFIXES and not formats)
     read = scan_pickle(data, where=where, allow=allow, mode="strict" if strict else "speculative")
     is_pickle = read.pieces == [where]

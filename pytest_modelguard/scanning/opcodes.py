@@ -288,6 +288,10 @@ class Machine:
                 at,
                 f"called by {how} while loading (only a stored reference to it is allowed)",
             )
+        elif isinstance(args, (_Obj, _Ref)) or args is _UNKNOWN:
+            # pickle writes arguments as a tuple literal; a tuple some call builds at load
+            # time could carry anything to the callable
+            self.find(callee.qualname, at, f"{how} with arguments the scan cannot see")
         elif callee.kind == "call" and isinstance(args, tuple):
             keywords = [v for a in args if isinstance(a, dict) for v in a.values()]
             for index, item in [*enumerate(args), *((-1, v) for v in keywords)]:
