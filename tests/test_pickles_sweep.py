@@ -160,10 +160,14 @@ def test_pandas_frames_and_series_pass(tmp_path, protocol):
             "category": pd.Categorical(["x", "y"]),
             "when": pd.to_datetime(["2024-01-01", "2024-06-01"]),
             "nullable": pd.array([1, None], dtype="Int64"),
+            "period": pd.period_range("2024-01", periods=2, freq="M"),
+            "interval": pd.interval_range(0, 2),
+            "aware": pd.date_range("2024-01-01", periods=2, tz="UTC"),
         },
         index=pd.Index(["r1", "r2"], name="row"),
     )
-    for value in (frame, frame["number"], frame.set_index(["text", "category"])):
+    hourly = pd.Series([1.0, 2.0], index=pd.date_range("2024-01-01", periods=2, freq="h"))
+    for value in (frame, frame["number"], frame.set_index(["text", "category"]), hourly):
         assert pickles.scan_bytes(pickle.dumps(value, protocol=protocol), where="f").unsafe == []
     path = tmp_path / "frame.pkl"
     frame.to_pickle(path)

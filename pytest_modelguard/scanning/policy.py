@@ -112,7 +112,14 @@ DEFAULT_ALLOW: tuple[str, ...] = (
 
 #: Packages whose own classes may be constructed while loading (the default ``sklearn.*``)
 #: and whose own functions and classes may be stored by reference.
-CLASS_PACKAGES = ("sklearn", "scipy.sparse", "scipy.interpolate", "scipy.stats", "scipy.spatial")
+CLASS_PACKAGES = (
+    "sklearn",
+    "scipy.sparse",
+    "scipy.interpolate",
+    "scipy.stats",
+    "scipy.spatial",
+    "pandas._libs.tslibs.offsets",  # date offsets (a DatetimeIndex's freq)
+)
 REFERENCE_PACKAGES = ("numpy", "scipy", "sklearn", "pandas")
 #: Modules of those packages that are never trusted: test helpers, build tools, and I/O.
 _UNTRUSTED_PARTS = frozenset(
