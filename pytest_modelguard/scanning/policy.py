@@ -121,11 +121,12 @@ CLASS_PACKAGES = (
     "pandas._libs.tslibs.offsets",  # date offsets (a DatetimeIndex's freq)
 )
 REFERENCE_PACKAGES = ("numpy", "scipy", "sklearn", "pandas")
-#: Modules of those packages that are never trusted: test helpers, build tools, and I/O.
+#: Modules of those packages that are never trusted (nor imported to check a name): test
+#: helpers, build tools, examples that compile or load code when imported, and I/O.
 _UNTRUSTED_PARTS = frozenset(
     _each("{}", "tests testing _testing conftest _pytesttester f2py distutils __main__")
     + _each("{}", "_build_utils ctypeslib _utils_impl externals _testutils datasets io")
-    + _each("{}", "_npyio_impl npyio format")
+    + _each("{}", "_npyio_impl npyio format _examples examples benchmarks _pyinstaller")
 )
 #: A stored function whose name says it reads or writes files, runs code or resolves names
 #: (checked word by word: ``mutual_info_classif`` is fine, ``loadtxt`` is not).
