@@ -281,6 +281,9 @@ def test_text_that_reads_like_an_unimportable_global_is_not_a_finding(tmp_path):
     assert names(pickles.scan_path(folder)) == ["os.system"]
     (folder / "vocab.txt").write_bytes(b"cwebbrowser\nopen\nfish\n")
     assert names(pickles.scan_path(folder)) == ["webbrowser.open"]
+    # a module missing here may exist where the file is loaded: calling it is a finding
+    (folder / "vocab.txt").write_bytes(b"cnot_installed_here\nrun\n(tR.")
+    assert names(pickles.scan_path(folder)) == ["not_installed_here.run"]
 
 
 def test_tar_archives_and_compressed_tars_are_scanned(tmp_path):

@@ -33,8 +33,9 @@ HEADERS = frozenset(bytes([0x80, proto]) for proto in range(6))
 class _Ref:
     """A global the stream imports (never imported here), and what it may be used for."""
 
-    def __init__(self, qualname: str, kind: policy.Kind) -> None:
+    def __init__(self, qualname: str, kind: policy.Kind, flagged: bool = False) -> None:
         self.qualname, self.kind = qualname, kind
+        self.flagged = flagged  # a finding already names it
 
 
 class _Obj:
@@ -264,13 +265,17 @@ class Machine:
         qualname = f"{module}.{name}"
         kind = policy.classify(module, name, self.allow)
         self.scan.references.append((qualname, at))
+        flagged = True
         if kind == "denied":
             self.find(qualname, at, "denied: runs code or touches files")
         elif kind == "unknown" and not (self.speculative and not _importable(module)):
-            # bytes that only might be a pickle (text, raw data) often start with "c": a
-            # module no interpreter here can import is an ImportError before any call
             self.find(qualname, at, "not allowed")
-        return _Ref(qualname, kind)
+        else:
+            # bytes that only might be a pickle (text, raw data) often start with "c": a
+            # module no interpreter here can import is not a finding while it is only named
+            # (calling it still is: elsewhere it may be importable)
+            flagged = False
+        return _Ref(qualname, kind, flagged)
 
     def call(self, callee: Any, args: Any, pos: int, how: str) -> _Obj:
         """What ``how`` (REDUCE, NEWOBJ, ...) produces; a finding unless it calls a named,
@@ -288,6 +293,8 @@ class Machine:
                 at,
                 f"called by {how} while loading (only a stored reference to it is allowed)",
             )
+        elif callee.kind != "call" and not callee.flagged:
+            self.find(callee.qualname, at, f"called by {how} while loading; not allowed")
         elif isinstance(args, (_Obj, _Ref)) or args is _UNKNOWN:
             # pickle writes arguments as a tuple literal; a tuple some call builds at load
             # time could carry anything to the callable
