@@ -196,6 +196,7 @@ def security(
     artifact: str | None = None,
     safe_load: bool = False,
     allow: list[str] | None = None,
+    allow_unscanned: list[str] | None = None,
     fuzz: bool = False,
     examples: int | None = None,
     max_attack_success: float | None = None,

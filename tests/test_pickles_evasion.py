@@ -156,10 +156,11 @@ def test_an_object_array_marked_for_memory_mapping_is_unreadable():
 
 def test_a_protocol_0_pickle_after_the_first_stream_is_scanned():
     # a loader calling pickle.load twice reads it; protocol 0 has no header to look for
-    data = pickle.dumps([1, 2], protocol=4) + PAYLOAD + b"."
+    data = pickle.dumps([1, 2], protocol=4) + PAYLOAD + b"N."
     assert names(pickles.scan_pickle(data, where="m")) == ["builtins.open"]
-    # bytes after a stream that are no pickle are what a loader fails on: not a finding
-    assert pickles.scan_pickle(pickle.dumps([1]) + b"\x00\xff raw", where="m").unsafe == []
+    # bytes after a stream that are no pickle: the file is not what it claims, a finding
+    scan = pickles.scan_pickle(pickle.dumps([1]) + b"\x00\xff raw", where="m")
+    assert names(scan) == ["<unreadable bytes after a pickle>"]
 
 
 def test_python_2_names_are_mapped_only_for_protocols_0_to_2():

@@ -31,7 +31,7 @@ from pytest_modelguard.verdict import GateError, Verdict
 
 GATES = {
     "sha256": ("artifact",),
-    "safe_load": ("artifact", "allow"),
+    "safe_load": ("artifact", "allow", "allow_unscanned"),
     "fuzz": ("examples",),
     "max_attack_success": ("eps", "attack", "norm", "samples"),
 }
@@ -46,6 +46,7 @@ def security(
     artifact: Any = None,
     safe_load: bool = False,
     allow: list[str] | None = None,
+    allow_unscanned: list[str] | None = None,
     fuzz: bool = False,
     examples: int | None = None,
     max_attack_success: float | None = None,
@@ -77,6 +78,7 @@ def security(
     extras = {
         "artifact": artifact is not None,
         "allow": allow is not None,
+        "allow_unscanned": allow_unscanned is not None,
         "examples": examples is not None,
         "eps": eps is not None,
         "attack": attack is not None,
@@ -95,7 +97,11 @@ def security(
     elif gate == "safe_load":
         if safe_load is not True:
             raise GateError(f"safe_load= takes True, got {safe_load!r}")
-        verdict = _safe_load(_artifact(artifact, gate), pickles.check_allow(allow))
+        verdict = _safe_load(
+            _artifact(artifact, gate),
+            pickles.check_allow(allow),
+            _check_patterns(allow_unscanned),
+        )
     elif gate == "fuzz":
         if fuzz is not True:
             raise GateError(f"fuzz= takes True, got {fuzz!r}")
@@ -203,14 +209,33 @@ def _integrity(path: Path, expected: Any) -> Verdict:
     )
 
 
-def _safe_load(path: Path, allow: tuple[str, ...]) -> Verdict:
-    scan = pickles.scan_path(path, allow=allow)
+def _check_patterns(patterns: Any) -> tuple[str, ...]:
+    """``allow_unscanned=``: glob patterns over the places the evidence lists as not scanned."""
+    if patterns is None:
+        return ()
+    if isinstance(patterns, str) or not isinstance(patterns, list | tuple):
+        raise GateError(
+            "allow_unscanned= takes a list of glob patterns naming pieces the scan cannot read "
+            f"(as listed under 'unscanned' in the evidence, e.g. ['model.pt!*/extra.bin']), "
+            f"got {patterns!r}"
+        )
+    if not all(isinstance(p, str) and p for p in patterns):
+        raise GateError(f"allow_unscanned= entries must be non-empty strings, got {patterns!r}")
+    return tuple(patterns)
+
+
+def _safe_load(
+    path: Path, allow: tuple[str, ...], allow_unscanned: tuple[str, ...] = ()
+) -> Verdict:
+    scan = pickles.scan_path(path, allow=allow, allow_unscanned=allow_unscanned)
     evidence: dict[str, Any] = {
         "artifact": str(path),
         "scanned": scan.pieces,
+        "unscanned": [{"where": where, "why": why} for where, why in scan.unscanned],
         "references": sorted({name for name, _ in scan.references}),
         "unsafe": [{"name": f.name, "where": f.where, "reason": f.reason} for f in scan.unsafe],
         "allow": list(allow),
+        "allow_unscanned": list(allow_unscanned),
     }
     findings = [str(f) for f in scan.unsafe]
     if _is_keras(path):
@@ -229,7 +254,8 @@ def _safe_load(path: Path, allow: tuple[str, ...]) -> Verdict:
         float(len(findings)),
         "<=",
         0.0,
-        formula="references to callables outside the allow-list + code Keras safe_mode refuses",
+        formula="globals outside the allow-list, calls of anything else, unreadable or unscanned "
+        "pieces, unsafe graph ops + code Keras safe_mode refuses",
         evidence=evidence,
         counterexample=findings[:10],
         n=len(scan.references),
@@ -247,8 +273,11 @@ def _is_keras(path: Path) -> bool:
             import h5py
         except ImportError:
             return False
-        with h5py.File(path, "r") as file:
-            return "model_config" in file.attrs
+        try:
+            with h5py.File(path, "r") as file:
+                return "model_config" in file.attrs
+        except OSError:  # not HDF5 after all: the scan has said what it is
+            return False
     return False
 
 

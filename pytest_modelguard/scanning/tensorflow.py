@@ -1,0 +1,157 @@
+"""The ops of a TensorFlow SavedModel graph, read from ``saved_model.pb`` without TensorFlow.
+
+A SavedModel is a program: an op such as ``ReadFile``, ``WriteFile`` or ``PyFunc`` in its
+graph or its function library runs when a signature is called. The protobuf is walked by
+field number (``SavedModel.meta_graphs`` -> ``MetaGraphDef.graph_def`` ->
+``GraphDef.node``/``library.function[].node_def`` -> ``NodeDef.op``), so no TensorFlow
+import is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pytest_modelguard.scanning.results import Finding, Scan
+
+#: Ops that read or write files, reach the network or run Python (after modelscan, which
+#: flags ReadFile/WriteFile, and TensorFlow's own ``saved_model_cli scan`` denylist).
+UNSAFE_OPS: dict[str, str] = {
+    **dict.fromkeys(("PyFunc", "PyFuncStateless", "EagerPyFunc"), "runs Python code"),
+    **dict.fromkeys(
+        (
+            "ReadFile",
+            "MatchingFiles",
+            "ImmutableConst",
+            "WholeFileReader",
+            "WholeFileReaderV2",
+            "TextLineReader",
+            "TextLineReaderV2",
+            "FixedLengthRecordReader",
+            "FixedLengthRecordReaderV2",
+            "TFRecordReader",
+            "TFRecordReaderV2",
+            "LMDBReader",
+            "TextLineDataset",
+            "TFRecordDataset",
+            "TFRecordDatasetV2",
+            "FixedLengthRecordDataset",
+            "FixedLengthRecordDatasetV2",
+            "CSVDataset",
+            "CSVDatasetV2",
+            "ExperimentalCSVDataset",
+            "LMDBDataset",
+            "ExperimentalLMDBDataset",
+            "LoadDataset",
+            "ExperimentalLoadDataset",
+            "LoadAndRemapMatrix",
+        ),
+        "reads files",
+    ),
+    **dict.fromkeys(
+        (
+            "WriteFile",
+            "SaveDataset",
+            "SaveDatasetV2",
+            "ExperimentalSaveDataset",
+            "DatasetToTFRecord",
+            "ExperimentalDatasetToTFRecord",
+            "CreateSummaryFileWriter",
+            "CreateSummaryDbWriter",
+            "DebugIdentityV2",
+            "DebugIdentityV3",
+            "SnapshotDataset",
+            "SnapshotDatasetV2",
+        ),
+        "writes files",
+    ),
+    **dict.fromkeys(
+        (
+            "SqlDataset",
+            "ExperimentalSqlDataset",
+            "RpcCall",
+            "RpcClient",
+            "RpcServer",
+            "RpcServerStart",
+            "RpcServerRegister",
+            "Rpc",
+            "TryRpc",
+            "BigQueryReader",
+            "DataServiceDataset",
+            "DataServiceDatasetV2",
+            "DataServiceDatasetV3",
+            "DataServiceDatasetV4",
+        ),
+        "reaches the network or a database",
+    ),
+}
+
+
+def scan_saved_model(data: bytes, *, where: str) -> Scan:
+    """Findings for the unsafe ops of every graph and function of a ``saved_model.pb``."""
+    scan = Scan(pieces=[f"{where} (SavedModel graph)"])
+    try:
+        ops = list(_ops(data))
+    except ValueError as exc:
+        return Scan(unscanned=[(where, f"a SavedModel graph that cannot be parsed: {exc}")])
+    for op, function in ops:
+        place = f"{where} (function {function})" if function else f"{where} (graph)"
+        scan.references.append((f"tf.raw_ops.{op}", place))
+        if op in UNSAFE_OPS:
+            scan.unsafe.append(Finding(f"tf.raw_ops.{op}", place, UNSAFE_OPS[op]))
+    return scan
+
+
+def _ops(saved_model: bytes) -> Iterator[tuple[str, str]]:
+    """(op, function name or '') of every node."""
+    for meta_graph in _field(saved_model, 2):
+        for graph in _field(meta_graph, 2):
+            for node in _field(graph, 1):
+                yield _text(node, 2), ""
+            for library in _field(graph, 2):
+                for function in _field(library, 1):
+                    names = [_text(signature, 1) for signature in _field(function, 1)]
+                    for node in _field(function, 3):
+                        yield _text(node, 2), names[0] if names else "?"
+
+
+def _text(message: bytes, number: int) -> str:
+    values = list(_field(message, number))
+    return values[-1].decode("utf-8", "replace") if values else ""
+
+
+def _field(message: bytes, number: int) -> Iterator[bytes]:
+    """The length-delimited values of field ``number`` of a protobuf message."""
+    pos = 0
+    while pos < len(message):
+        key, pos = _varint(message, pos)
+        wire = key & 7
+        if wire == 0:
+            _, pos = _varint(message, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            size, pos = _varint(message, pos)
+            if pos + size > len(message):
+                raise ValueError("a field runs past the end of its message")
+            if key >> 3 == number:
+                yield message[pos : pos + size]
+            pos += size
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        if pos > len(message):
+            raise ValueError("truncated message")
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
