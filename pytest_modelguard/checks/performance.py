@@ -127,6 +127,8 @@ def performance(
                 evidence=evidence,
             )
             evidence["interval"] = "percentile, Poisson bootstrap of the rows"
+            if metric == "ece":  # a sum of absolute gaps: biased up, so only the upper
+                evidence["one_sided_only"] = True  # bound keeps its level (statistics.md)
         if labels is not None:
             evidence["per_class"] = {
                 label: float(v) for label, v in zip(labels, np.atleast_1d(values), strict=True)
