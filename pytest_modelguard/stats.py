@@ -9,6 +9,7 @@ point estimate is the same function at the observed counts: one code path for bo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -159,3 +160,47 @@ def fold_ratio(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarra
     )
     folded_high = np.where(below, high, np.where(spans, 1.0, np.minimum(one_over_low, 1.0)))
     return folded_low, folded_high
+
+
+def midranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing the mean of their ranks."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    ends = np.r_[starts[1:], len(values)] - 1
+    ranks = np.empty(len(values))
+    ranks[order] = (starts[group] + ends[group]) / 2.0 + 1.0
+    return ranks
+
+
+def auc_interval(
+    scores: np.ndarray, positive: np.ndarray, z: float | np.ndarray
+) -> tuple[float, float]:
+    """Interval of a binary ROC AUC (ties count half): DeLong's variance on the logit scale.
+
+    The percentile bootstrap of an AUC near 1 is too narrow on its lower side (0.98 on 400
+    rows: the lower bound above the truth in 7% of datasets, not 2.5%); the logit keeps
+    the interval inside (0, 1) with the skew the AUC has there. At a perfect ranking,
+    where DeLong's variance vanishes, Hanley & McNeil's variance of an AUC half a row
+    from the bound is the floor, so the interval does not collapse to [1, 1].
+    """
+    positive = np.asarray(positive, dtype=bool)
+    pos, neg = scores[positive], scores[~positive]
+    m, n = len(pos), len(neg)
+    ranks = midranks(scores)
+    v10 = (ranks[positive] - midranks(pos)) / n  # share of negatives below each positive
+    v01 = 1.0 - (ranks[~positive] - midranks(neg)) / m  # share of positives above each negative
+    auc = float(v10.mean())
+    variance = (v10.var(ddof=1) / m if m > 1 else 0.0) + (v01.var(ddof=1) / n if n > 1 else 0.0)
+    edge = 0.5 / min(m, n)
+    a = min(max(auc, edge), 1.0 - edge)
+    e = 1.0 - edge  # Hanley & McNeil's variance half a pair from the bound: the floor
+    q1, q2 = e / (2 - e), 2 * e * e / (1 + e)
+    floor = (e * (1 - e) + (m - 1) * (q1 - e * e) + (n - 1) * (q2 - e * e)) / (m * n)
+    se = math.sqrt(max(variance, floor)) / (a * (1 - a))
+    centre = math.log(a / (1 - a))
+    z = float(z)
+    low, high = (1.0 / (1.0 + math.exp(-(centre + s * z * se))) for s in (-1, 1))
+    return (0.0 if auc <= 0 else low), (1.0 if auc >= 1 else high)

@@ -190,9 +190,34 @@ def test_accuracy_interval_matches_the_binomial_width(keras_binary, binary_datas
     assert (verdict.ci[1] - verdict.ci[0]) / 2 == pytest.approx(normal_halfwidth, rel=0.15)
 
 
-def test_roc_auc_interval_is_computed_from_row_weights(keras_binary, binary_dataset):
-    verdict = perf(keras_binary, binary_dataset, metric="roc_auc", confidence=0.9, n_resamples=500)
-    assert verdict.ci[0] < verdict.value < verdict.ci[1] <= 1.0
+def test_binary_roc_auc_interval_is_delongs_on_the_logit_scale(binary_dataset, binary_scores):
+    """Checked against DeLong's variance from the full pair matrix (an independent O(mn) way)."""
+    verdict = perf(
+        Predictions(y_score=binary_scores), binary_dataset, metric="roc_auc", confidence=0.9
+    )
+    positive = binary_dataset.target == 1
+    pos, neg = binary_scores[positive], binary_scores[~positive]
+    pairs = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    auc = pairs.mean()
+    variance = pairs.mean(axis=1).var(ddof=1) / len(pos) + pairs.mean(axis=0).var(ddof=1) / len(neg)
+    se = np.sqrt(variance) / (auc * (1 - auc))
+    logit = np.log(auc / (1 - auc))
+    expected = 1 / (1 + np.exp(-(logit + np.array([-1, 1]) * 1.6448536269514722 * se)))
+    assert verdict.value == pytest.approx(auc, abs=1e-12)
+    assert verdict.ci == pytest.approx(tuple(expected), abs=1e-9)
+    assert verdict.evidence["interval"].startswith("DeLong")
+
+
+def test_a_perfect_ranking_still_gets_a_lower_bound_below_one():
+    y = np.repeat([0, 1], 100)
+    verdict = perf(
+        Predictions(y_score=np.linspace(0.01, 0.99, 200)),
+        Dataset.from_arrays(np.zeros((200, 1)), y),
+        metric="roc_auc",
+        min=0.999,
+        confidence=0.95,
+    )
+    assert verdict.value == 1.0 and verdict.ci[0] < 0.999 and verdict.status == "fail"
 
 
 def test_predictions_audit_stored_scores(binary_dataset, binary_scores):

@@ -113,9 +113,13 @@ def performance(
         values = stats.point_estimate(counts, statistic)
         _require_defined(metric, values, labels)
         low = high = None
-        if confidence is not None and isinstance(statistic, Proportion):
+        if confidence is not None and isinstance(statistic, Proportion | BinaryAUC):
             low, high = statistic.interval(counts, confidence)
-            evidence["interval"] = "Wilson score interval of the proportion"
+            evidence["interval"] = (
+                "Wilson score interval of the proportion"
+                if isinstance(statistic, Proportion)
+                else "DeLong's variance on the logit scale"
+            )
         elif confidence is not None:
             low, high = interval(
                 counts,
@@ -309,7 +313,26 @@ def _roc_auc(
         return aucs if per_class else aucs.mean(axis=1)
 
     labels = [str(classes[c]) for c in columns] if per_class else None
+    if len(columns) == 1 and not per_class:
+        scores, positive = probabilities[:, 1], target == classes[1]
+        return np.ones(len(target)), BinaryAUC(statistic, scores, positive), None
     return np.ones(len(target)), statistic, labels
+
+
+class BinaryAUC:
+    """A binary ROC AUC: its interval is DeLong's on the logit scale (``stats.auc_interval``),
+    which keeps its level next to 1, where the percentile bootstrap's lower bound does not."""
+
+    def __init__(self, statistic: stats.Statistic, scores: np.ndarray, positive: np.ndarray):
+        self.statistic, self.scores, self.positive = statistic, scores, positive
+
+    def __call__(self, w: np.ndarray) -> np.ndarray:
+        return self.statistic(w)
+
+    def interval(self, counts: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+        del counts  # one weight per row, all 1: the rows themselves
+        low, high = stats.auc_interval(self.scores, self.positive, stats.two_sided_z(confidence))
+        return np.array(low), np.array(high)
 
 
 def _ranking(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
