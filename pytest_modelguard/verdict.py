@@ -119,7 +119,10 @@ class Verdict:
         if self.status == "error":
             return f"{self.requirement}.{self.metric}: {self.evidence.get('error', '')}"
         text = f"{self.requirement}.{self.metric} = {_fmt(self.value)}"
-        if self.ci is not None:
+        decided = self.decided_bound()
+        if decided is not None and self.evidence.get("one_sided_only"):
+            text += f" [{decided[0]} {decided[1]:g}% bound {_fmt(decided[2])}]"
+        elif self.ci is not None:
             text += f" [CI {_fmt(self.ci[0])}, {_fmt(self.ci[1])}]"
         text += f" {self.operator} {_fmt(self.threshold)}"
         if self.n is not None:

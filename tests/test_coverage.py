@@ -167,6 +167,7 @@ def test_an_interval_valid_on_one_side_only_shows_only_that_bound():
     assert verdict.evidence["one_sided_only"] is True
     assert "CI [" not in verdict.message
     assert f"decided   upper 97.5% bound {verdict.ci[1]:.4g} <= 0.2" in verdict.message
+    assert "CI" not in verdict.summary() and "[upper 97.5% bound " in verdict.summary()
 
 
 def test_the_report_row_shows_the_deciding_bound():
