@@ -12,7 +12,8 @@ how often the gate passes at the case's threshold.
     python benchmarks/coverage_study.py --reduced --out reports/statistics.md   # CI size
 
 Exits 1 when an interval whose two-sided coverage is promised covers less than
-``--fail-below`` (default 0.93), or a decided bound covers less than that.
+``--fail-below`` (default 0.93), or a decided bound covers less than that, by more than
+two Monte Carlo errors.
 """
 
 from __future__ import annotations
@@ -854,13 +855,14 @@ def failures(results: list[Result], floor: float) -> list[str]:
     """Cases below ``floor``: two-sided coverage where promised (not the documented dips of
     the side the gate does not decide on), and the decided bound's everywhere.
 
-    With fewer than 1,000 datasets a share is allowed two Monte Carlo errors below the
-    floor (a 40-dataset bootstrap row cannot resolve 93% from 95%)."""
+    A share is allowed two Monte Carlo errors below the floor: a 20-dataset bootstrap
+    row cannot tell 93% from 95%, and even 1,000 datasets put a 95% interval below 93%
+    about once in a hundred rows."""
     wrong = []
     for r in results:
         if r.case.reference:
             continue
-        slack = 0.0 if r.replications >= 1000 else 2 * r.mc_error
+        slack = 2 * r.mc_error
         documented = bool(r.case.note)  # a known dip, explained in the docs: the side
         if r.case.two_sided and not documented and r.coverage + slack < floor:  # not decided
             wrong.append(f"{r.case.key}: coverage {r.coverage:.3f} < {floor}")
