@@ -987,8 +987,9 @@ intervals, {costly} for the rows that bootstrap every dataset; {seconds:.0f} s o
 
 FOOTER = """
 ¹ Only the decided bound is promised: the estimator is biased away from 0 (ECE sums
-absolute gaps; the attack advantage is a maximum), so near a true value of 0 the
-bootstrap interval lies above the truth and its *lower* end misses. The gate decides on
+absolute gaps; the attack advantage is a maximum over thresholds), so at these sample
+sizes the bootstrap interval often lies wholly above the truth — always at a true 0 —
+and its *lower* end misses. The gate decides on
 the *upper* bound, which the same bias pushes outward: the "decided bound safe" column
 is the coverage that matters, and the message of such a gate shows only that bound.
 
