@@ -77,11 +77,20 @@ class Verdict:
             f"  measured  {_fmt(self.value)}",
         ]
         if self.ci is not None:
-            level = f"{self.confidence:.0%} " if self.confidence else ""
-            lines[-1] += f"  ({level}CI [{_fmt(self.ci[0])}, {_fmt(self.ci[1])}])"
-            decided = self.evidence.get("decided_on")
+            decided = self.decided_bound()
+            if decided is None or not self.evidence.get("one_sided_only"):
+                level = f"{self.confidence:.0%} " if self.confidence else ""
+                lines[-1] += f"  ({level}CI [{_fmt(self.ci[0])}, {_fmt(self.ci[1])}])"
             if decided is not None:
-                lines.append(f"  decided on the {decided} bound of the interval")
+                side, level, bound = decided
+                holds = (
+                    bound <= self.threshold if self.operator == "<=" else bound >= self.threshold
+                )
+                shown = self.operator if holds else {"<=": ">", ">=": "<"}[self.operator]
+                lines.append(
+                    f"  decided   {side} {level:g}% bound {_fmt(bound)} {shown} "
+                    f"{_fmt(self.threshold)}"
+                )
         if self.formula:
             lines.append(f"  formula   {self.formula}")
         if self.n is not None:
@@ -96,6 +105,18 @@ class Verdict:
         elif self.counterexample is not None:
             lines.append(f"  counterexample  {self.counterexample}")
         return "\n".join(lines)
+
+    def decided_bound(self) -> tuple[str, float, float] | None:
+        """``(side, one-sided level in %, bound)`` when the status was decided on one bound
+        of ``ci``: the upper end of a two-sided ``confidence`` interval is a one-sided
+        ``(1 + confidence) / 2`` bound (97.5% at 0.95), and the message says so."""
+        side = self.evidence.get("decided_on")
+        if side not in ("upper", "lower") or self.ci is None or not self.confidence:
+            return None
+        if self.threshold is None or self.operator is None:
+            return None
+        level = round(100 * (1 + self.confidence) / 2, 3)
+        return side, level, self.ci[1] if side == "upper" else self.ci[0]
 
     def summary(self) -> str:
         """One line for the terminal summary: ``performance.recall = 0.7812, required >= 0.8
@@ -116,7 +137,10 @@ class Verdict:
         The one place that says it, so the summary never reads as a claim the measurement
         does not make (``0.7812 >= 0.8``)."""
         text = _fmt(self.value)
-        if self.ci is not None:
+        decided = self.decided_bound()
+        if decided is not None and self.evidence.get("one_sided_only"):
+            text += f" [{decided[0]} {decided[1]:g}% bound {_fmt(decided[2])}]"
+        elif self.ci is not None:
             text += f" [CI {_fmt(self.ci[0])}, {_fmt(self.ci[1])}]"
         if self.operator is not None:
             text += f", required {self.operator} {_fmt(self.threshold)}"

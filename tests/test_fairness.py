@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from pytest_modelguard import Dataset, GateError, Predictions, checks
+from pytest_modelguard import Dataset, GateError, Predictions, checks, stats
 from pytest_modelguard.groups import MISSING, GroupCounts
 
 
@@ -255,37 +255,64 @@ def test_confidence_decides_on_the_upper_bound(audit):
     assert ratio.evidence["decided_on"] == "lower" and ratio.ci[0] < ratio.value
 
 
-def test_interval_is_reproducible_from_the_seed(audit):
+def test_interval_is_closed_form_and_ignores_the_seed(audit):
     spec = {"sensitive": "region", "confidence": 0.9, "n_resamples": 500}
     first = gate(audit, "equalized_odds_difference", seed=1, **spec)
-    again = gate(audit, "equalized_odds_difference", seed=1, **spec)
     other = gate(audit, "equalized_odds_difference", seed=2, **spec)
-    assert first.ci == again.ci and first.ci != other.ci
+    assert first.ci == other.ci and first.evidence["interval"].startswith("Newcombe")
+    assert "n_resamples" not in first.evidence  # nothing is resampled
 
 
-def test_interval_matches_a_row_bootstrap(audit):
-    """Resampling counts must agree with resampling rows (an independent implementation)."""
-    verdict = gate(
-        audit,
-        "demographic_parity_difference",
-        sensitive="region",
-        confidence=0.95,
-        n_resamples=4000,
-        seed=9,
-    )
-    rng = np.random.default_rng(0)
-    codes = np.searchsorted([1, 2, 3], audit["region"])
-    n = len(codes)
-    values = []
-    for _ in range(2000):
-        rows = rng.integers(0, n, n)
-        rates = np.bincount(codes[rows], weights=audit["y_pred"][rows], minlength=3) / np.bincount(
-            codes[rows], minlength=3
-        )
-        values.append(rates.max() - rates.min())
-    low, high = np.quantile(values, [0.025, 0.975])
-    assert verdict.ci[0] == pytest.approx(low, abs=0.006)
-    assert verdict.ci[1] == pytest.approx(high, abs=0.006)
+def test_two_group_interval_is_newcombes_from_scipys_wilson_intervals(audit):
+    """Two groups: the interval of |p_a - p_b| is Newcombe's hybrid score interval of the
+    signed difference (from scipy's Wilson intervals), folded at 0."""
+    from scipy.stats import binomtest
+
+    verdict = gate(audit, "demographic_parity_difference", sensitive="sex", confidence=0.95)
+    groups = verdict.evidence["by_sensitive"]["sex"]["groups"]
+    first, second = groups.values()
+    p = [g["selection_rate"] for g in (first, second)]
+    k = [round(g["selection_rate"] * g["n"]) for g in (first, second)]
+    cis = [
+        binomtest(k[i], g["n"]).proportion_ci(0.95, "wilson") for i, g in enumerate((first, second))
+    ]
+    d = p[0] - p[1]
+    low = d - np.hypot(p[0] - cis[0].low, cis[1].high - p[1])
+    high = d + np.hypot(cis[0].high - p[0], p[1] - cis[1].low)
+    folded = (0.0, max(-low, high)) if low <= 0 <= high else tuple(sorted((abs(low), abs(high))))
+    assert verdict.ci == pytest.approx(folded, abs=1e-12)
+
+
+def test_newcombe_and_mover_match_published_and_solved_values():
+    z = stats.two_sided_z(0.95)
+    # Newcombe (1998), Stat Med 17:873, table II example (a): 56/70 - 48/80, method 10
+    p1, p2 = 56 / 70, 48 / 80
+    low, high = stats.newcombe_difference(p1, stats.wilson(p1, 70, z), p2, stats.wilson(p2, 80, z))
+    assert (round(float(low), 4), round(float(high), 4)) == (0.0524, 0.3339)
+    # MOVER-R: the ratio bounds are the r at which the MOVER interval of p1 - r p2 reaches 0
+    for k1, n1, k2, n2 in [(56, 70, 48, 80), (3, 30, 12, 30), (0, 40, 5, 40), (30, 30, 20, 31)]:
+        p1, p2 = k1 / n1, k2 / n2
+        bounds1, bounds2 = stats.wilson(p1, n1, z), stats.wilson(p2, n2, z)
+        low, high = stats.mover_ratio(p1, bounds1, p2, bounds2)
+        expected_low, expected_high = ratio_by_root_finding(p1, bounds1, p2, bounds2)
+        assert float(low) == pytest.approx(expected_low, abs=1e-9)
+        assert float(high) == pytest.approx(expected_high, abs=1e-9)
+
+
+def ratio_by_root_finding(p1, bounds1, p2, bounds2):
+    """The r where the MOVER interval of ``p1 - r p2`` first and last contains 0."""
+    from scipy.optimize import brentq
+
+    (l1, u1), (l2, u2) = (tuple(map(float, b)) for b in (bounds1, bounds2))
+
+    def lower_end(r):  # falls through 0 at the ratio's lower bound
+        return p1 - r * p2 - np.hypot(p1 - l1, r * (u2 - p2))
+
+    def upper_end(r):  # falls through 0 at the ratio's upper bound
+        return p1 - r * p2 + np.hypot(u1 - p1, r * (p2 - l2))
+
+    low = 0.0 if lower_end(0.0) <= 0 else brentq(lower_end, 0.0, p1 / p2, xtol=1e-14)
+    return low, brentq(upper_end, p1 / p2, 1e3, xtol=1e-14)
 
 
 def test_equal_weights_give_the_unweighted_interval(audit):

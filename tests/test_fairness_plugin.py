@@ -62,7 +62,7 @@ def test_fairness_gates_pass_fail_and_error(project):
             "*group 'c' has * rows, fewer than min_group_size=100*small_groups='ignore'*",
             "*FAIL fairness: equalized_odds_difference must be <= 0.001",
             "*(95% CI *",
-            "*decided on the upper bound of the interval",
+            "*decided   upper 97.5% bound * > 0.001",
             "*formula   max(max_g TPR_g - min_g TPR_g, max_g FPR_g - min_g FPR_g)",
             "*n         300",
             "*= modelguard =*",

@@ -136,23 +136,52 @@ def test_sklearn_regressor_and_classifier(regression, tabular):
 
 
 def test_confidence_interval_is_seeded_and_decides_on_the_bound(keras_binary, binary_dataset):
-    first = perf(keras_binary, binary_dataset, metric="accuracy", confidence=0.95, seed=1)
-    again = perf(keras_binary, binary_dataset, metric="accuracy", confidence=0.95, seed=1)
-    other = perf(keras_binary, binary_dataset, metric="accuracy", confidence=0.95, seed=2)
+    first = perf(keras_binary, binary_dataset, metric="f1", confidence=0.95, seed=1)
+    again = perf(keras_binary, binary_dataset, metric="f1", confidence=0.95, seed=1)
+    other = perf(keras_binary, binary_dataset, metric="f1", confidence=0.95, seed=2)
     low, high = first.ci
     assert low < first.value < high
-    assert first.ci == again.ci and first.ci != other.ci
+    assert first.ci == again.ci and first.ci != other.ci  # a bootstrap, seeded
     # a threshold between the lower bound and the point estimate: the point passes, the bound fails
     threshold = (low + first.value) / 2
-    assert perf(keras_binary, binary_dataset, metric="accuracy", min=threshold).status == "pass"
+    assert perf(keras_binary, binary_dataset, metric="f1", min=threshold).status == "pass"
     decided = perf(
-        keras_binary, binary_dataset, metric="accuracy", min=threshold, confidence=0.95, seed=1
+        keras_binary, binary_dataset, metric="f1", min=threshold, confidence=0.95, seed=1
     )
     assert decided.status == "fail" and decided.evidence["decided_on"] == "lower"
     assert "95% CI" in decided.message
+    assert f"decided   lower 97.5% bound {decided.ci[0]:.4g} < {threshold:.4g}" in decided.message
 
 
-def test_bootstrap_interval_matches_the_binomial_width(keras_binary, binary_dataset):
+def test_accuracy_interval_is_scipys_wilson_interval(keras_binary, binary_dataset):
+    """A proportion gets Wilson's score interval (valid near 1 and on few rows), equal to
+    scipy's, whatever the seed."""
+    from scipy.stats import binomtest
+
+    verdict = perf(keras_binary, binary_dataset, metric="accuracy", confidence=0.95, seed=1)
+    other = perf(keras_binary, binary_dataset, metric="accuracy", confidence=0.95, seed=2)
+    correct = round(verdict.value * verdict.n)
+    reference = binomtest(correct, verdict.n).proportion_ci(0.95, method="wilson")
+    assert verdict.ci == pytest.approx((reference.low, reference.high), abs=1e-12)
+    assert other.ci == verdict.ci and verdict.evidence["interval"].startswith("Wilson")
+
+
+def test_a_perfect_sample_still_gets_a_lower_bound_below_one():
+    """The percentile bootstrap gives [1, 1] when every row is right, so a gate at min=0.999
+    passed a model whose true accuracy may well be 0.99; Wilson's bound is 0.98 on 200 rows."""
+    y = np.tile([0, 1], 100)
+    verdict = perf(
+        Predictions(y_pred=y),
+        Dataset.from_arrays(np.zeros((200, 1)), y),
+        metric="accuracy",
+        min=0.99,
+        confidence=0.95,
+    )
+    assert verdict.value == 1.0 and verdict.status == "fail"
+    assert verdict.ci[0] == pytest.approx(1 / (1 + 1.959963984540054**2 / 200), abs=1e-9)
+
+
+def test_accuracy_interval_matches_the_binomial_width(keras_binary, binary_dataset):
     verdict = perf(
         keras_binary, binary_dataset, metric="accuracy", confidence=0.95, n_resamples=4000
     )
@@ -161,9 +190,34 @@ def test_bootstrap_interval_matches_the_binomial_width(keras_binary, binary_data
     assert (verdict.ci[1] - verdict.ci[0]) / 2 == pytest.approx(normal_halfwidth, rel=0.15)
 
 
-def test_roc_auc_interval_is_computed_from_row_weights(keras_binary, binary_dataset):
-    verdict = perf(keras_binary, binary_dataset, metric="roc_auc", confidence=0.9, n_resamples=500)
-    assert verdict.ci[0] < verdict.value < verdict.ci[1] <= 1.0
+def test_binary_roc_auc_interval_is_delongs_on_the_logit_scale(binary_dataset, binary_scores):
+    """Checked against DeLong's variance from the full pair matrix (an independent O(mn) way)."""
+    verdict = perf(
+        Predictions(y_score=binary_scores), binary_dataset, metric="roc_auc", confidence=0.9
+    )
+    positive = binary_dataset.target == 1
+    pos, neg = binary_scores[positive], binary_scores[~positive]
+    pairs = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    auc = pairs.mean()
+    variance = pairs.mean(axis=1).var(ddof=1) / len(pos) + pairs.mean(axis=0).var(ddof=1) / len(neg)
+    se = np.sqrt(variance) / (auc * (1 - auc))
+    logit = np.log(auc / (1 - auc))
+    expected = 1 / (1 + np.exp(-(logit + np.array([-1, 1]) * 1.6448536269514722 * se)))
+    assert verdict.value == pytest.approx(auc, abs=1e-12)
+    assert verdict.ci == pytest.approx(tuple(expected), abs=1e-9)
+    assert verdict.evidence["interval"].startswith("DeLong")
+
+
+def test_a_perfect_ranking_still_gets_a_lower_bound_below_one():
+    y = np.repeat([0, 1], 100)
+    verdict = perf(
+        Predictions(y_score=np.linspace(0.01, 0.99, 200)),
+        Dataset.from_arrays(np.zeros((200, 1)), y),
+        metric="roc_auc",
+        min=0.999,
+        confidence=0.95,
+    )
+    assert verdict.value == 1.0 and verdict.ci[0] < 0.999 and verdict.status == "fail"
 
 
 def test_predictions_audit_stored_scores(binary_dataset, binary_scores):

@@ -518,6 +518,7 @@ def test_policy_in_pyproject_and_a_broken_file(project):
 
 
 def test_the_release_profile_draws_more_resamples_unless_a_gate_says(project):
+    # f1: a bootstrapped metric (accuracy has a closed-form Wilson interval, no resamples)
     project.makeconftest(
         project.path.joinpath("conftest.py").read_text()
         + """
@@ -529,10 +530,10 @@ def pytest_modelguard_verdict(verdict, nodeid):
         """
         from pytest_modelguard import performance
 
-        @performance(metric="accuracy", min=0.5, confidence=0.95)
+        @performance(metric="f1", min=0.1, confidence=0.95)
         def test_default(): ...
 
-        @performance(metric="accuracy", min=0.5, confidence=0.95, n_resamples=300)
+        @performance(metric="f1", min=0.1, confidence=0.95, n_resamples=300)
         def test_given(): ...
         """
     )

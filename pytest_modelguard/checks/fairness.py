@@ -20,12 +20,19 @@ from pytest_modelguard.checks._gate import (
     check_confidence,
     check_threshold,
     decide,
-    interval,
     one_threshold,
 )
 from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.groups import GroupCounts
+from pytest_modelguard.stats import (
+    fold_difference,
+    fold_ratio,
+    mover_ratio,
+    newcombe_difference,
+    two_sided_z,
+    wilson,
+)
 from pytest_modelguard.verdict import GateError, Operator, Verdict
 
 METHODS = ("between_groups", "to_overall")
@@ -142,8 +149,9 @@ def fairness(
     worst decides; ``intersectional=True`` gates their combined groups instead. A group
     with fewer than ``min_group_size`` rows is an error (``small_groups="ignore"`` leaves
     it out); missing sensitive values are an error (``missing="group"`` makes them a
-    group). With ``confidence`` the gate decides on the interval's bound from
-    ``n_resamples`` Poisson-bootstrap resamples of the group counts, seeded by ``seed``.
+    group). With ``confidence`` the gate decides on the threshold's bound of a score
+    interval that keeps its level at parity and on small groups (docs/statistics.md); it
+    is closed-form, so ``n_resamples`` is accepted for compatibility and not used.
     """
     started = time.perf_counter()
     _check_options(
@@ -222,8 +230,6 @@ def fairness(
             views,
             cells,
             confidence=confidence,
-            n_resamples=n_resamples,
-            seed=seed,
             evidence=evidence,
         )
     evidence["by_sensitive"] = _tables(
@@ -449,36 +455,127 @@ def _interval(
     cells: np.ndarray,
     *,
     confidence: float,
-    n_resamples: int,
-    seed: int,
     evidence: dict[str, Any],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap of the joint cells: each cell a scaled Poisson draw.
+    """The interval of every view's metric (see :func:`disparity_interval`)."""
+    bounds = [
+        disparity_interval(
+            spec, method, np.einsum("jcs,jg->gcs", cells, view.membership), confidence
+        )
+        for view in views
+    ]
+    low, high = (np.array([float(b[i]) for b in bounds]) for i in (0, 1))
+    undefined = [v.label for v, a, b in zip(views, low, high, strict=True) if np.isnan(a + b)]
+    if undefined:
+        raise GateError(
+            f"{spec.name}: the interval is undefined for sensitive {undefined[0]!r} (a rate "
+            "has no rows outside one group); add rows or drop confidence="
+        )
+    evidence["interval"] = INTERVAL_METHOD[spec.kind]
+    return low, high
 
-    Unweighted, a cell of ``n`` rows is Poisson(n) — resampling rows, exactly in
-    distribution. Weighted, it is ``c * Poisson(W² / W2)`` with ``c = W2 / W``, which
-    has the resampled weight sum's mean ``W`` and variance ``W2`` (Kish's effective count).
+
+INTERVAL_METHOD = {
+    "difference": "Newcombe score intervals of the signed differences between groups, folded "
+    "at 0; upper bound pointwise, lower bound Bonferroni over the comparisons",
+    "ratio": "MOVER-R score intervals of the ratios between groups, folded at 1; lower bound "
+    "pointwise, upper bound Bonferroni over the comparisons",
+    "group_min": "Wilson score intervals of the group rates; lower bound pointwise, upper "
+    "bound Bonferroni over the groups",
+}
+
+
+def disparity_interval(
+    spec: Metric, method: str, grouped: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided ``confidence`` interval of the metric from group cells ``(..., groups,
+    cells, (rows, weight, weight²))``; leading axes are independent datasets.
+
+    A disparity is the largest (a ratio: the smallest) of smooth comparisons ``c`` of two
+    rates: ``|p_i - p_j|``, ``min(p_i/p_j, p_j/p_i)``, or a group against the rest of the
+    rows for ``to_overall``. Each comparison has a score interval (Newcombe / MOVER-R of
+    Wilson intervals), folded at parity, so it covers 0 (or 1) there. Then:
+
+    - the bound on the threshold's side is the worst comparison's bound at the pointwise
+      level: it can only miss if the comparison that *is* the worst misses on that side,
+      so it keeps the one-sided level ``(1 + confidence) / 2`` of a two-sided interval;
+    - the other bound needs every comparison to hold at once: Bonferroni over the ``C``
+      comparisons (two-sided ``1 - (1 - confidence) / (2C)``), so the two-sided interval
+      keeps ``confidence``. With one comparison the fold alone does.
+
+    With weights a rate's row count is Kish's effective count ``W² / W2``.
     """
-    weight, square = cells[..., 1], cells[..., 2]
+    alpha = 1.0 - confidence
+    sums = [_rate_sums(grouped, RATES[name]) for name in spec.rates]
+    k = grouped.shape[-3]
+    if spec.kind == "group_min":
+        z_point, z_joint = two_sided_z(confidence), two_sided_z(1.0 - alpha / k)
+        lows, highs = [], []
+        for rate in sums:
+            p, n = _rate_and_size(*rate)
+            lows.append(wilson(p, n, z_point)[0].min(axis=-1))
+            highs.append(wilson(p, n, z_joint)[1].min(axis=-1))
+        return np.min(lows, axis=0), np.min(highs, axis=0)
+    comparisons = len(sums) * (k * (k - 1) // 2 if method == "between_groups" else k)
+    joint = confidence if comparisons == 1 else 1.0 - alpha / (2 * comparisons)
+    point = [_comparisons(spec.kind, method, rate, confidence) for rate in sums]
+    both = [_comparisons(spec.kind, method, rate, joint) for rate in sums]
+    if spec.kind == "difference":
+        high = np.max([b[1].max(axis=-1) for b in point], axis=0)
+        low = np.max([b[0].max(axis=-1) for b in both], axis=0)
+    else:
+        low = np.min([b[0].min(axis=-1) for b in point], axis=0)
+        high = np.min([b[1].min(axis=-1) for b in both], axis=0)
+    return low, high
+
+
+def _rate_sums(grouped: np.ndarray, rate: Rate) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's numerator weight, denominator weight and squared weight ``(..., groups)``."""
+    numerator = grouped[..., list(rate.numerator), 1].sum(axis=-1)
+    denominator = grouped[..., list(rate.denominator), :].sum(axis=-2)
+    return numerator, denominator[..., 1], denominator[..., 2]
+
+
+def _rate_and_size(
+    numerator: np.ndarray, weight: np.ndarray, square: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rate and its effective row count (Kish: ``W² / W2``; the rows when unweighted)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(square > 0, weight**2 / square, 0.0)
-        scale = np.where(weight > 0, square / weight, 0.0)
-    shape = weight.shape
+        return numerator / weight, weight**2 / square
 
-    def statistic(draws: np.ndarray) -> np.ndarray:
-        scaled = (draws * scale.ravel()).reshape(len(draws), *shape)
-        return _statistic(spec, method, views, scaled)
 
-    evidence["interval"] = "percentile, Poisson bootstrap of the group confusion counts"
-    return interval(
-        rate.ravel(),
-        statistic,
-        confidence=confidence,
-        n_resamples=n_resamples,
-        seed=seed,
-        metric=spec.name,
-        evidence=evidence,
-    )
+def _comparisons(
+    kind: str,
+    method: str,
+    sums: tuple[np.ndarray, np.ndarray, np.ndarray],
+    confidence: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Folded intervals of every comparison ``(..., comparisons)`` at ``confidence``."""
+    z = two_sided_z(confidence)
+    if method == "between_groups":
+        i, j = np.triu_indices(sums[0].shape[-1], 1)
+        first = _rate_and_size(*(a[..., i] for a in sums))
+        second = _rate_and_size(*(a[..., j] for a in sums))
+    else:  # to_overall: each group against the rows outside it
+        first = _rate_and_size(*sums)
+        second = _rate_and_size(*(a.sum(axis=-1, keepdims=True) - a for a in sums))
+    (p1, n1), (p2, n2) = first, second
+    bounds1, bounds2 = wilson(p1, n1, z), wilson(p2, n2, z)
+    if kind == "difference":
+        low, high = newcombe_difference(p1, bounds1, p2, bounds2)
+        if method == "to_overall":  # p_g - p_all = (1 - w)(p_g - p_rest), w = g's share
+            rest = 1.0 - sums[1] / sums[1].sum(axis=-1, keepdims=True)
+            low, high = rest * low, rest * high
+        return fold_difference(low, high)
+    if method == "between_groups":
+        return fold_ratio(*mover_ratio(p1, bounds1, p2, bounds2))
+    # p_g / p_all = 1 / (w + (1 - w) p_rest / p_g): decreasing in p_rest / p_g
+    share = sums[1] / sums[1].sum(axis=-1, keepdims=True)
+    low_rest, high_rest = mover_ratio(p2, bounds2, p1, bounds1)
+    with np.errstate(divide="ignore"):
+        low = 1.0 / (share + (1.0 - share) * high_rest)
+        high = 1.0 / (share + (1.0 - share) * low_rest)
+    return fold_ratio(low, high)
 
 
 # -- evidence ---------------------------------------------------------------------------

@@ -221,6 +221,8 @@ def _membership_inference(
             f"percentile, Poisson bootstrap of member/non-member counts in at most {BINS} "
             "score bins, shifted by the binning's effect on the point estimate"
         )
+        if metric == "mia_advantage":  # a maximum over thresholds: biased up, so only the
+            evidence["one_sided_only"] = True  # upper bound keeps its level (statistics.md)
     evidence["attacks"] = {
         name: curve.summary(None if low is None else (float(low[i]), float(high[i])), metric)
         for i, (name, curve) in enumerate(curves.items())

@@ -221,6 +221,12 @@ def _row(v: dict[str, Any]) -> str:
     interval = f"[{fmt(ci[0])}, {fmt(ci[1])}]" if isinstance(ci, list) and len(ci) == 2 else "–"
     if interval != "–" and isinstance(v.get("confidence"), int | float):
         interval = f"{v['confidence']:.0%} {interval}"
+        side = (v.get("evidence") or {}).get("decided_on")
+        if side in ("upper", "lower"):  # the bound that decided, as a one-sided bound
+            level = round(100 * (1 + v["confidence"]) / 2, 3)
+            bound = f"{side} {level:g}% bound {fmt(ci[1] if side == 'upper' else ci[0])}"
+            one_sided = (v.get("evidence") or {}).get("one_sided_only")
+            interval = bound if one_sided else f"{bound}<br>{interval}"
     required = "–" if v.get("operator") is None else f"{v['operator']} {fmt(v.get('threshold'))}"
     duration = v.get("duration")
     time = f"{duration:.2f} s" if isinstance(duration, int | float) else "–"
