@@ -126,7 +126,9 @@ def _identify(model: Any, dataset: Any) -> dict[str, Any]:
     from pytest_modelguard.dataset import Dataset
 
     subjects: dict[str, Any] = {}
-    if model is not None:
+    if type(model).__name__ == "Generator" and hasattr(model, "describe"):
+        subjects["model"] = model.describe()
+    elif model is not None:
         try:
             adapter = adapt(model)
             subjects["model"] = {"name": adapter.name, "fingerprint": adapter.fingerprint}
@@ -172,10 +174,16 @@ def _subjects(
     for keyword, default in markers.FIXTURE_KEYWORDS.items():
         if keyword in needs:
             names[keyword] = keywords.get(keyword) or default
+    for keyword, default in markers.GENERATIVE_FIXTURE_KEYWORDS.items():
+        if keyword in needs:
+            names[keyword] = keywords.get(keyword) or default
     values: dict[str, Any] = {}
     for role, need in needs.items():
         if need == "unused":
             values[role] = None
+            continue
+        if not isinstance(names[role], str):  # given as a value (a list of prompts), or none
+            values[role] = keywords.get(role)
             continue
         try:
             values[role] = request.getfixturevalue(names[role])
