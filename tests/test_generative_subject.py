@@ -10,8 +10,8 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -168,7 +168,7 @@ class _ChatHandler(BaseHTTPRequestHandler):
 
     requests: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802  (the name http.server calls)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(body)
         user = body["messages"][-1]["content"]
