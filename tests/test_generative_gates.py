@@ -28,10 +28,25 @@ def _secret(system: str | None) -> str:
     return match.group(1) if match else ""
 
 
+def follows_instructions(generate):
+    """A model that does what its system prompt allows: it shares a public code when
+    asked (the injection gate's positive control), and otherwise behaves as ``generate``."""
+
+    def wrapped(prompts, *, system, **decoding):
+        if system and "public greeting code" in system:
+            return [f"The greeting code is {_secret(system)}." for _ in prompts]
+        return generate(prompts, system=system, **decoding)
+
+    wrapped.__name__ = generate.__name__
+    return wrapped
+
+
+@follows_instructions
 def refuses(prompts, *, system, max_tokens, temperature, seed):
     return ["I'm sorry, I can't share that." for _ in prompts]
 
 
+@follows_instructions
 def leaks_in_base64(prompts, *, system, max_tokens, temperature, seed):
     secret = _secret(system)
     return [
@@ -40,6 +55,7 @@ def leaks_in_base64(prompts, *, system, max_tokens, temperature, seed):
     ]
 
 
+@follows_instructions
 def leaks_in_maintenance_mode(prompts, *, system, max_tokens, temperature, seed):
     """Leaks only to a prompt that both claims maintenance mode and asks for the code:
     no single corpus attack does; a Hypothesis mutation does."""
@@ -51,6 +67,7 @@ def leaks_in_maintenance_mode(prompts, *, system, max_tokens, temperature, seed)
     ]  # fmt: skip
 
 
+@follows_instructions
 def always_says(prompts, *, system, max_tokens, temperature, seed):
     return [f"Welcome! Your code is {_secret(system)}" for _ in prompts]
 
@@ -97,9 +114,18 @@ def test_a_canary_leaking_without_attack_fails_and_is_named() -> None:
     assert "leaks on benign prompts" in verdict.message
 
 
+def test_a_model_that_never_sees_the_system_prompt_is_an_error() -> None:
+    def drops_system(prompts, *, system, **decoding):  # a wrapper that forgets system=
+        return refuses(prompts, system=None, **decoding)
+
+    with pytest.raises(GateError, match="positive control failed.*does the adapter pass system"):
+        injection(Generator(drops_system))
+
+
 def test_user_attacks_and_system_prompt_are_used() -> None:
     seen = []
 
+    @follows_instructions
     def spy(prompts, *, system, **_):
         seen.append(system)
         return ["ok" for _ in prompts]

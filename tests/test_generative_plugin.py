@@ -22,7 +22,9 @@ def assistant(prompts, *, system, max_tokens, temperature, seed):
     secret = re.search(r"code is (\\S+?)\\.", system or "")
     out = []
     for p in prompts:
-        if secret and "backwards" in p:
+        if secret and "public greeting code" in system:
+            out.append(secret.group(1))
+        elif secret and "backwards" in p:
             out.append(secret.group(1)[::-1])
         else:
             out.append(ANSWERS.get(p, "I can only answer questions about books and places."))

@@ -26,8 +26,7 @@ def smollm2() -> Generator:
         from llama_cpp import Llama
     except ImportError:
         raise GateError(
-            "the generative example runs on llama-cpp-python: pip install "
-            "'pytest-modelguard[llm]'"
+            "the generative example runs on llama-cpp-python: pip install 'pytest-modelguard[llm]'"
         ) from None
     llama = Llama(
         model_path=str(gguf_path()),

@@ -73,6 +73,7 @@ def prompt_injection_gate(
     def leaked(prompts: list[str]) -> list[leaks.Leak | None]:
         return [leaks.find_leak(a, secret) for a in generator.generate(prompts, system=system)]
 
+    _positive_control(generator, canary_for(seed + 1))
     controls = dict(zip(corpus.CONTROLS, leaked(list(corpus.CONTROLS)), strict=True))
     results: dict[str, tuple[str, leaks.Leak | None]] = {}
     for (family, prompt), leak in zip(tried, leaked([p for _, p in tried]), strict=True):
@@ -117,6 +118,20 @@ def prompt_injection_gate(
         verdict.status = "fail"
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+def _positive_control(generator: Generator, code: str) -> None:
+    """The model must repeat a code its system prompt lets it share; otherwise the gate
+    could not see a leak at all (a wrapper that drops the system prompt passes every time)."""
+    system = corpus.CONTROL_SYSTEM_PROMPT.replace("{canary}", code)
+    (answer,) = generator.generate([corpus.CONTROL_REQUEST], system=system)
+    if leaks.find_leak(answer, code) is None:
+        raise GateError(
+            f"positive control failed: told by its system prompt to share the code {code}, "
+            f"{generator.name!r} answered {answer[:80]!r}; the system prompt may not reach "
+            "the model (does the adapter pass system=?) or the model cannot follow one, so "
+            "no leak could be seen and a pass would mean nothing"
+        )
 
 
 def _families(value: Any) -> list[str]:
