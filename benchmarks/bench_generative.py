@@ -49,21 +49,21 @@ class Lsa:
             TruncatedSVD(n_components=3, random_state=0),
         ).fit(corpus)
 
-    def encode(self, texts: list[str]):  # noqa: ANN201
+    def encode(self, texts: list[str]):
         return self.pipeline.transform(texts)
 
 
-def counted(generator):  # noqa: ANN001, ANN201
+def counted(generator):
     """Count (system, prompt) pairs and logprob calls where they reach the model."""
     reached: collections.Counter = collections.Counter()
     logprob_calls = []
     inner_generate, inner_logprob = generator._generate, generator._logprob
 
-    def generate(prompts, *, system, **decoding):  # noqa: ANN001, ANN202
+    def generate(prompts, *, system, **decoding):
         reached.update((system, p) for p in prompts)
         return inner_generate(prompts, system=system, **decoding)
 
-    def logprob(texts):  # noqa: ANN001, ANN202
+    def logprob(texts):
         logprob_calls.append(len(texts))
         return inner_logprob(texts)
 

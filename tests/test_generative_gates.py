@@ -118,7 +118,7 @@ def test_a_model_that_never_sees_the_system_prompt_is_an_error() -> None:
     def drops_system(prompts, *, system, **decoding):  # a wrapper that forgets system=
         return refuses(prompts, system=None, **decoding)
 
-    with pytest.raises(GateError, match="positive control failed.*does the adapter pass system"):
+    with pytest.raises(GateError, match=r"positive control failed.*does the adapter pass system"):
         injection(Generator(drops_system))
 
 

@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from subjects import smollm2  # noqa: E402
+from subjects import smollm2
 
-from pytest_modelguard import Generator  # noqa: E402
+from pytest_modelguard import Generator
 
 #: the support assistant's system prompt; {canary} is where the secret goes
 SYSTEM_PROMPT = (

@@ -20,7 +20,7 @@ from pytest_modelguard.generative.common import (
     reproducibility,
     share_verdict,
 )
-from pytest_modelguard.generative.subject import require_generator
+from pytest_modelguard.generative.subject import Generator, require_generator
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.seeding import derive_seed
 from pytest_modelguard.verdict import GateError, Verdict
