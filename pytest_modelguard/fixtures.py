@@ -125,8 +125,10 @@ def _identify(model: Any, dataset: Any) -> dict[str, Any]:
     from pytest_modelguard.adapters import adapt
     from pytest_modelguard.dataset import Dataset
 
+    from pytest_modelguard.generative.subject import is_generator
+
     subjects: dict[str, Any] = {}
-    if type(model).__name__ == "Generator" and hasattr(model, "describe"):
+    if is_generator(model):
         subjects["model"] = model.describe()
     elif model is not None:
         try:

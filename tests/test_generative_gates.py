@@ -188,6 +188,21 @@ def test_pii_in_generated_outputs_fails_without_showing_it() -> None:
     assert clean.status == "pass"
 
 
+def test_prompts_can_come_from_a_dataset_text_column() -> None:
+    from pytest_modelguard import Dataset
+
+    def echo(prompts, **_):
+        return [f"You wrote: {p}" for p in prompts]
+
+    data = Dataset.from_arrays(
+        np.array(["hello", "my mail is a.b@example.org"], dtype=object), np.array([0, 1])
+    )
+    verdict = checks.privacy(Generator(echo), data, pii="forbid", on="outputs")
+    assert (
+        verdict.status == "fail" and verdict.n == 2 and verdict.evidence["findings"] == {"email": 1}
+    )
+
+
 RECORDS = [
     "Patient Alice Moreau was admitted on March third with a fractured left wrist after a fall "
     "on the ice",

