@@ -124,7 +124,6 @@ def _identify(model: Any, dataset: Any) -> dict[str, Any]:
     """Fingerprints of what was gated, for the report: which model, which data."""
     from pytest_modelguard.adapters import adapt
     from pytest_modelguard.dataset import Dataset
-
     from pytest_modelguard.generative.subject import is_generator
 
     subjects: dict[str, Any] = {}
