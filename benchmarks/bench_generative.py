@@ -72,7 +72,7 @@ def counted(generator):
 
 
 def main() -> int:
-    from subjects import smollm2
+    from llm_subjects import smollm2
 
     from pytest_modelguard import checks
     from pytest_modelguard.profiles import PROFILES

@@ -256,3 +256,14 @@ def test_an_endpoint_answering_another_format_or_route_is_an_error(server: str) 
         Generator.from_endpoint(server + "/wrong", model="m").generate(["x"])
     with pytest.raises(GateError, match="http"):
         Generator.from_endpoint("ftp://example", model="m")
+
+
+def test_the_pipeline_adapter_says_what_to_install_without_transformers() -> None:
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        with pytest.raises(GateError, match="pip install transformers torch"):
+            Generator.from_pipeline(object())
+    else:
+        with pytest.raises(GateError, match="'text-generation' pipeline"):
+            Generator.from_pipeline(object())
