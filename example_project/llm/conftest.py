@@ -13,6 +13,7 @@ from llm_subjects import smollm2
 
 from pytest_modelguard import Generator
 
+
 @pytest.fixture(scope="session")
 def llm() -> Generator:
     """SmolLM2-135M-Instruct, greedy, 32 new tokens per answer."""
