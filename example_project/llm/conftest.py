@@ -9,15 +9,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llm_subjects import smollm2
+from llm_subjects import guarded, smollm2
 
 from pytest_modelguard import Generator
 
 
 @pytest.fixture(scope="session")
-def llm() -> Generator:
+def bare_llm() -> Generator:
     """SmolLM2-135M-Instruct, greedy, 32 new tokens per answer."""
     return smollm2()
+
+
+@pytest.fixture(scope="session")
+def llm(bare_llm: Generator) -> Generator:
+    """The assistant as deployed: the model behind its output guard."""
+    return guarded(bare_llm)
 
 
 @pytest.fixture(scope="session")
