@@ -66,6 +66,15 @@ def test_greedy_generation_is_deterministic_and_cached(llama) -> None:
     assert first.adapter == "llama-cpp-python" and first.fingerprint
 
 
+def test_seeded_sampling_reproduces(llama) -> None:
+    def sample(seed: int) -> list[str]:
+        generator = Generator.from_llama(llama, max_tokens=10, temperature=1.0, seed=seed)
+        assert generator.reproducible
+        return generator.generate(["Tell me a story."], system=SYSTEM)
+
+    assert sample(5) == sample(5)
+
+
 def test_logprob_agrees_with_token_by_token_decoding(llama) -> None:
     """Cross-checked against llama.cpp decoding one token per call (another batch layout)
     and against its own greedy sampler. (llama-cpp-python 0.3.36's ``echo=True`` prompt

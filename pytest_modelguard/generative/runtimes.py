@@ -35,6 +35,10 @@ def llama_generator(cls: Any, llama: Any, **decoding: Any) -> Any:
         answers = []
         for prompt in prompts:
             extra = {"seed": seed} if seed is not None else {}
+            # Forget the previous prompt: llama-cpp-python reuses its evaluated prefix, which
+            # makes an answer depend on what was asked before (seeded sampling does not
+            # reproduce otherwise, and batch shapes change the floating-point path).
+            llama.reset()
             if seed is not None:
                 llama.set_seed(seed)
             reply = llama.create_chat_completion(
