@@ -134,9 +134,12 @@ def _identify(model: Any, dataset: Any) -> dict[str, Any]:
     """
     from pytest_modelguard.adapters import adapt
     from pytest_modelguard.dataset import Dataset
+    from pytest_modelguard.generative.subject import is_generator
 
     subjects: dict[str, Any] = {}
-    if model is not None:
+    if is_generator(model):
+        subjects["model"] = model.describe()
+    elif model is not None:
         try:
             adapter = adapt(model)
             subjects["model"] = {"name": adapter.name, **adapter.identity()}
@@ -234,10 +237,16 @@ def _subjects(
     for keyword, default in markers.FIXTURE_KEYWORDS.items():
         if keyword in needs:
             names[keyword] = keywords.get(keyword) or default
+    for keyword, default in markers.GENERATIVE_FIXTURE_KEYWORDS.items():
+        if keyword in needs:
+            names[keyword] = keywords.get(keyword) or default
     values: dict[str, Any] = {}
     for role, need in needs.items():
         if need == "unused":
             values[role] = None
+            continue
+        if not isinstance(names[role], str):  # given as a value (a list of prompts), or none
+            values[role] = keywords.get(role)
             continue
         try:
             values[role] = request.getfixturevalue(names[role])

@@ -123,6 +123,17 @@ def fairness(
     confidence: float | None = None,
     n_resamples: int = 10_000,
     examples: int | None = None,
+    stereotype: str | None = None,
+    max_preference: float | None = None,
+    bias_types: list[str] | None = None,
+    samples: int | None = None,
+    counterfactual: str | None = None,
+    on: str | None = None,
+    max_gap: float | None = None,
+    groups: dict[str, list[str]] | None = None,
+    encoder: str | None = None,
+    scorer: str | None = None,
+    prompts: str | list[str] | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
@@ -152,13 +163,19 @@ def robust(
     immutable: list[str] | None = None,
     monotonic: dict[str, str] | None = None,
     max_violation_rate: float | None = None,
+    on: str | None = None,
+    min_similarity: float | None = None,
+    encoder: str | None = None,
+    prompts: str | list[str] | None = None,
+    confidence: float | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
     """Predictions must survive attacks (eps=, attack=; max_accuracy_drop= defaults to 0.05),
-    perturbations (perturbation=, max_flip_rate=) or keep directions (monotonic=)."""
+    perturbations (perturbation=, max_flip_rate=) or keep directions (monotonic=); a
+    generator's answers must survive typos in prompts (on="prompts", min_similarity=)."""
     return _mark("robust", locals())
 
 
@@ -177,6 +194,14 @@ def privacy(
     columns: list[str] | None = None,
     k_anonymity: int | None = None,
     quasi_identifiers: list[str] | None = None,
+    on: str | None = None,
+    prompts: str | list[str] | None = None,
+    max_extraction_rate: float | None = None,
+    records: str | list[str] | None = None,
+    prefix_words: int = 8,
+    suffix_words: int = 8,
+    max_exposure: float | None = None,
+    canaries: str | list[str] | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
@@ -204,6 +229,12 @@ def security(
     attack: str | None = None,
     norm: str | None = None,
     samples: int = 500,
+    prompt_injection: str | list[str] | None = None,
+    max_leak_rate: float | None = None,
+    system_prompt: str | None = None,
+    canary: str | None = None,
+    attacks: list[str] | None = None,
+    confidence: float | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
@@ -279,6 +310,39 @@ compliance = _gate(compliance)
 Need = Literal["required", "optional", "unused"]
 #: fixture-valued keywords and the fixture each names by default
 FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None}
+#: generative-model keywords whose string value names a fixture (a list is the value)
+GENERATIVE_FIXTURE_KEYWORDS = {
+    "encoder": "encoder", "scorer": None, "prompts": None, "records": None, "canaries": None,
+}  # fmt: skip
+_GENERATIVE_TRIGGERS = {
+    "security": ("prompt_injection", "max_leak_rate"),
+    "privacy": ("max_extraction_rate", "max_exposure"),
+    "fairness": ("stereotype", "max_preference", "counterfactual", "max_gap"),
+    "robust": ("min_similarity",),
+}
+
+
+def _generative_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need] | None:
+    """A generative gate needs the generator, perhaps prompts from data, and the
+    fixture-valued keywords it was given (the encoder by default)."""
+    triggered = any(keywords.get(k) is not None for k in _GENERATIVE_TRIGGERS.get(requirement, ()))
+    on = keywords.get("on") in ("outputs", "prompts")
+    if not (triggered or on):
+        return None
+    needs: dict[str, Need] = {"model": "required", "data": "unused"}
+    if on and keywords.get("prompts") is None:
+        needs["data"] = "optional"
+    for keyword in GENERATIVE_FIXTURE_KEYWORDS:
+        if keywords.get(keyword) is not None:
+            needs[keyword] = "optional"
+    uses_encoder = keywords.get("min_similarity") is not None or (
+        keywords.get("counterfactual") is not None and keywords.get("scorer") is None
+    )
+    if uses_encoder:
+        needs["encoder"] = "optional"
+    return needs
+
+
 #: keywords that take a file path; a relative one is relative to pytest's rootdir
 PATH_KEYWORDS = ("artifact", "model_card")
 
@@ -289,6 +353,9 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
     A required subject that no fixture provides is an ERROR; an optional one is passed as
     None (for ``artifact=``, a value that names no fixture is a path).
     """
+    generative = _generative_needs(requirement, keywords)
+    if generative is not None:
+        return generative
     if requirement == "security":
         needs: dict[str, Need] = {"model": "unused", "data": "unused"}
         if keywords.get("fuzz"):
@@ -314,6 +381,7 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
 #: the metric a gate reports, by the keyword that chooses its kind (first match wins)
 _METRIC_BY_KEYWORD = {
     "robust": [
+        ("min_similarity", "answer_similarity"),
         ("monotonic", "violation_rate"),
         ("perturbation", "flip_rate"),
         ("min_accuracy", "robust_accuracy"),
@@ -321,10 +389,13 @@ _METRIC_BY_KEYWORD = {
     "privacy": [
         ("max_mia_auc", "mia_auc"),
         ("max_mia_advantage", "mia_advantage"),
+        ("max_extraction_rate", "extraction_rate"),
+        ("max_exposure", "exposure"),
         ("pii", "pii_findings"),
         ("k_anonymity", "k_anonymity"),
     ],
     "security": [
+        ("prompt_injection", "leak_rate"),
         ("sha256", "sha256"),
         ("safe_load", "unsafe_globals"),
         ("fuzz", "fuzz_failures"),
@@ -337,6 +408,7 @@ _METRIC_BY_KEYWORD = {
     ],
     "transparency": [("verify_claims", "claim_error"), ("model_card", "missing_fields")],
     "compliance": [],
+    "fairness": [("stereotype", "stereotype_preference"), ("counterfactual", "semantic_gap")],
 }
 _DEFAULT_METRIC = {"robust": "accuracy_drop"}
 

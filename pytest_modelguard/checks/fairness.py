@@ -140,7 +140,19 @@ def fairness(
     confidence: float | None = None,
     n_resamples: int = 10_000,
     examples: int | None = None,
+    stereotype: str | None = None,
+    max_preference: float | None = None,
+    bias_types: list[str] | None = None,
+    samples: int | None = None,
+    counterfactual: str | None = None,
+    on: str | None = None,
+    max_gap: float | None = None,
+    groups: dict[str, list[str]] | None = None,
+    encoder: Any = None,
+    scorer: Any = None,
+    prompts: Any = None,
     seed: int = 0,
+    profile: Any = None,
 ) -> Verdict:
     """Gate a fairness metric of ``model`` between the groups of ``sensitive`` columns.
 
@@ -152,7 +164,35 @@ def fairness(
     group). With ``confidence`` the gate decides on the threshold's bound of a score
     interval that keeps its level at parity and on small groups (docs/statistics.md); it
     is closed-form, so ``n_resamples`` is accepted for compatibility and not used.
+    A generative model (``Generator``): ``stereotype="crows_pairs"`` with
+    ``max_preference=``, or ``counterfactual=`` with ``on="outputs"`` and ``max_gap=``.
     """
+    if stereotype is not None or max_preference is not None:
+        from pytest_modelguard.generative.stereotype import stereotype_gate
+
+        return stereotype_gate(
+            model, stereotype=stereotype, max_preference=max_preference,
+            bias_types=bias_types, samples=samples, confidence=confidence, seed=seed,
+        )  # fmt: skip
+    if counterfactual is not None or max_gap is not None:
+        from pytest_modelguard.generative.consistency import counterfactual_gate
+
+        if on != "outputs":
+            raise GateError(
+                f"counterfactual= compares generated answers: add on='outputs' (got {on!r})"
+            )
+        return counterfactual_gate(
+            model, prompts if prompts is not None else dataset, counterfactual=counterfactual,
+            max_gap=max_gap, groups=groups, encoder=encoder, scorer=scorer,
+            confidence=confidence, seed=seed, profile=profile,
+        )  # fmt: skip
+    generative_only = {"bias_types": bias_types, "samples": samples, "on": on, "groups": groups,
+                       "encoder": encoder, "scorer": scorer, "prompts": prompts}  # fmt: skip
+    stray = [name for name, value in generative_only.items() if value is not None]
+    if stray:
+        raise GateError(
+            f"{stray[0]}= applies to the generative gates (stereotype=, counterfactual=): remove it"
+        )
     started = time.perf_counter()
     _check_options(
         method=method,

@@ -64,6 +64,14 @@ def privacy(
     columns: list[str] | None = None,
     k_anonymity: int | None = None,
     quasi_identifiers: list[str] | None = None,
+    on: str | None = None,
+    prompts: Any = None,
+    max_extraction_rate: float | None = None,
+    records: Any = None,
+    prefix_words: int = 8,
+    suffix_words: int = 8,
+    max_exposure: float | None = None,
+    canaries: list[str] | None = None,
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
@@ -76,7 +84,18 @@ def privacy(
     ``pii="forbid"`` fails on any e-mail, phone, card, IBAN, SSN or IP address in the
     text ``columns`` (default: every text column) or in text the model outputs.
     ``k_anonymity=k`` needs every combination of ``quasi_identifiers`` on ``k`` rows.
+    A generative model (``Generator``): ``pii="forbid", on="outputs"`` scans what it
+    generates for ``prompts``; ``max_extraction_rate=`` (with ``records``) and
+    ``max_exposure=`` (with ``canaries``) gate memorisation (see ``generative``).
     """
+    generative = _generative(
+        model, dataset, pii=pii, on=on, prompts=prompts, samples=samples,
+        confidence=confidence, max_extraction_rate=max_extraction_rate, records=records,
+        prefix_words=prefix_words, suffix_words=suffix_words, max_exposure=max_exposure,
+        canaries=canaries, seed=seed, profile=profile,
+    )  # fmt: skip
+    if generative is not None:
+        return generative
     started = time.perf_counter()
     given = {
         "max_mia_auc": max_mia_auc,
@@ -110,6 +129,38 @@ def privacy(
         verdict = _k_anonymity(dataset, k_anonymity, quasi_identifiers)
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+def _generative(model: Any, dataset: Any, **spec: Any) -> Verdict | None:
+    """The generative-model privacy gates, or None when the call is not one of them."""
+    from pytest_modelguard.generative import memorisation
+
+    on, pii = spec["on"], spec["pii"]
+    if on not in (None, "outputs", "data"):
+        raise GateError(f"on={on!r}: choose 'outputs' (what a generator says) or 'data'")
+    if spec["max_extraction_rate"] is not None:
+        return memorisation.extraction_gate(
+            model, spec["records"], max_extraction_rate=spec["max_extraction_rate"],
+            prefix_words=spec["prefix_words"], suffix_words=spec["suffix_words"],
+            confidence=spec["confidence"], profile=spec["profile"],
+        )  # fmt: skip
+    if spec["max_exposure"] is not None:
+        return memorisation.exposure_gate(
+            model, max_exposure=spec["max_exposure"], canaries=spec["canaries"],
+            samples=spec["samples"], confidence=spec["confidence"], seed=spec["seed"],
+        )  # fmt: skip
+    if pii is not None and on == "outputs":
+        return memorisation.pii_outputs_gate(
+            model, spec["prompts"] if spec["prompts"] is not None else dataset, pii=pii,
+            profile=spec["profile"],
+        )  # fmt: skip
+    stray = [k for k in ("records", "canaries", "prompts") if spec[k] is not None]
+    if stray:
+        raise GateError(
+            f"{stray[0]}= applies to the generative gates (max_extraction_rate=, "
+            "max_exposure=, pii= with on='outputs'): remove it"
+        )
+    return None
 
 
 def _gate_kind(given: dict[str, Any]) -> str:

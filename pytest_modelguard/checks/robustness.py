@@ -63,6 +63,11 @@ def robust(
     immutable: list[str] | None = None,
     monotonic: dict[str, str] | None = None,
     max_violation_rate: float | None = None,
+    on: str | None = None,
+    min_similarity: float | None = None,
+    encoder: Any = None,
+    prompts: Any = None,
+    confidence: float | None = None,
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
@@ -76,7 +81,25 @@ def robust(
     accuracy (``max_accuracy_drop``, default 0.05; metric ``accuracy_drop``) or on the
     accuracy left (``min_accuracy``; metric ``robust_accuracy``); the worst eps decides.
     ``seed`` draws the sample and seeds TensorFlow right before the attack.
+    A generative model: ``perturbation="typo", on="prompts", min_similarity=`` compares its
+    answers to clean and perturbed prompts under ``encoder``.
     """
+    if on is not None or min_similarity is not None:
+        from pytest_modelguard.generative.consistency import prompt_robustness_gate
+
+        if on != "prompts":
+            raise GateError(
+                f"min_similarity= gates answers to perturbed prompts: add on='prompts' (got {on!r})"
+            )
+        return prompt_robustness_gate(
+            model, prompts if prompts is not None else dataset, perturbation=perturbation,
+            min_similarity=min_similarity, encoder=encoder, examples=examples,
+            confidence=confidence, seed=seed, profile=profile,
+        )  # fmt: skip
+    generative_only = {"encoder": encoder, "prompts": prompts, "confidence": confidence}
+    stray = [name for name, value in generative_only.items() if value is not None]
+    if stray:
+        raise GateError(f"{stray[0]}= applies to prompt robustness (on='prompts'): remove it")
     options = {
         "eps": eps, "attack": attack, "norm": norm, "steps": steps, "restarts": restarts,
         "max_accuracy_drop": max_accuracy_drop, "min_accuracy": min_accuracy,

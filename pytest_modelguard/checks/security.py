@@ -54,11 +54,39 @@ def security(
     attack: str | None = None,
     norm: str | None = None,
     samples: int = 500,
+    prompt_injection: Any = None,
+    max_leak_rate: float | None = None,
+    system_prompt: str | None = None,
+    canary: str | None = None,
+    attacks: list[str] | None = None,
+    confidence: float | None = None,
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
     """Gate one security property; which one is chosen by ``sha256=``, ``safe_load=True``,
-    ``fuzz=True`` or ``max_attack_success=`` (exactly one of them)."""
+    ``fuzz=True``, ``max_attack_success=`` or, for a generative model, ``prompt_injection=``
+    with ``max_leak_rate=`` (exactly one of them)."""
+    injection = {
+        "prompt_injection": prompt_injection, "max_leak_rate": max_leak_rate,
+        "system_prompt": system_prompt, "canary": canary, "attacks": attacks,
+        "confidence": confidence,
+    }  # fmt: skip
+    if any(value is not None for value in injection.values()):
+        from pytest_modelguard.generative.injection import prompt_injection_gate
+
+        others = {
+            "sha256": sha256, "safe_load": safe_load or None, "fuzz": fuzz or None,
+            "max_attack_success": max_attack_success, "artifact": artifact, "eps": eps,
+        }  # fmt: skip
+        stray = [name for name, value in others.items() if value is not None]
+        if stray or prompt_injection is None:
+            raise GateError(
+                "a prompt-injection gate takes prompt_injection= with max_leak_rate= (and "
+                "system_prompt=, canary=, attacks=, examples=, confidence=)"
+                + (f"; remove {', '.join(f'{s}=' for s in stray)}" if stray else "")
+            )
+        return prompt_injection_gate(model, **injection, examples=examples, seed=seed,
+                                     profile=profile)  # fmt: skip
     started = time.perf_counter()
     given = {
         "sha256": sha256 is not None,
