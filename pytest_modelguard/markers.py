@@ -124,13 +124,20 @@ def privacy(
     columns: list[str] | None = None,
     k_anonymity: int | None = None,
     quasi_identifiers: list[str] | None = None,
+    max_tpr_at_fpr: dict[float, float] | None = None,
+    trainer: str | None = None,
+    shadow_models: int | None = None,
+    claimed_epsilon: float | None = None,
+    delta: float | None = None,
+    canaries: int | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
-    """No leak of who was trained on (max_mia_auc=), no personal identifiers (pii="forbid"),
-    no singled-out person (k_anonymity=, quasi_identifiers=)."""
+    """No leak of who was trained on (max_mia_auc=; LiRA: max_tpr_at_fpr=, trainer=), a
+    differential-privacy claim not refuted (claimed_epsilon=, delta=), no personal
+    identifiers (pii="forbid"), no singled-out person (k_anonymity=, quasi_identifiers=)."""
     return _mark("privacy", locals())
 
 
@@ -223,7 +230,7 @@ _gate(compliance)
 
 Need = Literal["required", "optional", "unused"]
 #: fixture-valued keywords and the fixture each names by default
-FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None}
+FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None, "trainer": "train_model"}
 #: keywords that take a file path; a relative one is relative to pytest's rootdir
 PATH_KEYWORDS = ("artifact", "model_card")
 
@@ -252,6 +259,10 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         needs = {"model": "optional", "data": "required"}
         if keywords.get("max_mia_auc") is not None or keywords.get("max_mia_advantage") is not None:
             needs.update(model="required", members="required")
+        if keywords.get("max_tpr_at_fpr") is not None:  # without a trainer: a lower bound
+            needs.update(model="required", members="required", trainer="optional")
+        if keywords.get("claimed_epsilon") is not None:  # the audit trains its own run
+            needs.update(model="unused", members="required", trainer="required")
         return needs
     return {"model": "required", "data": "required"}
 
@@ -266,6 +277,8 @@ _METRIC_BY_KEYWORD = {
     "privacy": [
         ("max_mia_auc", "mia_auc"),
         ("max_mia_advantage", "mia_advantage"),
+        ("max_tpr_at_fpr", "tpr_at_fpr"),
+        ("claimed_epsilon", "epsilon_lower_bound"),
         ("pii", "pii_findings"),
         ("k_anonymity", "k_anonymity"),
     ],

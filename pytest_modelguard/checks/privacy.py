@@ -37,10 +37,21 @@ _GATES = {
         ("max_mia_auc", "max_mia_advantage"),
         ("members", "attack", "samples", "confidence"),
     ),
+    "LiRA membership inference": (
+        ("max_tpr_at_fpr",),
+        ("members", "samples", "trainer", "shadow_models"),
+    ),
+    "differential-privacy audit": (
+        ("claimed_epsilon",),
+        ("members", "delta", "trainer", "canaries", "confidence"),
+    ),
     "pii": (("pii",), ("columns",)),
     "k-anonymity": (("k_anonymity",), ("quasi_identifiers",)),
 }
-_HOW = "max_mia_auc= or max_mia_advantage= (membership inference), pii='forbid' or k_anonymity="
+_HOW = (
+    "max_mia_auc= or max_mia_advantage= (membership inference), max_tpr_at_fpr= (LiRA), "
+    "claimed_epsilon= (DP audit), pii='forbid' or k_anonymity="
+)
 
 
 def privacy(
@@ -57,6 +68,12 @@ def privacy(
     columns: list[str] | None = None,
     k_anonymity: int | None = None,
     quasi_identifiers: list[str] | None = None,
+    max_tpr_at_fpr: dict[float, float] | None = None,
+    trainer: Any = None,
+    shadow_models: int | None = None,
+    claimed_epsilon: float | None = None,
+    delta: float | None = None,
+    canaries: int | None = None,
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
@@ -69,6 +86,8 @@ def privacy(
     ``pii="forbid"`` fails on any e-mail, phone, card, IBAN, SSN or IP address in the
     text ``columns`` (default: every text column) or in text the model outputs.
     ``k_anonymity=k`` needs every combination of ``quasi_identifiers`` on ``k`` rows.
+    ``max_tpr_at_fpr=`` is LiRA (:mod:`~pytest_modelguard.checks.membership`) and
+    ``claimed_epsilon=`` a differential-privacy audit (:mod:`~pytest_modelguard.checks.dp_audit`).
     """
     started = time.perf_counter()
     given = {
@@ -82,10 +101,32 @@ def privacy(
         "columns": columns,
         "k_anonymity": k_anonymity,
         "quasi_identifiers": quasi_identifiers,
+        "max_tpr_at_fpr": max_tpr_at_fpr,
+        "trainer": trainer,
+        "shadow_models": shadow_models,
+        "claimed_epsilon": claimed_epsilon,
+        "delta": delta,
+        "canaries": canaries,
     }
     gate = _gate_kind(given)
     if not isinstance(dataset, Dataset):
         raise GateError(f"the data is a {type(dataset).__name__}: pass a pytest_modelguard.Dataset")
+    if gate == "LiRA membership inference":
+        from pytest_modelguard.checks.membership import lira_gate
+
+        return lira_gate(
+            model, dataset, members, max_tpr_at_fpr=max_tpr_at_fpr,  # type: ignore[arg-type]
+            trainer=trainer, shadow_models=shadow_models, samples=samples, seed=seed,
+            profile=profile,
+        )  # fmt: skip
+    if gate == "differential-privacy audit":
+        from pytest_modelguard.checks.dp_audit import dp_audit_gate
+
+        return dp_audit_gate(
+            model, dataset, members, claimed_epsilon=claimed_epsilon,  # type: ignore[arg-type]
+            delta=delta, trainer=trainer, canaries=canaries, confidence=confidence,
+            seed=seed, profile=profile,
+        )  # fmt: skip
     if gate == "membership inference":
         verdict = _membership_inference(
             model,
@@ -120,8 +161,13 @@ def _gate_kind(given: dict[str, Any]) -> str:
             "(or call) for each"
         )
     (gate,) = chosen
+    allowed = {*_GATES[gate][0], *_GATES[gate][1]}
     for kind, (triggers, options) in _GATES.items():
-        stray = [name for name in (*triggers, *options) if given[name] is not None]
+        stray = [
+            name
+            for name in (*triggers, *options)
+            if given[name] is not None and name not in allowed
+        ]
         if kind != gate and stray:
             raise GateError(
                 f"{stray[0]}= applies to {kind} gates, not to this {gate} gate: remove it"
