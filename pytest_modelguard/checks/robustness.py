@@ -232,23 +232,21 @@ def adversarial(
     )  # fmt: skip
     ensemble_evidence: dict[str, Any] | None = None
     if ensemble:
-        correct = rows[clean]  # a row the model already gets wrong needs no attack
         effort = profile or PROFILES["dev"]
         found = attacks.run_ensemble(
-            adapter, x[correct], truth[correct], decision_steps=effort.decision_steps, **common
-        )
+            adapter, x[rows], truth[rows], decision_steps=effort.decision_steps, clean=clean,
+            **common,
+        )  # fmt: skip
         problems = found.masking_problems(epsilons)
         if problems:
             raise GateError(
                 "this evaluation is unreliable because "
                 + "; and because ".join(problems)
-                + f" (model {adapter.name}, dataset {dataset.name!r}, {len(correct)} rows). "
+                + f" (model {adapter.name}, dataset {dataset.name!r}, {found.clean_rows} rows). "
                 "Fix the model's gradients (remove input quantisation or clipping from the "
                 "graph, return logits) or evaluate it with attack='hopskipjump'"
             )
-        success = np.zeros((len(epsilons), len(rows)), dtype=bool)
-        success[:, clean] = found.success
-        run = attacks.AttackRun(success=success, logits=found.logits, seed=found.seed)
+        run = attacks.AttackRun(success=found.success, logits=found.logits, seed=found.seed)
         ensemble_evidence = {
             "broke_first": found.broke_first,
             "runs": found.runs,
