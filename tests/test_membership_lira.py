@@ -151,3 +151,14 @@ def test_tpr_at_fpr_reads_the_roc_conservatively():
     assert curve.tpr_at(0.0) == pytest.approx(1 / 3)  # above the first non-member
     assert curve.tpr_at(1 / 3) == 1.0
     assert curve.auc == pytest.approx(7 / 9)
+
+
+def test_the_report_draws_the_roc_on_a_log_fpr_scale(overfit_verdict):
+    import json
+
+    from pytest_modelguard.reporting import html
+
+    data = json.loads(json.dumps(overfit_verdict.to_json()))
+    (figure,) = html._plots({**data, "index": 0, "nodeid": "t"})
+    assert "log10 false positive rate" in figure and "chance (TPR = FPR)" in figure
+    assert all(f"{name} (TPR at 0.1% FPR" in figure for name in ("lira_online", "loss"))
