@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 CONFTEST = """
@@ -59,11 +61,14 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_lira_and_the_audit_through_pytest(project):
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--modelguard-report=out")
     # plain logistic regression claims eps=0.2 but remembers its wrong-label canaries
     result.assert_outcomes(passed=1, failed=1, errors=2)
     text = result.stdout.str()
     assert "FAIL   test_evidence.py::test_audit_of_a_model_trained_without_dp" in text
-    assert "LiRA with shadow models" in text
+    report = json.loads((project.path / "out" / "modelguard.json").read_text())
+    (lira,) = [v for v in report["verdicts"] if v["nodeid"].endswith("default_fixture")]
+    assert lira["evidence"]["trainings"] == 2  # the train_model fixture trained the shadows
+    assert "LiRA with shadow models" in lira["evidence"]["bound"]
     assert "trainer= is a str" in text  # a name that is no fixture is not a function
     assert "one privacy gate checks one thing" in text
