@@ -199,6 +199,8 @@ def transparency(
     required: list[str] | None = None,
     verify_claims: bool = False,
     tolerance: float = 0.01,
+    members: str | None = None,
+    trainer: str | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
@@ -254,7 +256,10 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         return {"model": "unused", "data": "unused"}
     if requirement == "transparency":
         used: Need = "required" if keywords.get("verify_claims") else "unused"
-        return {"model": used, "data": used}
+        needs = {"model": used, "data": used}
+        if keywords.get("verify_claims"):  # for a card's privacy claim (a DP audit)
+            needs.update(members="optional", trainer="optional")
+        return needs
     if requirement == "privacy":
         needs = {"model": "optional", "data": "required"}
         if keywords.get("max_mia_auc") is not None or keywords.get("max_mia_advantage") is not None:

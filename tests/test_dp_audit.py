@@ -94,3 +94,39 @@ def test_delta_only_weakens_the_bound():
     )
     assert p_value(1000, 100, 50, 0.0, 0.0) > 0.5  # chance accuracy rejects nothing
     assert epsilon_lower_bound(1000, 100, 50, 1e-5, 0.05) == 0.0
+
+
+CARD = """---
+name: memoriser
+version: "1"
+owners: [someone]
+intended_use: a test
+out_of_scope_uses: anything else
+training_data: 400 digits
+evaluation_data: the holdout
+metrics:
+  accuracy: 0.5
+privacy: {epsilon: 0.5, delta: 1.0e-5}
+limitations: none known
+ethical_considerations: none
+license: MIT
+---
+"""
+
+
+def test_a_model_card_privacy_claim_is_verified_through_the_audit(split, tmp_path):
+    from pytest_modelguard.checks import transparency
+
+    members, holdout = split
+    card = tmp_path / "card.md"
+    card.write_text(CARD)
+    model = memorise(members)
+    verdict = transparency(
+        model, holdout, model_card=str(card), verify_claims=True, members=members,
+        trainer=memorise,
+    )  # fmt: skip
+    assert verdict.status == "fail"
+    (claim,) = [c for c in verdict.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert claim["measured"] > 0.5 and not claim["ok"]
+    with pytest.raises(GateError, match="the card claims differential privacy"):
+        transparency(model, holdout, model_card=str(card), verify_claims=True, members=members)

@@ -53,7 +53,7 @@ def dp_audit_gate(
     ``delta``, default 0) allows, at ``confidence`` (default 0.95).
 
     ``trainer(subset: Dataset) -> model`` trains the model the way the claim is made for;
-    ``members`` is the training data, ``dataset`` supplies the ``canaries`` (default 1000)
+    ``members`` is the training data, ``dataset`` supplies the ``canaries`` (default 1000, or all its rows if fewer)
     held-out rows. The model fixture itself is not used: the audit trains its own run.
     """
     started = time.perf_counter()
@@ -74,7 +74,7 @@ def dp_audit_gate(
     from pytest_modelguard.checks.privacy import _members
 
     members = _members(members, dataset)
-    m = DEFAULT_CANARIES if canaries is None else canaries
+    m = min(DEFAULT_CANARIES, len(dataset)) if canaries is None else canaries
     if isinstance(m, bool) or not isinstance(m, int) or m < 2 * MIN_GUESSES:
         raise GateError(f"canaries={canaries!r}: use an integer of at least {2 * MIN_GUESSES}")
     if m > len(dataset):
@@ -223,3 +223,38 @@ def canaries_needed(epsilon: float, delta: float, p: float) -> int:
             return high
         m *= 2
     return m
+
+
+def verify_privacy_claim(
+    claim: Any, dataset: Dataset | None, members: Dataset | None, trainer: Any, seed: int
+) -> dict[str, Any]:
+    """A model card's ``privacy: {epsilon: ..., delta: ...}`` claim, audited: the claim
+    entry of a transparency verdict (overstatement: how far the proven eps exceeds it)."""
+    if not isinstance(claim, dict) or "epsilon" not in claim:
+        raise GateError(
+            f"the card's privacy: {claim!r} is not a claim: write privacy: {{epsilon: 1.5, "
+            "delta: 1e-5}} for a model trained with (eps, delta)-differential privacy"
+        )
+    if trainer is None:
+        raise GateError(
+            "the card claims differential privacy: verifying it audits a training run, so "
+            "give a training function (a fixture named train_model, or trainer='...')"
+        )
+    verdict = dp_audit_gate(
+        None, dataset, members, claimed_epsilon=claim["epsilon"], delta=claim.get("delta"),
+        trainer=trainer, seed=seed,
+    )  # fmt: skip
+    lower, claimed = float(verdict.value), float(claim["epsilon"])  # type: ignore[arg-type]
+    return {
+        "claim": "privacy.epsilon",
+        "metric": "epsilon_lower_bound",
+        "sensitive": None,
+        "claimed": claimed,
+        "measured": lower,
+        "difference": round(lower - claimed, 12),
+        "overstatement": round(lower - claimed, 12),
+        "better": "lower",
+        "ok": lower <= claimed,
+        "n": verdict.n,
+        "note": "the audit's lower bound on eps; a claim it does not refute is not proven",
+    }
