@@ -90,21 +90,21 @@ def test_the_profile_sets_the_effort(keras_multiclass_logits, digit_rows):
     assert release.attack_steps > dev.attack_steps
     assert release.decision_steps > dev.decision_steps
     assert release.shadow_models > dev.shadow_models
-    small = dataclasses.replace(dev, attack_restarts=2, attack_steps=4, decision_steps=1)
+    small = dataclasses.replace(dev, attack_restarts=2, attack_steps=20, decision_steps=1)
     rows = Dataset.from_arrays(
         digit_rows.features[:20], digit_rows.target[:20], kind="image", bounds=(0, 1)
     )
     verdict = robust(keras_multiclass_logits, rows, eps=0.02, min_accuracy=0.0, profile=small)
     runs = verdict.evidence["ensemble"]["runs"]
     assert [r["attack"] for r in runs] == ["pgd", "pgd", "fmn", "deepfool", "hopskipjump"]
-    assert verdict.evidence["steps"] == 4 and runs[-1]["steps"] == 1
+    assert verdict.evidence["steps"] == 20 and runs[-1]["steps"] == 1
     # restarts= and steps= on the marker win over the profile
     given = robust(
         keras_multiclass_logits, rows, eps=0.02, min_accuracy=0.0, profile=small, restarts=3,
-        steps=2,
+        steps=30,
     )  # fmt: skip
     assert sum(r["attack"] == "pgd" for r in given.evidence["ensemble"]["runs"]) == 3
-    assert given.evidence["steps"] == 2
+    assert given.evidence["steps"] == 30
 
 
 def test_ensemble_needs_gradients(digits, digit_rows, keras_multiclass_logits):
@@ -115,6 +115,14 @@ def test_ensemble_needs_gradients(digits, digit_rows, keras_multiclass_logits):
         robust(tree, digit_rows, eps=EPS, attack="ensemble")
     with pytest.raises(GateError, match="norm='linf' or 'l2'"):
         robust(keras_multiclass_logits, digit_rows, eps=EPS, norm="l1")
+
+
+def test_too_few_steps_to_converge_is_unreliable_not_a_pass(keras_multiclass_logits, digit_rows):
+    rows = Dataset.from_arrays(
+        digit_rows.features[:20], digit_rows.target[:20], kind="image", bounds=(0, 1)
+    )
+    with pytest.raises(GateError, match="without an eps limit broke only"):
+        robust(keras_multiclass_logits, rows, eps=0.02, steps=2, min_accuracy=0.0)
 
 
 def test_eps_outside_the_input_bounds_is_an_error(keras_multiclass_logits, digit_rows):
