@@ -53,8 +53,9 @@ def dp_audit_gate(
     ``delta``, default 0) allows, at ``confidence`` (default 0.95).
 
     ``trainer(subset: Dataset) -> model`` trains the model the way the claim is made for;
-    ``members`` is the training data, ``dataset`` supplies the ``canaries`` (default 1000, or all its rows if fewer)
-    held-out rows. The model fixture itself is not used: the audit trains its own run.
+    ``members`` is the training data, ``dataset`` supplies the ``canaries`` held-out rows
+    (default 1000, or all its rows if fewer). The model fixture itself is not used: the
+    audit trains its own run.
     """
     started = time.perf_counter()
     epsilon = _positive("claimed_epsilon", claimed_epsilon)
@@ -70,7 +71,13 @@ def dp_audit_gate(
             "trainer= fixture, a function trainer(subset: Dataset) -> model that trains the "
             "model the way the claim is made for (define a fixture named train_model)"
         )
-    from pytest_modelguard.checks.membership import _train, concat, confidence_score, take
+    from pytest_modelguard.checks.membership import (
+        _train,
+        concat,
+        confidence_score,
+        take,
+        trainer_seed,
+    )
     from pytest_modelguard.checks.privacy import _members
 
     members = _members(members, dataset)
@@ -104,7 +111,7 @@ def dp_audit_gate(
     training = concat(members, take(canary_set, np.flatnonzero(inside)), name="train+canaries")
     from pytest_modelguard.adapters import adapt
 
-    audited = _train(trainer, training, seed)
+    audited = _train(trainer, training, trainer_seed(seed, 0))
     output = adapt(audited).outputs(canary_set)
     scores = confidence_score(output, canary_set.target)
     order = np.argsort(-scores, kind="stable")

@@ -121,7 +121,7 @@ def lira_gate(
         outputs = []
         for i in range(k):
             subset = take(pool, np.flatnonzero(inclusion[i]), name=f"shadow-{i}")
-            shadow_model = _train(trainer, subset, seed * 1000 + i)
+            shadow_model = _train(trainer, subset, trainer_seed(seed, i))
             output = adapt(shadow_model).outputs(pool)
             outputs.append(output.array)
             shadow[i] = confidence_score(output, pool.target)
@@ -177,6 +177,11 @@ def _limits(max_tpr_at_fpr: Any) -> dict[float, float]:
             )
         limits[float(fpr)] = float(tpr)
     return limits
+
+
+def trainer_seed(seed: int, run: int) -> int:
+    """A 31-bit seed for training run ``run`` of a gate (frameworks take small seeds)."""
+    return int(np.random.SeedSequence([seed & (2**63 - 1), run]).generate_state(1)[0] >> 1)
 
 
 def _train(trainer: Callable[..., Any], subset: Dataset, seed: int) -> Any:

@@ -3,7 +3,9 @@
 :func:`robust` is the one entry point. ``monotonic=`` makes it a monotonicity gate and
 ``perturbation=`` a perturbation gate (both in their own modules, loaded when used);
 otherwise it is an adversarial gate: foolbox attacks a stratified sample of rows (through
-:mod:`pytest_modelguard.attacks`) and the accuracy left is gated.
+:mod:`pytest_modelguard.attacks`; by default the worst case over an ensemble of attacks,
+whose gradient-masking checks make an unreliable evaluation an error) and the accuracy
+left is gated.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ def robust(
 ) -> Verdict:
     """Gate how well ``model`` holds up: under attack, under perturbation, or in direction.
 
-    Adversarial (the default): ``attack`` (``pgd`` for Keras/TensorFlow models,
-    ``boundary`` for models without gradients) attacks ``samples`` stratified rows at each
+    Adversarial (the default): ``attack`` (for Keras/TensorFlow models ``ensemble``, the
+    per-row worst case over PGD runs, FMN, DeepFool and HopSkipJump with the profile's
+    effort and gradient-masking checks; ``boundary`` for models without gradients; or one
+    named attack, an upper bound) attacks ``samples`` stratified rows at each
     ``eps`` (one number, or a list for a robustness curve) in ``norm``, within ``bounds``
     (the marker's, else the dataset's; tabular data without bounds uses each feature's
     observed range and eps becomes a fraction of it). The gate is on the drop from clean
