@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE))  # credit_data, digits_data, subjects: under any -
 
 import credit_data  # noqa: E402
 import digits_data  # noqa: E402
+import dp_training  # noqa: E402
 from subjects import ValidatedModel, credit_dataset, load_model, shared_applications  # noqa: E402
 
 
@@ -85,3 +86,19 @@ def stored_scores() -> Predictions:
     """Scores the deployed credit model logged for the holdout rows, audited without it."""
     scores = pd.read_csv(HERE / "data" / "credit_holdout_scores.csv")["score"]
     return Predictions(y_score=scores.to_numpy())
+
+
+@pytest.fixture(scope="session")
+def dp_train_model() -> Any:
+    """Trains the DP-SGD logistic regression (``dp_training.py``) on the rows it is given."""
+
+    def train(subset: Dataset, seed: int = 0) -> Any:
+        return dp_training.train_dp(subset.features, subset.target, seed=seed % 2**32)
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def dp_model(train_dataset: Dataset, dp_train_model: Any) -> Any:
+    """The credit model trained with DP-SGD on the training split (about 0.2 s)."""
+    return dp_train_model(train_dataset, seed=dp_training.SEED)

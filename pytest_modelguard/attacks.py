@@ -25,6 +25,7 @@ same way:
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ ATTACKS: dict[str, AttackSpec] = {
         AttackSpec("fgsm", ("linf", "l2"), True, None, False, "one gradient-sign step"),
         AttackSpec("l2pgd", ("l2",), True, 50, True, "projected gradient descent in L2"),
         AttackSpec("deepfool", ("linf", "l2"), True, 50, False, "DeepFool, minimal step"),
+        AttackSpec("fmn", ("linf", "l2"), True, 100, False, "fast minimum-norm (FMN)"),
         AttackSpec("cw", ("l2",), True, 100, False, "Carlini & Wagner L2"),
         AttackSpec("hopskipjump", ("l2", "linf"), False, 32, True, "HopSkipJump, decisions"),
         AttackSpec("boundary", ("l2",), False, 1000, True, "Boundary attack, decisions"),
@@ -148,11 +150,23 @@ def resolve(
     return spec, norm, spec.steps if steps is None else steps
 
 
-def build_attack(fb: Any, name: str, norm: str, steps: int | None, n_classes: int) -> Any:
-    """The foolbox attack object for ``name`` in ``norm`` (foolbox's defaults otherwise)."""
-    a, linf = fb.attacks, norm == "linf"
+def build_attack(
+    fb: Any,
+    name: str,
+    norm: str,
+    steps: int | None,
+    n_classes: int,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """The foolbox attack object for ``name`` in ``norm`` (foolbox's defaults otherwise;
+    ``options`` go to its constructor, e.g. a PGD run's ``rel_stepsize``)."""
+    a, linf, options = fb.attacks, norm == "linf", options or {}
     if name in ("pgd", "l2pgd"):
-        return (a.LinfPGD if linf else a.L2PGD)(steps=steps)
+        return (a.LinfPGD if linf else a.L2PGD)(steps=steps, **options)
+    if name == "adampgd":
+        return (a.LinfAdamPGD if linf else a.L2AdamPGD)(steps=steps, **options)
+    if name == "fmn":
+        return (a.LInfFMNAttack if linf else a.L2FMNAttack)(steps=steps, **options)
     if name == "fgsm":
         return a.LinfFastGradientAttack() if linf else a.L2FastGradientAttack()
     if name == "deepfool":
@@ -161,7 +175,7 @@ def build_attack(fb: Any, name: str, norm: str, steps: int | None, n_classes: in
     if name == "cw":
         return a.L2CarliniWagnerAttack(steps=steps)
     if name == "hopskipjump":
-        return a.HopSkipJumpAttack(steps=steps, constraint=norm)
+        return a.HopSkipJumpAttack(steps=steps, constraint=norm, **options)
     if name == "boundary":
         return a.BoundaryAttack(steps=steps)
     if name == "noise":
@@ -178,7 +192,7 @@ def run_attack(
     *,
     attack: str,
     norm: str,
-    eps: list[float],
+    eps: list[float | None],
     steps: int | None,
     restarts: int,
     seed: int,
@@ -187,6 +201,8 @@ def run_attack(
     output_kind: str,
     classes: np.ndarray,
     columns: list[str] | None = None,
+    options: dict[str, Any] | None = None,
+    compiled: dict[Any, Any] | None = None,
 ) -> AttackRun:
     """Attack rows ``x`` (float32, inside ``[low, high]``) whose true class indices are ``labels``,
     with a request :func:`resolve` accepted.
@@ -195,6 +211,7 @@ def run_attack(
     the labels it may return). Scalar bounds attack in input space; per-feature bounds
     (arrays) attack in unit space, ``x = low + u * (high - low)``, so eps is a fraction of
     each feature's range. With ``restarts`` > 1 a row counts as broken when any run breaks it.
+    An eps of None asks a minimum-norm attack for its unbounded result.
     """
     fb = load_foolbox()
     import tensorflow as tf
@@ -210,13 +227,17 @@ def run_attack(
         inputs = np.where(span > 0, (x - low32) / safe, 0).astype(np.float32)
         box = (0.0, 1.0)
         if not per_feature:
-            eps = [e / float(span) for e in eps]
+            eps = [None if e is None else e / float(span) for e in eps]
     else:
         inputs, box = x, (float(low), float(high))
     n_classes = max(len(classes), 2)
     if is_differentiable(adapter):
         base, note = _tf_logits(adapter, output_kind)
         call = base if not unit else (lambda t: base(low32 + t * span))
+        if compiled is not None:  # one graph for an ensemble's many calls (no eager cost)
+            if unit not in compiled:
+                compiled[unit] = tf.function(call, reduce_retracing=True)
+            call = compiled[unit]
         fmodel = fb.TensorFlowModel(call, bounds=box, device=DEVICE)
     else:
         scale = (lambda u: low32 + u * span) if unit else (lambda u: u)
@@ -228,7 +249,7 @@ def run_attack(
     with tf.device(DEVICE):
         images = tf.constant(inputs, dtype=tf.float32)
         targets = tf.constant(labels, dtype=tf.int64)
-    instance = build_attack(fb, attack, norm, steps, n_classes)
+    instance = build_attack(fb, attack, norm, steps, n_classes, options)
     success = np.zeros((len(eps), len(labels)), dtype=bool)
     attacked = np.arange(len(labels))
     try:
@@ -254,6 +275,185 @@ def run_attack(
             f"the {attack} attack on {adapter.name} raised {type(exc).__name__}: {exc}"
         ) from exc
     return AttackRun(success=success, logits=note, seed=seed)
+
+
+# -- the worst-case ensemble ----------------------------------------------------------------
+
+#: PGD step sizes (fractions of eps) of the ensemble's runs, in turn: foolbox's default
+#: first, so the ensemble's first run is ``attack="pgd"`` itself and never finds less
+PGD_SCHEDULE = (0.01 / 0.3, 0.1, 0.01, 0.25, 0.003)
+#: HopSkipJump's gradient estimates, smaller than foolbox's defaults (100 to 10,000 model
+#: calls a step): it only has to show that the gradient attacks missed something obvious
+HOPSKIPJUMP_BUDGET = {"initial_gradient_eval_steps": 20, "max_gradient_eval_steps": 60}
+MIN_NORM = ("fmn", "deepfool")  # minimum-norm attacks: one run answers every eps, and None
+UNBOUNDED_MIN_SUCCESS = 0.95  # an attack without eps must break (almost) every row
+DECISION_MARGIN = 0.03  # rows (fraction) a decision-based attack may break that gradients missed
+MONOTONE_SLACK = 0.02  # robust accuracy may rise by this much (random restarts) with eps
+
+
+@dataclass(frozen=True)
+class EnsembleRun:
+    """The per-row worst case over several attacks; every row given was classified right."""
+
+    success: np.ndarray  # (len(eps), n): broken by some attack, made monotone in eps
+    raw_success: np.ndarray  # the same before a row broken at eps was counted at larger eps
+    broke_first: dict[str, list[int]]  # rows each attack broke that earlier ones had not
+    runs: list[dict[str, Any]]  # every attack run: settings, rows attacked, rows broken
+    unbounded_success: float  # fraction broken with no eps limit (gradient attacks only)
+    decision_only: list[int]  # per eps, rows only the decision-based attack broke
+    clean_rows: int  # rows the model classified right, the ones the checks count
+    seconds: dict[str, float]  # time spent in each attack
+    logits: str
+    seed: int
+
+    def masking_problems(self, eps: list[float]) -> list[str]:
+        """The checks of Carlini et al. (2019) this run fails: each makes it unreliable."""
+        n = self.clean_rows
+        problems = []
+        accuracy = 1.0 - self.raw_success.mean(axis=1)
+        for i in range(1, len(eps)):
+            rise = float(accuracy[i] - accuracy[:i].min())
+            if rise > MONOTONE_SLACK:
+                problems.append(
+                    f"robust accuracy rises with eps ({accuracy[:i].min():.3g} at a smaller eps, "
+                    f"{accuracy[i]:.3g} at eps={eps[i]:g}): a larger budget found less, so the "
+                    "attacks did not converge"
+                )
+        if self.unbounded_success < UNBOUNDED_MIN_SUCCESS:
+            problems.append(
+                f"the gradient attacks without an eps limit broke only "
+                f"{self.unbounded_success:.1%} of the rows (an unbounded attack must reach "
+                f"{UNBOUNDED_MIN_SUCCESS:.0%}): the gradients do not lead anywhere, they are "
+                "masked (quantised or clipped inputs, saturated outputs, randomness)"
+            )
+        worst = max(self.decision_only) if self.decision_only else 0
+        if n and worst / n > DECISION_MARGIN:
+            problems.append(
+                f"a decision-based attack (no gradients) broke {worst} of {n} rows that every "
+                f"gradient attack left standing (more than {DECISION_MARGIN:.0%}): the "
+                "gradients mislead the attacks, they are masked"
+            )
+        return problems
+
+
+def run_ensemble(
+    adapter: Adapter,
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    norm: str,
+    eps: list[float],
+    restarts: int,
+    steps: int,
+    decision_steps: int,
+    seed: int,
+    low: float | np.ndarray,
+    high: float | np.ndarray,
+    output_kind: str,
+    classes: np.ndarray,
+    columns: list[str] | None = None,
+    clean: np.ndarray | None = None,
+) -> EnsembleRun:
+    """Attack rows with PGD runs (random starts, a step size
+    each from :data:`PGD_SCHEDULE`), then the minimum-norm attacks, then HopSkipJump
+    (decisions only) on the rows still standing; a row is robust only if all of them fail.
+
+    Each attack after the first sees only the rows the earlier ones left standing, so the
+    ensemble costs about one PGD run plus attacks on the survivors. The first run is
+    ``attack="pgd"`` on every row, exactly (same rows, seed and step size): the ensemble
+    never finds less. ``clean`` marks the rows the model classifies right; only they are
+    counted and attacked after the first run.
+    """
+    n = len(labels)
+    clean = np.ones(n, dtype=bool) if clean is None else np.asarray(clean, dtype=bool)
+    success = np.zeros((len(eps), n), dtype=bool)
+    broke_first: dict[str, list[int]] = {}
+    runs: list[dict[str, Any]] = []
+    common = dict(low=low, high=high, output_kind=output_kind, classes=classes, columns=columns)
+    note, first_seed = "", tf_seed(seed)
+    seconds: dict[str, float] = {}
+    graphs: dict[Any, Any] = {}  # the model as a tf.function, traced once for every attack
+
+    def attack(
+        name: str, rows: np.ndarray, epsilons: list[float | None], eager: bool = False, **kw: Any
+    ) -> np.ndarray:
+        nonlocal note
+        started = time.perf_counter()
+        found = np.zeros((len(epsilons), n), dtype=bool)
+        if len(rows):
+            run = run_attack(
+                adapter, x[rows], labels[rows], attack=name, norm=norm, eps=epsilons,
+                restarts=1, compiled=None if eager else graphs, **common, **kw,
+            )  # fmt: skip
+            found[:, rows] = run.success
+            note = run.logits
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+        return found
+
+    def credit(name: str, found: np.ndarray) -> None:
+        new = found & ~success & clean
+        counts = broke_first.setdefault(name, [0] * len(eps))
+        for i in range(len(eps)):
+            counts[i] += int(new[i].sum())
+        success[:] |= found
+
+    for r in range(restarts):
+        rel = PGD_SCHEDULE[r % len(PGD_SCHEDULE)]
+        options = {"rel_stepsize": rel}
+        if r == 0:  # attack="pgd" itself, every eps in one call, as the single attack runs
+            found = attack("pgd", np.arange(n), list(eps), eager=True, steps=steps, seed=seed)
+        else:
+            found = np.zeros_like(success)
+            for i, e in enumerate(eps):
+                standing = np.flatnonzero(~success[i])
+                found[i] = attack(
+                    "pgd", standing, [e], steps=steps, seed=seed + r, options=options
+                )[0]
+        standing_rows = int((~success).sum(axis=1).max())
+        runs.append(
+            {"attack": "pgd", "rel_stepsize": round(rel, 4), "steps": steps,
+             "rows": standing_rows, "broke": (found & clean).sum(axis=1).tolist()}
+        )  # fmt: skip
+        credit("pgd", found)
+        success[:, ~clean] = True  # misclassified already: nothing more to attack
+    unbounded = success.any(axis=0)
+    for name in MIN_NORM:
+        standing = np.flatnonzero(~success.all(axis=0))
+        found = attack(name, standing, [*eps, None], steps=steps, seed=seed)
+        unbounded |= found[-1]
+        runs.append(
+            {"attack": name, "steps": steps, "rows": len(standing),
+             "broke": found[:-1].sum(axis=1).tolist(),
+             "broke_unbounded": int(found[-1].sum())}
+        )  # fmt: skip
+        credit(name, found[:-1])
+    decision_only = [0] * len(eps)
+    if decision_steps:
+        standing = np.flatnonzero(~success.all(axis=0))
+        found = attack(
+            "hopskipjump", standing, list(eps), steps=decision_steps, seed=seed,
+            options=HOPSKIPJUMP_BUDGET,
+        )  # fmt: skip
+        decision_only = (found & ~success).sum(axis=1).tolist()
+        runs.append({"attack": "hopskipjump", "steps": decision_steps, "rows": len(standing),
+                     "broke": found.sum(axis=1).tolist()})  # fmt: skip
+        credit("hopskipjump", found)
+    raw = success.copy()
+    # an input that breaks a row within eps also lies within every larger eps
+    order = np.argsort(eps, kind="stable")
+    success[order] = np.logical_or.accumulate(success[order], axis=0)
+    return EnsembleRun(
+        success=success,
+        raw_success=raw,
+        broke_first=broke_first,
+        runs=runs,
+        unbounded_success=float(unbounded[clean].mean()) if clean.any() else 1.0,
+        decision_only=[int(v) for v in decision_only],
+        clean_rows=int(clean.sum()),
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+        logits=note,
+        seed=first_seed,
+    )
 
 
 # -- logits of each kind of model ------------------------------------------------------------

@@ -201,14 +201,20 @@ def privacy(
     prefix_words: int = 8,
     suffix_words: int = 8,
     max_exposure: float | None = None,
-    canaries: str | list[str] | None = None,
+    canaries: int | str | list[str] | None = None,
+    max_tpr_at_fpr: dict[float, float] | None = None,
+    trainer: str | None = None,
+    shadow_models: int | None = None,
+    claimed_epsilon: float | None = None,
+    delta: float | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
-    """No leak of who was trained on (max_mia_auc=), no personal identifiers (pii="forbid"),
-    no singled-out person (k_anonymity=, quasi_identifiers=)."""
+    """No leak of who was trained on (max_mia_auc=; LiRA: max_tpr_at_fpr=, trainer=), a
+    differential-privacy claim not refuted (claimed_epsilon=, delta=), no personal
+    identifiers (pii="forbid"), no singled-out person (k_anonymity=, quasi_identifiers=)."""
     return _mark("privacy", locals())
 
 
@@ -278,6 +284,8 @@ def transparency(
     required: list[str] | None = None,
     verify_claims: bool = False,
     tolerance: float = 0.01,
+    members: str | None = None,
+    trainer: str | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
@@ -309,7 +317,7 @@ compliance = _gate(compliance)
 
 Need = Literal["required", "optional", "unused"]
 #: fixture-valued keywords and the fixture each names by default
-FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None}
+FIXTURE_KEYWORDS = {"members": "train_dataset", "artifact": None, "trainer": "train_model"}
 #: generative-model keywords whose string value names a fixture (a list is the value)
 GENERATIVE_FIXTURE_KEYWORDS = {
     "encoder": "encoder", "scorer": None, "prompts": None, "records": None, "canaries": None,
@@ -369,11 +377,18 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         return {"model": "unused", "data": "unused"}
     if requirement == "transparency":
         used: Need = "required" if keywords.get("verify_claims") else "unused"
-        return {"model": used, "data": used}
+        needs = {"model": used, "data": used}
+        if keywords.get("verify_claims"):  # for a card's privacy claim (a DP audit)
+            needs.update(members="optional", trainer="optional")
+        return needs
     if requirement == "privacy":
         needs = {"model": "optional", "data": "required"}
         if keywords.get("max_mia_auc") is not None or keywords.get("max_mia_advantage") is not None:
             needs.update(model="required", members="required")
+        if keywords.get("max_tpr_at_fpr") is not None:  # without a trainer: a lower bound
+            needs.update(model="required", members="required", trainer="optional")
+        if keywords.get("claimed_epsilon") is not None:  # the audit trains its own run
+            needs.update(model="unused", members="required", trainer="required")
         return needs
     return {"model": "required", "data": "required"}
 
@@ -391,6 +406,8 @@ _METRIC_BY_KEYWORD = {
         ("max_mia_advantage", "mia_advantage"),
         ("max_extraction_rate", "extraction_rate"),
         ("max_exposure", "exposure"),
+        ("max_tpr_at_fpr", "tpr_at_fpr"),
+        ("claimed_epsilon", "epsilon_lower_bound"),
         ("pii", "pii_findings"),
         ("k_anonymity", "k_anonymity"),
     ],

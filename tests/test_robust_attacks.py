@@ -72,7 +72,13 @@ def curve(verdict) -> list[float]:
 def test_pgd_gate_equals_a_direct_foolbox_linf_pgd_call(keras_multiclass_logits, digit_images):
     eps, seed = [0.03, 0.1], 123
     verdict = robust(
-        keras_multiclass_logits, digit_images, eps=eps, steps=10, min_accuracy=0.01, seed=seed
+        keras_multiclass_logits,
+        digit_images,
+        eps=eps,
+        attack="pgd",
+        steps=10,
+        min_accuracy=0.01,
+        seed=seed,
     )
     x, y = digit_images.features, digit_images.target
     fmodel = fb.TensorFlowModel(keras_multiclass_logits, bounds=(0, 1), device="/cpu:0")
@@ -90,7 +96,9 @@ def test_pgd_gate_equals_a_direct_foolbox_linf_pgd_call(keras_multiclass_logits,
 def test_a_stratified_sample_attacks_the_same_rows_as_foolbox(
     keras_multiclass_logits, digit_images
 ):
-    verdict = robust(keras_multiclass_logits, digit_images, eps=0.05, steps=5, samples=60, seed=9)
+    verdict = robust(
+        keras_multiclass_logits, digit_images, eps=0.05, attack="pgd", steps=5, samples=60, seed=9
+    )
     rows = stratified_rows(digit_images.target, 60, 9)
     classes, counts = np.unique(digit_images.target[rows], return_counts=True)
     assert len(rows) == 60 and len(classes) == 10 and counts.max() - counts.min() <= 2
@@ -102,7 +110,9 @@ def test_a_stratified_sample_attacks_the_same_rows_as_foolbox(
 
 
 def test_softmax_model_is_attacked_through_its_pre_activation_logits(keras_softmax, digit_images):
-    verdict = robust(keras_softmax, digit_images, eps=0.05, steps=10, min_accuracy=0.01, seed=5)
+    verdict = robust(
+        keras_softmax, digit_images, eps=0.05, attack="pgd", steps=10, min_accuracy=0.01, seed=5
+    )
     assert verdict.evidence["logits"].startswith("derived from probabilities")
     logits = keras.Sequential(
         [
@@ -122,7 +132,9 @@ def test_softmax_model_is_attacked_through_its_pre_activation_logits(keras_softm
 def test_binary_sigmoid_model_gets_two_logits(keras_binary, tabular):
     x, y = tabular["x"][:200], tabular["y"][:200]
     dataset = Dataset.from_arrays(x, y, bounds=(-6, 6))
-    verdict = robust(keras_binary, dataset, eps=0.3, steps=10, min_accuracy=0.01, seed=2)
+    verdict = robust(
+        keras_binary, dataset, eps=0.3, attack="pgd", steps=10, min_accuracy=0.01, seed=2
+    )
     assert verdict.evidence["logits"].startswith("derived from probabilities")
     hidden, head = keras_binary.layers
     z = keras.Sequential(
@@ -171,7 +183,13 @@ def test_the_same_seed_gives_the_same_verdict_and_another_seed_other_rows(
 ):
     def run(seed):
         verdict = robust(
-            keras_multiclass_logits, digit_images, eps=0.05, steps=5, samples=80, seed=seed
+            keras_multiclass_logits,
+            digit_images,
+            eps=0.05,
+            attack="pgd",
+            steps=5,
+            samples=80,
+            seed=seed,
         )
         data = verdict.to_json()
         data.pop("duration")
@@ -187,12 +205,19 @@ def test_the_same_seed_gives_the_same_verdict_and_another_seed_other_rows(
 
 def test_restarts_only_break_more_rows(keras_multiclass_logits, digit_images):
     one = robust(
-        keras_multiclass_logits, digit_images, eps=0.04, steps=3, min_accuracy=0.01, seed=1
+        keras_multiclass_logits,
+        digit_images,
+        eps=0.04,
+        attack="pgd",
+        steps=3,
+        min_accuracy=0.01,
+        seed=1,
     )
     three = robust(
         keras_multiclass_logits,
         digit_images,
         eps=0.04,
+        attack="pgd",
         steps=3,
         restarts=3,
         min_accuracy=0.01,
@@ -204,7 +229,7 @@ def test_restarts_only_break_more_rows(keras_multiclass_logits, digit_images):
 def test_default_threshold_is_a_drop_of_five_points_with_a_wilson_interval(
     keras_multiclass_logits, digit_images
 ):
-    verdict = robust(keras_multiclass_logits, digit_images, eps=0.01, steps=5, seed=0)
+    verdict = robust(keras_multiclass_logits, digit_images, eps=0.01, attack="pgd", steps=5, seed=0)
     assert verdict.metric == "accuracy_drop" and verdict.operator == "<="
     assert verdict.threshold == 0.05 and "default" in verdict.evidence["threshold"]
     point = verdict.evidence["curve"][0]
@@ -218,14 +243,22 @@ def test_default_threshold_is_a_drop_of_five_points_with_a_wilson_interval(
 
 
 def test_a_large_eps_fails_the_gate(keras_multiclass_logits, digit_images):
-    verdict = robust(keras_multiclass_logits, digit_images, eps=[0.02, 0.2], steps=5, seed=0)
+    verdict = robust(
+        keras_multiclass_logits, digit_images, eps=[0.02, 0.2], attack="pgd", steps=5, seed=0
+    )
     assert verdict.status == "fail" and verdict.evidence["worst"] == "eps=0.2"
     assert "FAIL robust: accuracy_drop must be <= 0.05" in verdict.message
 
 
 def test_min_accuracy_passes_when_met(keras_multiclass_logits, digit_images):
     verdict = robust(
-        keras_multiclass_logits, digit_images, eps=0.01, steps=5, min_accuracy=0.5, seed=0
+        keras_multiclass_logits,
+        digit_images,
+        eps=0.01,
+        attack="pgd",
+        steps=5,
+        min_accuracy=0.5,
+        seed=0,
     )
     assert verdict.status == "pass" and verdict.value >= 0.5
 
@@ -280,8 +313,8 @@ def test_a_callable_returning_labels_is_attacked_on_its_decisions(digits):
 
 def test_tabular_data_without_bounds_attacks_each_feature_within_its_range(keras_binary, tabular):
     dataset = Dataset.from_arrays(tabular["x"][:150], tabular["y"][:150])
-    small = robust(keras_binary, dataset, eps=0.01, steps=5, min_accuracy=0.01)
-    large = robust(keras_binary, dataset, eps=0.2, steps=5, min_accuracy=0.01)
+    small = robust(keras_binary, dataset, eps=0.01, attack="pgd", steps=5, min_accuracy=0.01)
+    large = robust(keras_binary, dataset, eps=0.2, attack="pgd", steps=5, min_accuracy=0.01)
     assert small.evidence["eps_units"] == "fraction of each feature's range"
     assert large.value < small.value <= small.evidence["clean_accuracy"]
 
@@ -291,7 +324,7 @@ def test_per_feature_bounds_by_name(keras_binary, tabular):
     dataset = Dataset.from_arrays(
         tabular["x"][:100], tabular["y"][:100], feature_names=names, bounds={"f0": (-6, 6)}
     )
-    verdict = robust(keras_binary, dataset, eps=0.05, steps=5, min_accuracy=0.01)
+    verdict = robust(keras_binary, dataset, eps=0.05, attack="pgd", steps=5, min_accuracy=0.01)
     assert verdict.evidence["bounds"] == {"f0": [-6.0, 6.0]}
     with pytest.raises(GateError, match=r"unknown features \['age'\]"):
         robust(keras_binary, dataset, eps=0.05, bounds={"age": (0, 1)})

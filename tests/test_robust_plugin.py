@@ -39,10 +39,10 @@ def unbounded():
 TESTS = """
 from pytest_modelguard import robust
 
-@robust(eps=0.01, steps=5, min_accuracy=0.5)
+@robust(eps=0.01, attack="pgd", steps=5, min_accuracy=0.5)
 def test_small_eps(): ...
 
-@robust(eps=[0.05, 0.2], steps=5, samples=80)
+@robust(eps=[0.05, 0.2], attack="pgd", steps=5, samples=80)
 def test_curve_too_strict(): ...
 
 @robust(eps=1.0, attack="boundary", steps=20, samples=20, max_accuracy_drop=0.99, model="tree")
@@ -61,7 +61,7 @@ def test_eps_in_pixels(): ...
 def test_no_bounds(): ...
 
 def test_imperative(modelguard, model, dataset):
-    verdict = modelguard.robust(model, dataset, eps=0.01, steps=5, samples=50, min_accuracy=0.5)
+    verdict = modelguard.robust(model, dataset, eps=0.01, attack="pgd", steps=5, samples=50, min_accuracy=0.5)
     assert verdict.passed and verdict.n == 50
 """
 
@@ -144,10 +144,10 @@ def test_xdist_workers_reproduce_the_serial_verdicts(project):
         test_gates="""
 from pytest_modelguard import robust
 
-@robust(eps=0.03, steps=5, samples=60, max_accuracy_drop=0.99)
+@robust(eps=0.03, attack="pgd", steps=5, samples=60, max_accuracy_drop=0.99)
 def test_a(): ...
 
-@robust(eps=[0.02, 0.05], steps=5, samples=60, max_accuracy_drop=0.99)
+@robust(eps=[0.02, 0.05], attack="pgd", steps=5, samples=60, max_accuracy_drop=0.99)
 def test_b(): ...
 """
     )

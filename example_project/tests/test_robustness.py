@@ -20,19 +20,28 @@ DIGITS = {"model": "digits_model", "data": "digits_dataset"}
 def test_fgsm_half_a_grey_level(): ...
 
 
-# Measured drop 0.092 (0.970 -> 0.878, 500 images, 100 steps): an undefended CNN loses
-# about a tenth of its digits to half a grey level; adversarial training would lower it.
+# The default evaluation: per image, the worst case over PGD runs with three step sizes,
+# FMN, DeepFool and HopSkipJump (on the images every gradient attack left standing); an
+# image counts as robust only if every attack fails, and the gradient-masking checks must
+# pass. A single attack (attack="pgd" below) gives only an upper bound. Measured drop
+# 0.03 (100 stratified images, dev profile): an easier sample than PGD's 500 below.
+@robust(eps=0.03, samples=100, max_accuracy_drop=0.1, **DIGITS)
+def test_worst_case_half_a_grey_level(): ...
+
+
+# Measured drop 0.092 (0.970 -> 0.878, 500 images, 100 steps): PGD alone, an upper bound
+# on robust accuracy (on the same images the ensemble finds at least as much), kept as a
+# regression check.
 @robust(eps=0.03, attack="pgd", steps=100, max_accuracy_drop=0.12, **DIGITS)
 def test_pgd_half_a_grey_level(): ...
 
 
-# The robustness curve (plotted in the report); the worst eps decides. Measured robust
-# accuracy 0.967 / 0.943 / 0.887 / 0.703 at eps 0.01 / 0.02 / 0.03 / 0.05 (clean 0.977,
-# 300 images): a slope, then a cliff past half a grey level.
-@robust(
-    eps=[0.01, 0.02, 0.03, 0.05], attack="pgd", steps=50, samples=300, min_accuracy=0.6, **DIGITS
-)
-def test_pgd_curve(): ...
+# The robustness curve (plotted in the report), worst case per image; the worst eps
+# decides. Measured with PGD alone on 300 images: robust accuracy 0.967 / 0.943 / 0.887 /
+# 0.703 at eps 0.01 / 0.02 / 0.03 / 0.05 (a slope, then a cliff past half a grey level);
+# the ensemble on 100 images: 0.72 at eps 0.05. Two points keep the main job quick.
+@robust(eps=[0.02, 0.05], samples=100, min_accuracy=0.5, **DIGITS)
+def test_worst_case_curve(): ...
 
 
 # Every input moved by up to 1 % of its observed range (income by up to 4,400, age by up

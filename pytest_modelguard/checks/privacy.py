@@ -44,10 +44,21 @@ _GATES = {
         ("max_mia_auc", "max_mia_advantage"),
         ("members", "attack", "samples", "confidence"),
     ),
+    "LiRA membership inference": (
+        ("max_tpr_at_fpr",),
+        ("members", "samples", "trainer", "shadow_models"),
+    ),
+    "differential-privacy audit": (
+        ("claimed_epsilon",),
+        ("members", "delta", "trainer", "canaries", "confidence"),
+    ),
     "pii": (("pii",), ("columns",)),
     "k-anonymity": (("k_anonymity",), ("quasi_identifiers",)),
 }
-_HOW = "max_mia_auc= or max_mia_advantage= (membership inference), pii='forbid' or k_anonymity="
+_HOW = (
+    "max_mia_auc= or max_mia_advantage= (membership inference), max_tpr_at_fpr= (LiRA), "
+    "claimed_epsilon= (DP audit), pii='forbid' or k_anonymity="
+)
 
 
 def privacy(
@@ -71,7 +82,12 @@ def privacy(
     prefix_words: int = 8,
     suffix_words: int = 8,
     max_exposure: float | None = None,
-    canaries: list[str] | None = None,
+    canaries: int | list[str] | None = None,
+    max_tpr_at_fpr: dict[float, float] | None = None,
+    trainer: Any = None,
+    shadow_models: int | None = None,
+    claimed_epsilon: float | None = None,
+    delta: float | None = None,
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
@@ -87,6 +103,8 @@ def privacy(
     A generative model (``Generator``): ``pii="forbid", on="outputs"`` scans what it
     generates for ``prompts``; ``max_extraction_rate=`` (with ``records``) and
     ``max_exposure=`` (with ``canaries``) gate memorisation (see ``generative``).
+    ``max_tpr_at_fpr=`` is LiRA (:mod:`~pytest_modelguard.checks.membership`) and
+    ``claimed_epsilon=`` a differential-privacy audit (:mod:`~pytest_modelguard.checks.dp_audit`).
     """
     generative = _generative(
         model, dataset, pii=pii, on=on, prompts=prompts, samples=samples,
@@ -108,10 +126,32 @@ def privacy(
         "columns": columns,
         "k_anonymity": k_anonymity,
         "quasi_identifiers": quasi_identifiers,
+        "max_tpr_at_fpr": max_tpr_at_fpr,
+        "trainer": trainer,
+        "shadow_models": shadow_models,
+        "claimed_epsilon": claimed_epsilon,
+        "delta": delta,
+        "canaries": canaries,
     }
     gate = _gate_kind(given)
     if not isinstance(dataset, Dataset):
         raise GateError(f"the data is a {type(dataset).__name__}: pass a pytest_modelguard.Dataset")
+    if gate == "LiRA membership inference":
+        from pytest_modelguard.checks.membership import lira_gate
+
+        return lira_gate(
+            model, dataset, members, max_tpr_at_fpr=max_tpr_at_fpr,  # type: ignore[arg-type]
+            trainer=trainer, shadow_models=shadow_models, samples=samples, seed=seed,
+            profile=profile,
+        )  # fmt: skip
+    if gate == "differential-privacy audit":
+        from pytest_modelguard.checks.dp_audit import dp_audit_gate
+
+        return dp_audit_gate(
+            model, dataset, members, claimed_epsilon=claimed_epsilon,  # type: ignore[arg-type]
+            delta=delta, trainer=trainer, canaries=canaries, confidence=confidence,
+            seed=seed, profile=profile,
+        )  # fmt: skip
     if gate == "membership inference":
         verdict = _membership_inference(
             model,
@@ -178,8 +218,13 @@ def _gate_kind(given: dict[str, Any]) -> str:
             "(or call) for each"
         )
     (gate,) = chosen
+    allowed = {*_GATES[gate][0], *_GATES[gate][1]}
     for kind, (triggers, options) in _GATES.items():
-        stray = [name for name in (*triggers, *options) if given[name] is not None]
+        stray = [
+            name
+            for name in (*triggers, *options)
+            if given[name] is not None and name not in allowed
+        ]
         if kind != gate and stray:
             raise GateError(
                 f"{stray[0]}= applies to {kind} gates, not to this {gate} gate: remove it"

@@ -3,7 +3,9 @@
 :func:`robust` is the one entry point. ``monotonic=`` makes it a monotonicity gate and
 ``perturbation=`` a perturbation gate (both in their own modules, loaded when used);
 otherwise it is an adversarial gate: foolbox attacks a stratified sample of rows (through
-:mod:`pytest_modelguard.attacks`) and the accuracy left is gated.
+:mod:`pytest_modelguard.attacks`; by default the worst case over an ensemble of attacks,
+whose gradient-masking checks make an unreliable evaluation an error) and the accuracy
+left is gated.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pytest_modelguard import stats
 from pytest_modelguard.adapters import adapt
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
 from pytest_modelguard.dataset import Dataset, Predictions
-from pytest_modelguard.profiles import Profile
+from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.verdict import GateError, Verdict
 
 DEFAULT_MAX_ACCURACY_DROP = 0.05
@@ -73,8 +75,10 @@ def robust(
 ) -> Verdict:
     """Gate how well ``model`` holds up: under attack, under perturbation, or in direction.
 
-    Adversarial (the default): ``attack`` (``pgd`` for Keras/TensorFlow models,
-    ``boundary`` for models without gradients) attacks ``samples`` stratified rows at each
+    Adversarial (the default): ``attack`` (for Keras/TensorFlow models ``ensemble``, the
+    per-row worst case over PGD runs, FMN, DeepFool and HopSkipJump with the profile's
+    effort and gradient-masking checks; ``boundary`` for models without gradients; or one
+    named attack, an upper bound) attacks ``samples`` stratified rows at each
     ``eps`` (one number, or a list for a robustness curve) in ``norm``, within ``bounds``
     (the marker's, else the dataset's; tabular data without bounds uses each feature's
     observed range and eps becomes a fraction of it). The gate is on the drop from clean
@@ -156,6 +160,7 @@ def robust(
         samples=samples,
         bounds=bounds,
         seed=seed,
+        profile=profile,
     )
 
 
@@ -197,6 +202,7 @@ def adversarial(
     samples: int = 500,
     bounds: tuple[float, float] | None = None,
     seed: int = 0,
+    profile: Profile | None = None,
 ) -> Verdict:
     """The adversarial gate of :func:`robust` (see there)."""
     started = time.perf_counter()
@@ -230,7 +236,12 @@ def adversarial(
             "text use perturbation= gates"
         )
     adapter = adapt(model)
-    spec, norm, steps = attacks.resolve(adapter, attack, norm, steps, restarts)
+    ensemble = attack == ENSEMBLE or (attack is None and attacks.is_differentiable(adapter))
+    if ensemble:
+        norm, steps, restarts = _ensemble_request(adapter, norm, steps, restarts, profile)
+        spec = attacks.AttackSpec(ENSEMBLE, ("linf", "l2"), True, steps, True, ENSEMBLE_SUMMARY)
+    else:
+        spec, norm, steps = attacks.resolve(adapter, attack, norm, steps, restarts)
 
     x = as_float32(dataset)
     target = dataset.target
@@ -246,24 +257,41 @@ def adversarial(
             "(check the model, the labels and the class order)"
         )
     columns = list(dataset.features.columns) if dataset.is_dataframe else None
-
-    run = attacks.run_attack(
-        adapter,
-        x[rows],
-        truth[rows],
-        attack=spec.name,
-        norm=norm,
-        eps=epsilons,
-        steps=steps,
-        restarts=restarts,
-        seed=seed,
-        low=low,
-        high=high,
-        output_kind=output.kind,
-        classes=classes,
-        columns=columns,
-    )
     clean = clean_correct[rows]
+    common = dict(
+        norm=norm, eps=epsilons, steps=steps, restarts=restarts, seed=seed, low=low,
+        high=high, output_kind=output.kind, classes=classes, columns=columns,
+    )  # fmt: skip
+    ensemble_evidence: dict[str, Any] | None = None
+    if ensemble:
+        effort = profile or PROFILES["dev"]
+        found = attacks.run_ensemble(
+            adapter, x[rows], truth[rows], decision_steps=effort.decision_steps, clean=clean,
+            **common,
+        )  # fmt: skip
+        problems = found.masking_problems(epsilons)
+        if problems:
+            raise GateError(
+                "this evaluation is unreliable because "
+                + "; and because ".join(problems)
+                + f" (model {adapter.name}, dataset {dataset.name!r}, {found.clean_rows} rows). "
+                "Fix the model's gradients (remove input quantisation or clipping from the "
+                "graph, return logits) or evaluate it with attack='hopskipjump'"
+            )
+        run = attacks.AttackRun(success=found.success, logits=found.logits, seed=found.seed)
+        ensemble_evidence = {
+            "broke_first": found.broke_first,
+            "runs": found.runs,
+            "seconds": found.seconds,
+            "unbounded_success": found.unbounded_success,
+            "decision_only": found.decision_only,
+            "masking_checks": MASKING_CHECKS,
+            "profile": effort.name,
+        }
+    else:
+        run = attacks.run_attack(
+            adapter, x[rows], truth[rows], attack=spec.name, **common
+        )  # fmt: skip
     survived = clean[None, :] & ~run.success  # correct before and after the attack
     n = len(rows)
     clean_accuracy = float(clean.mean())
@@ -297,6 +325,10 @@ def adversarial(
         "ci_level": CI_LEVEL,
         "ci_method": "Wilson score interval; the gate decides on the point estimate",
     }
+    if ensemble_evidence is not None:
+        evidence["ensemble"] = ensemble_evidence
+    else:
+        evidence["bound"] = "upper bound: one attack; the default ensemble finds at least as much"
     if defaulted:
         evidence["threshold"] = f"max_accuracy_drop={DEFAULT_MAX_ACCURACY_DROP} (the default)"
     if name == "min_accuracy":
@@ -326,7 +358,48 @@ def adversarial(
         f"restarts={restarts}) at eps={epsilons[worst]:g}: accuracy {clean_accuracy:.4g} "
         f"clean -> {robust_accuracy[worst]:.4g} under attack"
     )
+    if ensemble_evidence is not None:
+        broke = ensemble_evidence["broke_first"]
+        verdict.message += (
+            "\n  broken by "
+            + ", ".join(f"{name} {counts[worst]}" for name, counts in broke.items())
+            + (
+                f" of {int(clean.sum())} correct rows (each attack counts the rows the earlier "
+                "ones left); masking checks passed"
+            )
+        )
     return verdict
+
+
+ENSEMBLE = "ensemble"
+ENSEMBLE_SUMMARY = "per-row worst case over PGD runs, FMN, DeepFool and HopSkipJump"
+MASKING_CHECKS = [
+    "robust accuracy does not rise with eps",
+    "gradient attacks without an eps limit break (almost) every row",
+    "a decision-based attack finds (almost) nothing the gradient attacks missed",
+]
+
+
+def _ensemble_request(
+    adapter: Any, norm: str | None, steps: int | None, restarts: int, profile: Profile | None
+) -> tuple[str, int, int]:
+    """The ensemble's norm, PGD steps and PGD runs: the profile's unless the gate says."""
+    from pytest_modelguard import attacks
+
+    if not attacks.is_differentiable(adapter):
+        raise GateError(
+            f"attack='ensemble' needs gradients, but {adapter.name} has none (only Keras and "
+            "TensorFlow models do): use attack='hopskipjump' or attack='boundary'"
+        )
+    norm = "linf" if norm is None else norm
+    if norm not in ("linf", "l2"):
+        raise GateError(f"attack='ensemble' works in norm='linf' or 'l2', not norm={norm!r}")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise GateError(f"steps={steps!r} must be a positive integer")
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise GateError(f"restarts={restarts!r} must be a positive integer")
+    effort = profile or PROFILES["dev"]
+    return norm, steps or effort.attack_steps, restarts if restarts > 1 else effort.attack_restarts
 
 
 def eps_values(eps: Any) -> list[float]:

@@ -63,6 +63,8 @@ def transparency(
     required: list[str] | None = None,
     verify_claims: bool = False,
     tolerance: float = 0.01,
+    members: Dataset | None = None,
+    trainer: Any = None,
     seed: int = 0,
 ) -> Verdict:
     """Gate the model card: every required field filled and, with ``verify_claims=True``,
@@ -73,6 +75,8 @@ def transparency(
     ``.json``; relative to the working directory) or a :class:`ModelCard`. ``required``
     adds fields (``a.b`` for a key inside ``a``) to :data:`modelcard.REQUIRED_FIELDS`.
     A card that understates a metric passes: conservative is honest; overstating fails.
+    A ``privacy: {epsilon: ..., delta: ...}`` claim is verified by the differential-privacy
+    audit (:mod:`~pytest_modelguard.checks.dp_audit`), with ``trainer`` and ``members``.
     """
     started = time.perf_counter()
     card = _card(model_card)
@@ -104,6 +108,11 @@ def transparency(
     if verify_claims and "metrics" not in missing:
         evidence["tolerance"] = tolerance
         claims = [_verify(claim, model, dataset, tolerance, seed) for claim in _claims(card)]
+        evidence["claims"] = claims
+    if verify_claims and card.get("privacy") is not None:
+        from pytest_modelguard.checks.dp_audit import verify_privacy_claim
+
+        claims.append(verify_privacy_claim(card.get("privacy"), dataset, members, trainer, seed))
         evidence["claims"] = claims
 
     if missing or not verify_claims:

@@ -500,6 +500,8 @@ def _attack_success(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 
 def _roc(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    if evidence.get("roc_scale") == "log":
+        return _roc_log(evidence)
     lines = []
     for name, attack in evidence["attacks"].items():
         roc = attack["roc"]
@@ -518,6 +520,43 @@ def _roc(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
         kind="roc",
     )
     return [(svg, "ROC of the membership inference attacks; the diagonal is guessing.")]
+
+
+LOG_FPR_FLOOR = 1e-4  # the left end of a log-scale ROC
+
+
+def _roc_log(evidence: dict[str, Any]) -> list[Chart]:
+    """TPR against log10 FPR: what matters is the low-FPR end (LiRA, Carlini et al. 2022)."""
+    lines = []
+    for name, attack in evidence["attacks"].items():
+        roc = attack["roc"]
+        points = [
+            (math.log10(max(float(f), LOG_FPR_FLOOR)), float(t))
+            for f, t in zip(roc["fpr"], roc["tpr"], strict=True)
+            if float(f) >= LOG_FPR_FLOOR
+        ]
+        tpr = _number(attack.get("tpr_at_fpr_0.001"))
+        lines.append(Line(f"{name} (TPR at 0.1% FPR {fmt(tpr)})", points))
+    if not lines:
+        return []
+    grid = [-4 + i / 10 for i in range(41)]
+    lines.append(Line("chance (TPR = FPR)", [(x, 10**x) for x in grid]))
+    svg = partial(
+        line_chart,
+        title="membership inference ROC, log FPR",
+        lines=lines,
+        x_label="log10 false positive rate (-3: 0.1% of non-members called members)",
+        y_label="true positive rate",
+        x_domain=(math.log10(LOG_FPR_FLOOR), 0.0),
+        kind="roc",
+    )
+    return [
+        (
+            svg,
+            "ROC of the membership inference attacks on a log FPR scale: the left end is an "
+            "attacker who is almost never wrong.",
+        )
+    ]
 
 
 def _attribution(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
