@@ -25,12 +25,14 @@ if TYPE_CHECKING:
     from pytest_modelguard import adapters, checks, strategies
     from pytest_modelguard.adapters import Adapter, adapt
     from pytest_modelguard.dataset import Dataset, Predictions
+    from pytest_modelguard.logs import PredictionLog
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "Dataset": ("pytest_modelguard.dataset", "Dataset"),
     "Predictions": ("pytest_modelguard.dataset", "Predictions"),
+    "PredictionLog": ("pytest_modelguard.logs", "PredictionLog"),
     "Adapter": ("pytest_modelguard.adapters", "Adapter"),
     "adapt": ("pytest_modelguard.adapters", "adapt"),
     "checks": ("pytest_modelguard.checks", None),
@@ -43,6 +45,7 @@ __all__ = [
     "Dataset",
     "GateError",
     "GateFailure",
+    "PredictionLog",
     "Predictions",
     "Verdict",
     "adapt",
