@@ -292,7 +292,8 @@ class PredictionLog:
 
     def _decision(self, decision_threshold: float) -> str:
         if self.y_score is not None:
-            return f"CASE WHEN {self.q(self.y_score)} >= {float(decision_threshold)!r} THEN 1 ELSE 0 END"
+            threshold = float(decision_threshold)
+            return f"CASE WHEN {self.q(self.y_score)} >= {threshold!r} THEN 1 ELSE 0 END"
         return self.q(self.y_pred)
 
     def profile(self) -> dict[str, Any]:
