@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_modelguard.markers import (
     compliance,
+    drift,
     explainability,
     fairness,
     performance,
@@ -52,6 +53,7 @@ __all__ = [
     "adapters",
     "checks",
     "compliance",
+    "drift",
     "explainability",
     "fairness",
     "performance",

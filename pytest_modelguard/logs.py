@@ -31,6 +31,7 @@ _EPS = float(np.finfo(np.float64).eps)
 _ECE_BINS = 15
 _DURATION = re.compile(r"^\s*(\d+)\s*(d|w|mo)\s*$")
 _NO_WINDOW = 0
+_MONDAY = 4 * 86400  # 1970-01-05, the first Monday after the Unix epoch
 
 
 class PredictionLog:
@@ -246,7 +247,8 @@ class PredictionLog:
             return f"CAST(floor({months} / {size}) AS BIGINT)", f"mo{size}"
         seconds = size * 86400 * (7 if unit == "w" else 1)
         epoch = self.engine.epoch_seconds(t)
-        return f"CAST(floor({epoch} / {seconds}) AS BIGINT)", f"s{seconds}"
+        since_monday = f"({epoch} - {_MONDAY})"  # windows start on Mondays, 00:00 UTC
+        return f"CAST(floor({since_monday} / {seconds}) AS BIGINT)", f"s{seconds}"
 
     def _label(self, key: Any) -> str:
         kind = self._window_kind
@@ -258,7 +260,7 @@ class PredictionLog:
             start = int(key) * int(kind[2:])
             return f"{1970 + start // 12:04d}-{start % 12 + 1:02d}"
         seconds = int(kind[1:])
-        start = dt.datetime.fromtimestamp(int(key) * seconds, tz=dt.UTC)
+        start = dt.datetime.fromtimestamp(int(key) * seconds + _MONDAY, tz=dt.UTC)
         return start.date().isoformat()
 
     # -- SQL ------------------------------------------------------------------------------
