@@ -34,6 +34,10 @@ _NO_WINDOW = 0
 _MONDAY = 4 * 86400  # 1970-01-05, the first Monday after the Unix epoch
 
 
+class NotInMemory(GateError, AttributeError):
+    """A gate read what only an in-memory Dataset has: an ERROR (and ``hasattr`` is False)."""
+
+
 class PredictionLog:
     """Logged predictions in Parquet, a DuckDB table or a Spark DataFrame.
 
@@ -143,8 +147,14 @@ class PredictionLog:
 
     # -- what in-memory gates would read: not here ----------------------------------------
 
+    def __getattr__(self, name: str) -> Any:
+        """Whatever else a gate reads of a Dataset (``kind``, ``bounds``...) is not here."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._not_in_memory(f"{name!r}")
+
     def _not_in_memory(self, what: str) -> NoReturn:
-        raise GateError(
+        raise NotInMemory(
             f"{self.name!r} is a PredictionLog, so {what} is not in memory: prediction logs "
             "serve performance, fairness and drift gates; gate a Dataset for the others"
         )
@@ -372,15 +382,21 @@ class PredictionLog:
     def group_counts(
         self, columns: Sequence[str], *, decision_threshold: float, missing: str
     ) -> GroupCounts:
-        """Rows, weight and squared weight per (joint group, true, predicted) cell."""
+        """Rows, weight and squared weight per (joint group, true, predicted) cell.
+
+        One query per decision threshold groups by every sensitive column of the log;
+        each gate's grouping is a marginal of it, so gates on one log share one query.
+        """
         root = self._root()
         root.profile()
         columns = list(columns)
+        everything = list(root.sensitive_columns)
+        position = [everything.index(c) for c in columns]
         weight = f"CAST({self.q(root.weight)} AS DOUBLE)" if root.weight else "1.0"
 
         def sql() -> str:
-            groups = "".join(f"{self.q(c)}, " for c in columns)
-            keys = ", ".join(str(i) for i in range(1, len(columns) + 4))
+            groups = "".join(f"{self.q(c)}, " for c in everything)
+            keys = ", ".join(str(i) for i in range(1, len(everything) + 4))
             return (
                 f"SELECT {root._window_sql} AS k, {groups}{self.q(root.y_true)}, "
                 f"{root._decision(decision_threshold)} AS pred, COUNT(*), SUM({weight}), "
@@ -388,18 +404,19 @@ class PredictionLog:
                 f"GROUP BY {keys}"
             )
 
-        rows = self._slice(self._run(("cells", tuple(columns), decision_threshold), sql))
+        rows = self._slice(self._run(("cells", decision_threshold), sql))
         counts = GroupCounts(columns, missing=missing)
         counts.weighted = root.weight is not None
         for row in rows:
-            group = tuple(MISSING if v is None else _plain(v) for v in row[: len(columns)])
-            for column, value in zip(columns, row[: len(columns)], strict=True):
+            values = [row[i] for i in position]
+            for column, value in zip(columns, values, strict=True):
                 if value is None and missing == "error":
                     raise GateError(
                         f"sensitive column {column!r} has missing (NULL) values in "
                         f"{self.name!r}: fill them, or pass missing='group' to gate them as "
                         "their own group"
                     )
+            group = tuple(MISSING if v is None else _plain(v) for v in values)
             key = (group, _plain(row[-5]), _plain(row[-4]))
             stat = np.array([float(row[-3]), float(row[-2]), float(row[-1])])
             counts.cells[key] = counts.cells[key] + stat if key in counts.cells else stat
@@ -623,21 +640,24 @@ def per_window(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
         default = accepts["min_group_size"].default if "min_group_size" in accepts else 30
         minimum = spec.get("min_group_size", default)
         ignore = spec.get("small_groups") == "ignore"
-        windows, small, verdicts = dataset.window_rows(), {}, []
+        windows = dataset.window_rows()
+        small = {label: rows for label, _, rows in windows if rows < minimum}
+        if small and not ignore:
+            listed = ", ".join(f"{label} has {n} rows" for label, n in list(small.items())[:5])
+            more = f" (and {len(small) - 5} more)" if len(small) > 5 else ""
+            raise GateError(
+                f"{len(small)} window(s) with fewer rows than min_group_size={minimum}: "
+                f"{listed}{more}; widen window=, restrict since=/until=, or pass "
+                "small_groups='ignore' to leave them out"
+            )
+        verdicts = []
         for label, key, rows in windows:
             if rows < minimum:
-                small[label] = rows
                 continue
             try:
                 verdicts.append((label, check(model, dataset.at_window(key), **spec)))
             except GateError as exc:
                 raise GateError(f"window {label}: {exc}") from None
-        if small and not ignore:
-            listed = ", ".join(f"{label} has {n} rows" for label, n in small.items())
-            raise GateError(
-                f"window(s) with fewer rows than min_group_size={minimum}: {listed}; widen "
-                "window=, restrict since=/until=, or pass small_groups='ignore' to leave them out"
-            )
         if not verdicts:
             raise GateError(f"no window of {dataset.name!r} has {minimum} rows or more")
         return _worst_window(verdicts, small, dataset)

@@ -277,15 +277,22 @@ class _Frame:
             x = values.astype(float)
             missing = np.isnan(x)
             index = np.searchsorted(np.asarray(edges), x[~missing], side="right")
-            counts = {int(b): int(n) for b, n in zip(*np.unique(index, return_counts=True))}
+            counts = {
+                int(b): int(n) for b, n in zip(*np.unique(index, return_counts=True), strict=True)
+            }
             if missing.any():
                 counts[-1] = int(missing.sum())
             return counts
         import pandas as pd
 
         missing = np.asarray(pd.isna(values), dtype=bool)
-        present = np.asarray([str(v) for v in values[~missing]])
-        counts = {str(k): int(n) for k, n in zip(*np.unique(present, return_counts=True))}
+        # as the engines spell them: booleans lower case, like CAST(x AS STRING)
+        present = np.asarray(
+            [str(v).lower() if isinstance(v, bool | np.bool_) else str(v) for v in values[~missing]]
+        )
+        counts = {
+            str(k): int(n) for k, n in zip(*np.unique(present, return_counts=True), strict=True)
+        }
         if missing.any():
             counts[MISSING] = int(missing.sum())
         return counts
