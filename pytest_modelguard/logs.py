@@ -315,17 +315,25 @@ class PredictionLog:
             score = self.q(self.y_score) if self.y_score else "NULL"
             weight = self.q(self.weight) if self.weight else "1"
             pred = self.q(self.y_pred) if self.y_pred else score
+            y = self.q(self.y_true)
+            not_binary = (
+                f"SUM(CASE WHEN CAST({y} AS DOUBLE) IN (0.0, 1.0) THEN 0 ELSE 1 END)"
+                if self.y_score
+                else "0"
+            )
             return (
-                f"SELECT COUNT(*), COUNT({self.q(self.y_true)}), COUNT({pred}), "
+                f"SELECT COUNT(*), COUNT({y}), COUNT({pred}), "
                 f"MIN(CAST({score} AS DOUBLE)), MAX(CAST({score} AS DOUBLE)), "
-                f"MIN(CAST({weight} AS DOUBLE)), COUNT({weight}) "
+                f"MIN(CAST({weight} AS DOUBLE)), COUNT({weight}), {not_binary} "
                 f"FROM {self.engine.relation} WHERE {self._where()}"
             )
 
         root = self._root()
         if "profile" in root._cache:
             return root._cache["profile"]
-        n, true, pred, low, high, min_weight, weights = self._run("profile-rows", sql)[0]
+        n, true, pred, low, high, min_weight, weights, not_binary = self._run("profile-rows", sql)[
+            0
+        ]
         if n == 0:
             raise GateError(f"{root.name!r} has no rows{root._range_text()}")
         if true < n:
@@ -344,6 +352,11 @@ class PredictionLog:
             )
         if root.weight and (weights < n or not min_weight >= 0):
             raise GateError(f"weight column {root.weight!r} has missing or negative values")
+        if not_binary:
+            raise GateError(
+                f"label column {root.y_true!r} has {not_binary} values besides 0 and 1; a "
+                "y_score log is binary: encode the positive class as 1"
+            )
         root._cache["profile"] = {"rows": int(n), "score_range": (low, high)}
         return root._cache["profile"]
 
@@ -527,20 +540,7 @@ class PredictionLog:
                 f"this metric needs scores, but {self.name!r} logs decisions ({self.y_pred!r}); "
                 "build the log with y_score= (the probability of the positive class)"
             )
-        self.profile()
-        labels = self._run(
-            ("labels",),
-            lambda: (
-                f"SELECT DISTINCT CAST({self.q(self.y_true)} AS DOUBLE) FROM "
-                f"{self.engine.relation} WHERE {self._where()} LIMIT 5"
-            ),
-        )
-        unknown = sorted(v for (v,) in labels if v not in (0.0, 1.0))
-        if unknown:
-            raise GateError(
-                f"label column {self.y_true!r} has values {unknown[:3]} besides 0 and 1; a "
-                "y_score log is binary: encode the positive class as 1"
-            )
+        self.profile()  # which also checks the labels are 0/1
 
     # -- histograms for drift -------------------------------------------------------------
 

@@ -27,15 +27,18 @@ def local_session(master: str = "local[2]", *, app_name: str = "pytest-modelguar
     except ImportError:
         raise GateError("Spark logs need pyspark: pip install 'pytest-modelguard[spark]'") from None
     try:
-        return (
+        session = (
             SparkSession.builder.master(master)
             .appName(app_name)
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.ansi.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate()
         )
+        session.sparkContext.setLogLevel("ERROR")
+        return session
     except Exception as exc:  # py4j raises RuntimeError/PySparkRuntimeError without Java
         raise GateError(f"Spark could not start ({_first_line(exc)}). {JAVA_HINT}") from None
 
