@@ -68,7 +68,8 @@ def test_log_gates_through_pytest(pytester: pytest.Pytester, tmp_path):
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     pytester.makepyfile(test_log=TESTS)
     (pytester.path / "modelguard.toml").write_text(POLICY)
-    result = pytester.runpytest("-rA")
+    report = pytester.path / "signoff"
+    result = pytester.runpytest("-rA", f"--modelguard-report={report}")
     result.assert_outcomes(passed=3, failed=2, errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -78,3 +79,6 @@ def test_log_gates_through_pytest(pytester: pytest.Pytester, tmp_path):
         ]
     )
     assert "no fixture named 'model'" not in result.stdout.str()
+    page = (report / "index.html").read_text()
+    assert page.count("chart-windows") == 1  # the monthly gate, drawn over time
+    assert "income: reference against current (drifted" in page
