@@ -308,57 +308,80 @@ class PredictionLog:
             return f"CASE WHEN {self.q(self.y_score)} >= {threshold!r} THEN 1 ELSE 0 END"
         return self.q(self.y_pred)
 
+    def _profile_aggregates(self) -> list[str]:
+        """Rows, labels, predictions, score range, weights and non-0/1 labels: the checks
+        every gate needs, as aggregates any query can carry along (see :meth:`profile`)."""
+        root = self._root()
+        score = self.q(root.y_score) if root.y_score else "NULL"
+        weight = self.q(root.weight) if root.weight else "1"
+        pred = self.q(root.y_pred) if root.y_pred else score
+        y = self.q(root.y_true)
+        not_binary = (
+            f"SUM(CASE WHEN CAST({y} AS DOUBLE) IN (0.0, 1.0) THEN 0 ELSE 1 END)"
+            if root.y_score
+            else "0"
+        )
+        return [
+            "COUNT(*)",
+            f"COUNT({y})",
+            f"COUNT({pred})",
+            f"MIN(CAST({score} AS DOUBLE))",
+            f"MAX(CAST({score} AS DOUBLE))",
+            f"MIN(CAST({weight} AS DOUBLE))",
+            f"COUNT({weight})",
+            not_binary,
+        ]
+
     def profile(self) -> dict[str, Any]:
         """Rows, missing labels and score range of the whole log (checked once)."""
-
-        def sql() -> str:
-            score = self.q(self.y_score) if self.y_score else "NULL"
-            weight = self.q(self.weight) if self.weight else "1"
-            pred = self.q(self.y_pred) if self.y_pred else score
-            y = self.q(self.y_true)
-            not_binary = (
-                f"SUM(CASE WHEN CAST({y} AS DOUBLE) IN (0.0, 1.0) THEN 0 ELSE 1 END)"
-                if self.y_score
-                else "0"
-            )
-            return (
-                f"SELECT COUNT(*), COUNT({y}), COUNT({pred}), "
-                f"MIN(CAST({score} AS DOUBLE)), MAX(CAST({score} AS DOUBLE)), "
-                f"MIN(CAST({weight} AS DOUBLE)), COUNT({weight}), {not_binary} "
-                f"FROM {self.engine.relation} WHERE {self._where()}"
-            )
-
         root = self._root()
-        if "profile" in root._cache:
-            return root._cache["profile"]
-        n, true, pred, low, high, min_weight, weights, not_binary = self._run("profile-rows", sql)[
-            0
-        ]
+        if "profile" not in root._cache:
+            rows = self._run(
+                "profile-rows",
+                lambda: (
+                    f"SELECT {', '.join(self._profile_aggregates())} "
+                    f"FROM {root.engine.relation} WHERE {root._where()}"
+                ),
+            )
+            root._accept_profile(rows)
+        return root._cache["profile"]
+
+    def _accept_profile(self, rows: list[tuple[Any, ...]]) -> None:
+        """Check the profile aggregates (summed over rows of partial aggregates)."""
+
+        def total(i: int) -> int:
+            return int(sum(r[i] or 0 for r in rows))
+
+        def extreme(i: int, pick: Any) -> Any:
+            values = [r[i] for r in rows if r[i] is not None]
+            return pick(values) if values else None
+
+        n, true, pred, weights, not_binary = (total(i) for i in (0, 1, 2, 6, 7))
+        low, high, min_weight = extreme(3, min), extreme(4, max), extreme(5, min)
         if n == 0:
-            raise GateError(f"{root.name!r} has no rows{root._range_text()}")
+            raise GateError(f"{self.name!r} has no rows{self._range_text()}")
         if true < n:
             raise GateError(
-                f"label column {root.y_true!r} has {n - true} missing (NULL) values: drop or "
+                f"label column {self.y_true!r} has {n - true} missing (NULL) values: drop or "
                 "fill those rows"
             )
-        prediction = root.y_score or root.y_pred
+        prediction = self.y_score or self.y_pred
         if pred < n:
             raise GateError(f"column {prediction!r} has {n - pred} missing (NULL) values")
-        if root.y_score and not (low >= 0.0 and high <= 1.0):
+        if self.y_score and not (low >= 0.0 and high <= 1.0):
             raise GateError(
-                f"y_score column {root.y_score!r} ranges over [{low}, {high}], outside [0, 1] "
+                f"y_score column {self.y_score!r} ranges over [{low}, {high}], outside [0, 1] "
                 "(or has NaN): these gates need probabilities; log the probability, not a "
                 "logit or a rank"
             )
-        if root.weight and (weights < n or not min_weight >= 0):
-            raise GateError(f"weight column {root.weight!r} has missing or negative values")
+        if self.weight and (weights < n or not min_weight >= 0):
+            raise GateError(f"weight column {self.weight!r} has missing or negative values")
         if not_binary:
             raise GateError(
-                f"label column {root.y_true!r} has {not_binary} values besides 0 and 1; a "
+                f"label column {self.y_true!r} has {not_binary} values besides 0 and 1; a "
                 "y_score log is binary: encode the positive class as 1"
             )
-        root._cache["profile"] = {"rows": int(n), "score_range": (low, high)}
-        return root._cache["profile"]
+        self._cache["profile"] = {"rows": n, "score_range": (low, high)}
 
     def _range_text(self) -> str:
         if self.since is None and self.until is None:
@@ -401,7 +424,6 @@ class PredictionLog:
         each gate's grouping is a marginal of it, so gates on one log share one query.
         """
         root = self._root()
-        root.profile()
         columns = list(columns)
         everything = list(root.sensitive_columns)
         position = [everything.index(c) for c in columns]
@@ -413,11 +435,15 @@ class PredictionLog:
             return (
                 f"SELECT {root._window_sql} AS k, {groups}{self.q(root.y_true)}, "
                 f"{root._decision(decision_threshold)} AS pred, COUNT(*), SUM({weight}), "
-                f"SUM({weight} * {weight}) FROM {root.engine.relation} WHERE {root._where()} "
-                f"GROUP BY {keys}"
+                f"SUM({weight} * {weight}), {', '.join(self._profile_aggregates())} "
+                f"FROM {root.engine.relation} WHERE {root._where()} GROUP BY {keys}"
             )
 
-        rows = self._slice(self._run(("cells", decision_threshold), sql))
+        # one scan: the profile checks ride along as partial aggregates per cell
+        everywhere = self._run(("cells", decision_threshold), sql)
+        if "profile" not in root._cache:
+            root._accept_profile([row[-8:] for row in everywhere])
+        rows = [row[:-8] for row in self._slice(everywhere)]
         counts = GroupCounts(columns, missing=missing)
         counts.weighted = root.weight is not None
         for row in rows:

@@ -252,6 +252,21 @@ def test_scores_outside_0_1_are_an_error(tmp_path, frame):
         checks.fairness(None, log, max_disparity=0.5)
 
 
+def test_labels_besides_0_1_and_missing_scores_are_an_error(tmp_path, frame):
+    frame.assign(y=frame.y.where(frame.index != 5, 2)).to_parquet(tmp_path / "three.parquet")
+    log = PredictionLog.from_parquet(
+        tmp_path / "three.parquet", y_true="y", y_score="score", sensitive="sex"
+    )
+    with pytest.raises(GateError, match="1 values besides 0 and 1"):
+        checks.fairness(None, log, max_disparity=0.5)
+    frame.assign(score=frame.score.where(frame.index != 7)).to_parquet(tmp_path / "gap.parquet")
+    log = PredictionLog.from_parquet(
+        tmp_path / "gap.parquet", y_true="y", y_score="score", sensitive="sex"
+    )
+    with pytest.raises(GateError, match="'score' has 1 missing"):  # never a silent 'deny'
+        checks.fairness(None, log, max_disparity=0.5)
+
+
 def test_mixed_label_types_are_an_error(tmp_path, frame):
     frame.assign(decision=frame.decision.map({0: "deny", 1: "approve"})).to_parquet(
         tmp_path / "m.parquet"
