@@ -72,6 +72,7 @@ if {kind!r} == "gate":  # imports are the interpreter's cost, not the gate's
 started, cpu = time.perf_counter(), os.times()
 if {kind!r} == "groupby":
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     rows = con.execute(
         "SELECT sex, race, y, CASE WHEN score >= 0.5 THEN 1 ELSE 0 END AS pred, COUNT(*) "
         f"FROM read_parquet('{{path}}/*.parquet') GROUP BY ALL"
@@ -162,13 +163,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000_000)
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--dir", help="keep the generated logs here (reused when present)")
     args = parser.parse_args()
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        big, one_million = Path(tmp) / "big", Path(tmp) / "small"
+        root = Path(args.dir or tmp)
+        big, one_million = root / f"rows-{args.rows}", root / "rows-1000000"
         started = time.perf_counter()
-        write_log(big, args.rows)
-        write_log(one_million, 1_000_000)
+        for path, rows in ((big, args.rows), (one_million, 1_000_000)):
+            if not list(path.glob("*.parquet")):  # --dir keeps the logs between runs
+                write_log(path, rows)
         print(f"wrote {args.rows:,} + 1,000,000 rows in {time.perf_counter() - started:.1f} s")
         print(f"1. {args.rows:,} rows")
         ok &= large(big)

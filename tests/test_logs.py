@@ -340,3 +340,27 @@ def test_no_drift_passes_and_thresholds_that_cannot_fail_are_refused(parquet):
         checks.drift(None, current, reference=reference, max_psi=0)
     with pytest.raises(GateError, match="needs reference="):
         checks.drift(None, current, reference=None, max_psi=0.2)
+
+
+def test_from_duckdb_table_and_query_equal_parquet(parquet, tmp_path):
+    import duckdb
+
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            f"CREATE TABLE decisions AS SELECT * FROM read_parquet('{parquet}/*/*.parquet')"
+        )
+    roles = dict(y_true="y", y_score="score", sensitive=["sex", "race"], weight="w")
+    table = PredictionLog.from_duckdb(str(path), "decisions", **roles)
+    query = PredictionLog.from_duckdb(
+        duckdb.connect(str(path), read_only=True),
+        "SELECT * FROM decisions WHERE race <> 'c'",
+        **roles,
+    )
+    spec = dict(metric="equalized_odds_difference", max_disparity=0.5, confidence=0.95, seed=2)
+    expected = checks.fairness(None, scored_log(parquet), **spec)
+    assert checks.fairness(None, table, **spec).ci == pytest.approx(expected.ci, abs=1e-12)
+    without_c = checks.fairness(None, query, **spec)
+    assert set(without_c.evidence["by_sensitive"]["race"]["groups"]) == {"a", "b"}
+    with pytest.raises(GateError, match="does not exist"):
+        PredictionLog.from_duckdb(str(tmp_path / "nothing.duckdb"), "decisions", **roles)

@@ -38,9 +38,12 @@ class DuckDBEngine(Engine):
         files = _parquet_files(path_or_glob)
         for file in files:
             _check_parquet_file(file)
+        if connection is None:
+            connection = duckdb.connect()
+            connection.execute("SET enable_progress_bar = false")  # no bar in pytest's output
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         relation = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
-        engine = cls(connection or duckdb.connect(), relation, label=str(path_or_glob))
+        engine = cls(connection, relation, label=str(path_or_glob))
         engine.files = files
         return engine
 
