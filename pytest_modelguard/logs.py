@@ -427,26 +427,51 @@ class PredictionLog:
         columns = list(columns)
         everything = list(root.sensitive_columns)
         position = [everything.index(c) for c in columns]
-        weight = f"CAST({self.q(root.weight)} AS DOUBLE)" if root.weight else "1.0"
+        # Only what cannot be read off the group keys rides along: the weights' sums and
+        # checks, and the score range and count (a NULL score must not read as a denial).
+        extra = []
+        if root.weight:
+            w = f"CAST({self.q(root.weight)} AS DOUBLE)"
+            extra += [f"SUM({w})", f"SUM({w} * {w})", f"MIN({w})", f"COUNT({w})"]
+        if root.y_score:
+            s = f"CAST({self.q(root.y_score)} AS DOUBLE)"
+            extra += [f"MIN({s})", f"MAX({s})", f"COUNT({s})"]
 
         def sql() -> str:
             groups = "".join(f"{self.q(c)}, " for c in everything)
             keys = ", ".join(str(i) for i in range(1, len(everything) + 4))
             return (
                 f"SELECT {root._window_sql} AS k, {groups}{self.q(root.y_true)}, "
-                f"{root._decision(decision_threshold)} AS pred, COUNT(*), SUM({weight}), "
-                f"SUM({weight} * {weight}), {', '.join(self._profile_aggregates())} "
+                f"{root._decision(decision_threshold)} AS pred, "
+                f"{', '.join(['COUNT(*)', *extra])} "
                 f"FROM {root.engine.relation} WHERE {root._where()} GROUP BY {keys}"
             )
 
-        # one scan: the profile checks ride along as partial aggregates per cell
         everywhere = self._run(("cells", decision_threshold), sql)
-        if "profile" not in root._cache:
-            root._accept_profile([row[-8:] for row in everywhere])
-        rows = [row[:-8] for row in self._slice(everywhere)]
+        width = 1 + len(everything) + 2  # window key, groups, label, decision
+        cells = []  # (window key, groups..., label, decision, rows, weight, weight², profile)
+        for row in everywhere:
+            n, rest = row[width], list(row[width + 1 :])
+            weight, square, min_weight, weights = rest[:4] if root.weight else (n, n, 1.0, n)
+            low, high, scores = rest[-3:] if root.y_score else (None, None, n)
+            label, decision = row[width - 2], row[width - 1]
+            not_binary = n if root.y_score and label is not None and label not in (0, 1) else 0
+            profile = (
+                n,
+                0 if label is None else n,
+                scores if root.y_score else (0 if decision is None else n),
+                low,
+                high,
+                min_weight,
+                weights,
+                not_binary,
+            )
+            cells.append((*row[:width], n, weight, square, profile))
+        if "profile" not in root._cache:  # one scan: the checks ride along the cells
+            root._accept_profile([cell[-1] for cell in cells])
         counts = GroupCounts(columns, missing=missing)
         counts.weighted = root.weight is not None
-        for row in rows:
+        for row in self._slice(cells):
             values = [row[i] for i in position]
             for column, value in zip(columns, values, strict=True):
                 if value is None and missing == "error":
@@ -456,8 +481,8 @@ class PredictionLog:
                         "their own group"
                     )
             group = tuple(MISSING if v is None else _plain(v) for v in values)
-            key = (group, _plain(row[-5]), _plain(row[-4]))
-            stat = np.array([float(row[-3]), float(row[-2]), float(row[-1])])
+            key = (group, _plain(row[-6]), _plain(row[-5]))
+            stat = np.array([float(row[-4]), float(row[-3]), float(row[-2])])
             counts.cells[key] = counts.cells[key] + stat if key in counts.cells else stat
         if not counts.cells:
             raise GateError(f"{self.name!r} has no rows")
