@@ -380,7 +380,7 @@ def marker_lines() -> list[str]:
 
 def drift(
     *,
-    reference: str = "reference",
+    reference: str | None = None,
     features: list[str] | None = None,
     max_psi: float | None = None,
     max_js: float | None = None,

@@ -31,7 +31,7 @@ def drift(
     model: Any,
     dataset: Any,
     *,
-    reference: Any,
+    reference: Any = None,
     features: list[str] | None = None,
     max_psi: float | None = None,
     max_js: float | None = None,
