@@ -93,29 +93,79 @@ class PredictionLog:
     # -- constructors ---------------------------------------------------------------------
 
     @classmethod
-    def from_parquet(cls, path_or_glob: Any, **roles: Any) -> PredictionLog:
-        """Parquet files (a file, a directory of partitions or a glob), read by DuckDB.
-
-        Keywords: ``y_true``, ``y_pred`` | ``y_score``, ``sensitive``, ``time``, ``weight``,
-        ``features``, ``window``, ``since``, ``until``, ``name``.
-        """
+    def from_parquet(
+        cls,
+        path_or_glob: Any,
+        *,
+        y_true: str,
+        y_pred: str | None = None,
+        y_score: str | None = None,
+        sensitive: str | Sequence[str] = (),
+        time: str | None = None,
+        weight: str | None = None,
+        features: Sequence[str] = (),
+        window: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        name: str | None = None,
+    ) -> PredictionLog:
+        """Parquet files (a file, a directory of partitions or a glob), read by DuckDB."""
         from pytest_modelguard.engines.duckdb import DuckDBEngine
 
+        roles = {k: v for k, v in locals().items() if k not in ("cls", "path_or_glob")}
+        roles.pop("DuckDBEngine", None)
         return cls(DuckDBEngine.parquet(path_or_glob), **roles)
 
     @classmethod
-    def from_duckdb(cls, connection_or_path: Any, sql_or_table: str, **roles: Any) -> PredictionLog:
+    def from_duckdb(
+        cls,
+        connection_or_path: Any,
+        sql_or_table: str,
+        *,
+        y_true: str,
+        y_pred: str | None = None,
+        y_score: str | None = None,
+        sensitive: str | Sequence[str] = (),
+        time: str | None = None,
+        weight: str | None = None,
+        features: Sequence[str] = (),
+        window: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        name: str | None = None,
+    ) -> PredictionLog:
         """A table or SELECT on a DuckDB connection (or database file, opened read only)."""
         from pytest_modelguard.engines.duckdb import DuckDBEngine
 
+        roles = {
+            k: v
+            for k, v in locals().items()
+            if k not in ("cls", "connection_or_path", "sql_or_table", "DuckDBEngine")
+        }
         return cls(DuckDBEngine.query(connection_or_path, sql_or_table), **roles)
 
     @classmethod
-    def from_spark(cls, dataframe: Any, **roles: Any) -> PredictionLog:
+    def from_spark(
+        cls,
+        dataframe: Any,
+        *,
+        y_true: str,
+        y_pred: str | None = None,
+        y_score: str | None = None,
+        sensitive: str | Sequence[str] = (),
+        time: str | None = None,
+        weight: str | None = None,
+        features: Sequence[str] = (),
+        window: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        name: str | None = None,
+    ) -> PredictionLog:
         """A Spark DataFrame: the aggregation runs on its cluster (or local session)."""
         from pytest_modelguard.engines.spark import SparkEngine
 
-        return cls(SparkEngine(dataframe, label=roles.get("name")), **roles)
+        roles = {k: v for k, v in locals().items() if k not in ("cls", "dataframe", "SparkEngine")}
+        return cls(SparkEngine(dataframe, label=name), **roles)
 
     def restrict(
         self, *, window: str | None = None, since: Any = None, until: Any = None
