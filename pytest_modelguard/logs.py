@@ -441,8 +441,9 @@ class PredictionLog:
     # -- windows -------------------------------------------------------------------------
 
     def window_rows(self) -> list[tuple[str, Any, int]]:
-        """``(label, key, rows)`` of every window, in time (or batch-id) order."""
-        self.profile()
+        """``(label, key, rows)`` of every window, in time (or batch-id) order.
+
+        The gates of each window check the log's profile with their own query."""
         rows = self._run(
             ("windows",),
             lambda: (
@@ -450,6 +451,15 @@ class PredictionLog:
                 f"WHERE {self._where()} GROUP BY 1"
             ),
         )
+        if not rows:
+            raise GateError(f"{self.name!r} has no rows{self._range_text()}")
+        unplaced = sum(int(n) for k, n in rows if k is None)
+        if unplaced:
+            column = self.time if self._window_kind != "column" else self.window
+            raise GateError(
+                f"{unplaced} rows of {self.name!r} have no {column!r} value, so no window: "
+                "fill or drop them"
+            )
         ordered = sorted(rows, key=lambda r: _order(r[0]))
         return [(self._label(k), k, int(n)) for k, n in ordered]
 

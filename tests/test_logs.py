@@ -217,6 +217,20 @@ def test_small_windows_are_reported_never_silent(parquet):
     assert len(kept.evidence["windows"]) == 5
 
 
+def test_rows_outside_every_window_are_an_error(tmp_path, frame):
+    frame.assign(ts=frame.ts.where(frame.index != 3)).to_parquet(tmp_path / "t.parquet")
+    log = PredictionLog.from_parquet(
+        tmp_path / "t.parquet",
+        y_true="y",
+        y_score="score",
+        sensitive="sex",
+        time="ts",
+        window="1mo",
+    )
+    with pytest.raises(GateError, match=r"1 rows .* have no 'ts' value"):
+        checks.fairness(None, log, max_disparity=0.5)
+
+
 def test_since_until_restrict_the_log(frame, parquet):
     log = scored_log(parquet, since="2025-03-01", until="2025-04-01")
     march = frame[frame.ts.dt.month == 3]
