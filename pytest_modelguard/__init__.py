@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_modelguard.markers import (
     compliance,
+    drift,
     explainability,
     fairness,
     performance,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pytest_modelguard.adapters import Adapter, adapt
     from pytest_modelguard.dataset import Dataset, Predictions
     from pytest_modelguard.generative.subject import Generator
+    from pytest_modelguard.logs import PredictionLog
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,7 @@ _LAZY = {
     "Dataset": ("pytest_modelguard.dataset", "Dataset"),
     "Predictions": ("pytest_modelguard.dataset", "Predictions"),
     "Generator": ("pytest_modelguard.generative.subject", "Generator"),
+    "PredictionLog": ("pytest_modelguard.logs", "PredictionLog"),
     "Adapter": ("pytest_modelguard.adapters", "Adapter"),
     "adapt": ("pytest_modelguard.adapters", "adapt"),
     "checks": ("pytest_modelguard.checks", None),
@@ -46,12 +49,14 @@ __all__ = [
     "GateError",
     "GateFailure",
     "Generator",
+    "PredictionLog",
     "Predictions",
     "Verdict",
     "adapt",
     "adapters",
     "checks",
     "compliance",
+    "drift",
     "explainability",
     "fairness",
     "performance",

@@ -66,7 +66,13 @@ def _run_check(
     try:
         if "session_verdicts" in accepted:
             context["session_verdicts"] = _session_verdicts(item)
-        if dataset is not None and not isinstance(dataset, Dataset):
+        if getattr(dataset, "is_prediction_log", False):
+            if requirement not in ("performance", "fairness", "drift"):
+                raise GateError(
+                    f"the data for {requirement} is a PredictionLog; prediction logs serve "
+                    "performance, fairness and drift gates: give this gate a Dataset"
+                )
+        elif dataset is not None and not isinstance(dataset, Dataset):
             raise GateError(
                 f"the data for {requirement} is a {type(dataset).__name__}; return a "
                 "pytest_modelguard.Dataset (Dataset.from_arrays / from_pandas / from_csv)"
@@ -241,6 +247,8 @@ def _subjects(
         if keyword in needs:
             names[keyword] = keywords.get(keyword) or default
     values: dict[str, Any] = {}
+    if needs.get("model") == "required" and _is_log(request, names["data"]):
+        needs = {**needs, "model": "unused"}  # a prediction log is its own subject
     for role, need in needs.items():
         if need == "unused":
             values[role] = None
@@ -277,6 +285,14 @@ def _subjects(
         if isinstance(keywords.get(keyword), str):
             keywords[keyword] = str(root / keywords[keyword])  # an absolute path stays as is
     return model, data, keywords
+
+
+def _is_log(request: pytest.FixtureRequest, name: str) -> bool:
+    """Whether the data fixture is a PredictionLog (a missing one is reported later)."""
+    try:
+        return bool(getattr(request.getfixturevalue(name), "is_prediction_log", False))
+    except pytest.FixtureLookupError:
+        return False
 
 
 @pytest.fixture(autouse=True)

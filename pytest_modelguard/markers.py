@@ -375,6 +375,8 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         return needs
     if requirement == "compliance":
         return {"model": "unused", "data": "unused"}
+    if requirement == "drift":
+        return {"model": "unused", "data": "required", "reference": "required"}
     if requirement == "transparency":
         used: Need = "required" if keywords.get("verify_claims") else "unused"
         needs = {"model": used, "data": used}
@@ -540,3 +542,36 @@ def marker_lines() -> list[str]:
         f"{UMBRELLA}: carried by every modelguard gate test; select them with -m {UMBRELLA}."
     )
     return lines
+
+
+# -- drift: data and scores against a reference (prediction logs) ---------------------------
+
+
+def drift(
+    *,
+    reference: str | None = None,
+    features: list[str] | None = None,
+    max_psi: float | None = None,
+    max_js: float | None = None,
+    alpha: float | None = None,
+    correction: str = "holm",
+    bins: int = 10,
+    scores: bool = True,
+    min_group_size: int = 30,
+    model: str | None = None,
+    data: str | None = None,
+    max_regression: float | None = None,
+    **unknown: Any,
+) -> pytest.MarkDecorator:
+    """The data must not drift from reference= (a fixture): max_psi=, max_js=, or alpha= for
+    chi-square tests per feature with Holm/BH correction."""
+    return _mark("drift", locals())
+
+
+_gate(drift)
+FIXTURE_KEYWORDS["reference"] = "reference"
+_METRIC_BY_KEYWORD["drift"] = [
+    ("max_psi", "psi"),
+    ("max_js", "js_distance"),
+    ("alpha", "p_value"),
+]

@@ -7,6 +7,7 @@ the ML libraries a check needs load inside it.
 """
 
 from pytest_modelguard.checks.compliance import compliance
+from pytest_modelguard.checks.drift import drift
 from pytest_modelguard.checks.explainability import explainability
 from pytest_modelguard.checks.fairness import fairness
 from pytest_modelguard.checks.performance import performance
@@ -24,11 +25,13 @@ REQUIREMENTS = {
     "explainability": explainability,
     "transparency": transparency,
     "compliance": compliance,
+    "drift": drift,
 }
 
 __all__ = [
     "REQUIREMENTS",
     "compliance",
+    "drift",
     "explainability",
     "fairness",
     "performance",

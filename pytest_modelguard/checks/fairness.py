@@ -25,6 +25,7 @@ from pytest_modelguard.checks._gate import (
 from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.groups import GroupCounts
+from pytest_modelguard.logs import per_window
 from pytest_modelguard.stats import (
     fold_difference,
     fold_ratio,
@@ -121,6 +122,7 @@ class View:
     membership: np.ndarray  # (joint groups, groups of this view): 1 where a joint group belongs
 
 
+@per_window
 def fairness(
     model: Any,
     dataset: Dataset,
@@ -234,14 +236,25 @@ def fairness(
     check_confidence(confidence, n_resamples)
     columns = _sensitive_columns(dataset, sensitive)
 
-    adapter = adapt(model)
-    counts, output_kind = count_groups(
-        adapter, dataset, columns=columns, decision_threshold=decision_threshold, missing=missing
-    )
+    if getattr(dataset, "is_prediction_log", False):
+        counts = dataset.group_counts(
+            columns, decision_threshold=decision_threshold, missing=missing
+        )
+        model_name, output_kind = "logged predictions", dataset.output_kind
+    else:
+        adapter = adapt(model)
+        counts, output_kind = count_groups(
+            adapter,
+            dataset,
+            columns=columns,
+            decision_threshold=decision_threshold,
+            missing=missing,
+        )
+        model_name = adapter.name
     joint_groups, labels, table = counts.table()
     cells, positive = _cells(spec, labels, table, pos_label)
     evidence: dict[str, Any] = {
-        "model": adapter.name,
+        "model": model_name,
         "dataset": dataset.name,
         "output": output_kind,
         "sensitive": list(columns),

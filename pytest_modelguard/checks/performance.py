@@ -22,6 +22,7 @@ from pytest_modelguard.checks._gate import (
     one_threshold,
 )
 from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.logs import per_window
 from pytest_modelguard.verdict import GateError, Verdict
 
 ECE_BINS = 15
@@ -61,6 +62,7 @@ METRICS: dict[str, Metric] = {
 }
 
 
+@per_window
 def performance(
     model: Any,
     dataset: Dataset,
@@ -102,9 +104,13 @@ def performance(
             f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"
         )
 
-    adapter = adapt(model)
-    evidence: dict[str, Any] = {"model": adapter.name, "dataset": dataset.name}
+    log = getattr(dataset, "is_prediction_log", False)
+    adapter = None if log else adapt(model)
+    name = "logged predictions" if adapter is None else adapter.name
+    evidence: dict[str, Any] = {"model": name, "dataset": dataset.name}
     if spec.needs == "model":
+        if adapter is None:
+            raise GateError(f"{metric} measures a model; a prediction log has none")
         if confidence is not None:
             raise GateError(f"confidence= does not apply to {metric}: it is measured, not sampled")
         value, n = _model_metric(metric, adapter, dataset, batch_size, evidence)
@@ -119,11 +125,19 @@ def performance(
             evidence=evidence,
         )
     else:
-        output = adapter.outputs(dataset)
-        evidence["output"] = output.kind
-        counts, statistic, labels = _statistic(
-            spec, output, dataset.target, per_class, decision_threshold, pos_label, evidence
-        )
+        if adapter is None:
+            from pytest_modelguard.logs import log_statistic
+
+            counts, statistic, labels, n = log_statistic(
+                dataset, spec, per_class, decision_threshold, pos_label, confidence, evidence
+            )
+        else:
+            output = adapter.outputs(dataset)
+            evidence["output"] = output.kind
+            counts, statistic, labels = _statistic(
+                spec, output, dataset.target, per_class, decision_threshold, pos_label, evidence
+            )
+            n = len(dataset)
         values = stats.point_estimate(counts, statistic)
         _require_defined(metric, values, labels)
         low = high = None
@@ -161,7 +175,7 @@ def performance(
             confidence=confidence,
             low=low,
             high=high,
-            n=len(dataset),
+            n=n,
             formula=spec.formula,
             evidence=evidence,
         )
@@ -262,6 +276,20 @@ def _confusion(
     k = len(classes)
     cells = np.searchsorted(classes, target) * k + np.searchsorted(classes, predicted)
     counts = np.bincount(cells, minlength=k * k)
+    return confusion_statistic(metric, classes, counts, per_class, pos_label, evidence)
+
+
+def confusion_statistic(
+    metric: str,
+    classes: np.ndarray,
+    counts: np.ndarray,
+    per_class: bool,
+    pos_label: Any,
+    evidence: dict[str, Any],
+) -> tuple[np.ndarray, stats.Statistic, list[str] | None]:
+    """The statistic of a label metric over ``[true, predicted]`` cell counts of ``classes``
+    (sorted); shared by in-memory data and prediction logs, which count in their engine."""
+    k = len(classes)
     labels = [str(c) for c in classes]
 
     def matrix(w: np.ndarray) -> np.ndarray:

@@ -622,6 +622,76 @@ PLOTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Chart]]] = {
 }
 
 
+# -- prediction logs: the metric over time windows, drift histograms -------------------------
+
+KINDS["drift"] = "Drift"
+MAX_DRIFT_FEATURES = 8  # histograms drawn per drift gate (drifted features first)
+
+
+def _windows(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    windows = evidence["windows"]
+    labels = [str(w["window"]) for w in windows]
+    points = [(float(i + 1), _number(w.get("value"))) for i, w in enumerate(windows)]
+    intervals = [_pair(w.get("ci")) for w in windows]
+    metric = str(v.get("metric", ""))
+    svg = partial(
+        line_chart,
+        title=f"{metric} per window ({evidence.get('window', '')})",
+        lines=[Line(metric, points, intervals)],
+        x_label=f"window: 1 = {labels[0]} … {len(labels)} = {labels[-1]}",
+        y_label=metric,
+        y_domain=None,
+        x_domain=(1.0, float(max(len(labels), 2))),
+        threshold=_number(v.get("threshold")),
+        threshold_label=_threshold_text(v),
+        kind="windows",
+    )
+    worst = evidence.get("worst_window", "")
+    return [
+        (
+            svg,
+            f"{metric} in each window over time, its interval and the threshold; the "
+            f"worst window ({worst}) decides. Windows: {', '.join(labels)}.",
+        )
+    ]
+
+
+def _drift(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    features = evidence["features"]
+    ordered = sorted(features, key=lambda f: not features[f].get("drifted"))
+    charts = []
+    for name in ordered[:MAX_DRIFT_FEATURES]:
+        feature = features[name]
+        reference, current = feature["reference"], feature["current"]
+        total_r, total_c = sum(reference) or 1, sum(current) or 1
+        series = [
+            Bars("reference", [n / total_r for n in reference]),
+            Bars("current", [n / total_c for n in current]),
+        ]
+        status = "drifted" if feature.get("drifted") else "stable"
+        summary = f"PSI {fmt(feature.get('psi'))}, JS {fmt(feature.get('js_distance'))}"
+        charts.append(
+            (
+                partial(
+                    bar_chart,
+                    title=f"{name}: reference against current ({status}; {summary})",
+                    categories=[str(b) for b in feature["bins"]],
+                    series=series,
+                    axis_label="share of rows",
+                    kind="drift",
+                ),
+                f"Share of rows per bin of {name!r} ({feature.get('kind', '')}): the reference "
+                f"against the current data; {status}, {summary}, adjusted p "
+                f"{fmt(feature.get('p_adjusted'))}.",
+            )
+        )
+    return charts
+
+
+PLOTS["windows"] = _windows
+PLOTS["features"] = _drift
+
+
 # -- small helpers ---------------------------------------------------------------------------
 
 
