@@ -25,12 +25,14 @@ if TYPE_CHECKING:
     from pytest_modelguard import adapters, checks, strategies
     from pytest_modelguard.adapters import Adapter, adapt
     from pytest_modelguard.dataset import Dataset, Predictions
+    from pytest_modelguard.text.encoders import Encoder
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "Dataset": ("pytest_modelguard.dataset", "Dataset"),
     "Predictions": ("pytest_modelguard.dataset", "Predictions"),
+    "Encoder": ("pytest_modelguard.text.encoders", "Encoder"),
     "Adapter": ("pytest_modelguard.adapters", "Adapter"),
     "adapt": ("pytest_modelguard.adapters", "adapt"),
     "checks": ("pytest_modelguard.checks", None),
@@ -41,6 +43,7 @@ _LAZY = {
 __all__ = [
     "Adapter",
     "Dataset",
+    "Encoder",
     "GateError",
     "GateFailure",
     "Predictions",

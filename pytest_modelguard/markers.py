@@ -70,12 +70,23 @@ def fairness(
     confidence: float | None = None,
     n_resamples: int = 10_000,
     examples: int | None = None,
+    counterfactual: str | None = None,
+    groups: Any = None,
+    max_gap: float | None = None,
+    lexicon: dict[str, Any] | None = None,
+    exclude_terms: list[str] | None = None,
+    templates: bool | None = None,
+    association: str | None = None,
+    targets: Any = None,
+    attributes: Any = None,
+    max_effect_size: float | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
-    """Groups must be treated alike: max_disparity= for differences, min_ratio= for ratios, min=."""
+    """Groups must be treated alike: max_disparity= for differences, min_ratio= for ratios, min=;
+    text: counterfactual="identity" with max_gap=, association="weat" with max_effect_size=."""
     return _mark("fairness", locals())
 
 
@@ -245,6 +256,10 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         return needs
     if requirement == "compliance":
         return {"model": "unused", "data": "unused"}
+    if requirement == "fairness" and keywords.get("association") is not None:
+        return {"model": "required", "data": "unused"}  # an encoder on word sets
+    if requirement == "fairness" and keywords.get("counterfactual") is not None:
+        return {"model": "required", "data": "optional"}  # template texts when there is none
     if requirement == "transparency":
         used: Need = "required" if keywords.get("verify_claims") else "unused"
         return {"model": used, "data": used}
@@ -281,6 +296,7 @@ _METRIC_BY_KEYWORD = {
         ("min_stability", "stability"),
     ],
     "transparency": [("verify_claims", "claim_error"), ("model_card", "missing_fields")],
+    "fairness": [("counterfactual", "identity_swap_gap")],
     "compliance": [],
 }
 _DEFAULT_METRIC = {"robust": "accuracy_drop"}
@@ -292,6 +308,8 @@ def metric_of(requirement: str, keywords: dict[str, Any]) -> str:
         return str(keywords["metric"])
     if requirement == "compliance" and keywords.get("framework"):
         return str(keywords["framework"])
+    if requirement == "fairness" and isinstance(keywords.get("association"), str):
+        return f"{keywords['association']}_effect_size"
     for keyword, metric in _METRIC_BY_KEYWORD.get(requirement, []):
         if keywords.get(keyword):
             return metric

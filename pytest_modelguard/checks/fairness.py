@@ -126,7 +126,18 @@ def fairness(
     confidence: float | None = None,
     n_resamples: int = 10_000,
     examples: int | None = None,
+    counterfactual: str | None = None,
+    groups: Any = None,
+    max_gap: float | None = None,
+    lexicon: dict[str, Any] | None = None,
+    exclude_terms: list[str] | None = None,
+    templates: bool | None = None,
+    association: str | None = None,
+    targets: Any = None,
+    attributes: Any = None,
+    max_effect_size: float | None = None,
     seed: int = 0,
+    profile: Any = None,
 ) -> Verdict:
     """Gate a fairness metric of ``model`` between the groups of ``sensitive`` columns.
 
@@ -137,7 +148,51 @@ def fairness(
     it out); missing sensitive values are an error (``missing="group"`` makes them a
     group). With ``confidence`` the gate decides on the interval's bound from
     ``n_resamples`` Poisson-bootstrap resamples of the group counts, seeded by ``seed``.
+
+    Text models: ``counterfactual="identity"`` with ``groups=`` and ``max_gap=`` swaps
+    identity terms (:mod:`pytest_modelguard.text.swap`); ``association="weat"``/``"seat"``
+    with ``targets=``, ``attributes=`` and ``max_effect_size=`` tests an encoder
+    (:mod:`pytest_modelguard.text.association`).
     """
+    text_options = {
+        "counterfactual": counterfactual,
+        "groups": groups,
+        "max_gap": max_gap,
+        "lexicon": lexicon,
+        "exclude_terms": exclude_terms,
+        "templates": templates,
+        "association": association,
+        "targets": targets,
+        "attributes": attributes,
+        "max_effect_size": max_effect_size,
+    }
+    if any(value is not None for value in text_options.values()):
+        from pytest_modelguard.text.gates import text_fairness
+
+        return text_fairness(
+            model,
+            dataset,
+            text_options=text_options,
+            metric=metric,
+            others={
+                "max_disparity": max_disparity,
+                "min_ratio": min_ratio,
+                "min": min,
+                "sensitive": sensitive,
+                "intersectional": intersectional or None,
+                "method": None if method == "between_groups" else method,
+                "min_group_size": None if min_group_size == 30 else min_group_size,
+                "small_groups": None if small_groups == "error" else small_groups,
+                "missing": None if missing == "error" else missing,
+            },
+            pos_label=pos_label,
+            decision_threshold=decision_threshold,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            examples=examples,
+            seed=seed,
+            profile=profile,
+        )
     started = time.perf_counter()
     _check_options(
         method=method,
