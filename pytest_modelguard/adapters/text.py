@@ -67,9 +67,13 @@ def text_batch(dataset: Dataset) -> np.ndarray:
 
 def as_text_list(rows: Any) -> Any:
     """A batch of texts as ``list[str]`` for a plain callable (other batches unchanged)."""
-    if isinstance(rows, np.ndarray) and rows.ndim == 1 and rows.dtype == object:
-        if all(isinstance(v, str) for v in rows[:1]):
-            return rows.tolist()
+    if (
+        isinstance(rows, np.ndarray)
+        and rows.ndim == 1
+        and rows.dtype == object
+        and all(isinstance(v, str) for v in rows[:1])
+    ):
+        return rows.tolist()
     return rows
 
 

@@ -55,8 +55,10 @@ def text_fairness(
             seed=seed,
         )
     if counterfactual is None:
-        missing = "association= (weat, seat)" if given & set(ASSOCIATION_KEYWORDS) else (
-            'counterfactual="identity"'
+        missing = (
+            "association= (weat, seat)"
+            if given & set(ASSOCIATION_KEYWORDS)
+            else ('counterfactual="identity"')
         )
         raise GateError(f"{', '.join(sorted(f'{k}=' for k in given))} need {missing}")
     if counterfactual != "identity":

@@ -48,7 +48,8 @@ class Swapper:
                         self._where.setdefault(term, (g, role, position))
         if not self._where:
             raise GateError("the chosen groups have no terms left after exclude_terms=")
-        words = sorted(self._where, key=len, reverse=True)  # longest first: "mothers" before "mother"
+        # longest first, so "mothers" is matched before "mother"
+        words = sorted(self._where, key=len, reverse=True)
         self._pattern = re.compile(
             r"(?<![\w'])(" + "|".join(map(re.escape, words)) + r")(?![\w])", re.IGNORECASE
         )

@@ -27,7 +27,8 @@ from pytest_modelguard.verdict import GateError, Verdict
 
 METRIC = "identity_swap_gap"
 TEXTS_PER_EXAMPLE = 16  # texts one Hypothesis example swaps and scores in one model call
-LABEL_SHIFT = 0.5  # total variation between groups' label distributions that means "by construction"
+#: total variation between groups' label distributions taken to mean "label by construction"
+LABEL_SHIFT = 0.5
 MIN_TEXTS_FOR_LABEL_CHECK = 10
 
 
@@ -114,7 +115,7 @@ def identity_swap(
         "groups": names,
         "category": category,
         "n_texts": len(texts),
-        "n_swapped_texts": int(len(rows)),
+        "n_swapped_texts": len(rows),
         "excluded_terms": sorted(excluded),
     }
     if target is not None:
@@ -169,7 +170,7 @@ def identity_swap(
         values=gaps,
         operator="<=",
         threshold=threshold,
-        n=int(len(rows)),
+        n=len(rows),
         formula="max over group pairs |mean_texts (score(text as b) - score(text as a))|",
         evidence=evidence,
         labels=labels,
@@ -287,7 +288,9 @@ def _label_by_construction(
         g: np.array([np.mean(target[idx].astype(str) == label) for label in labels])
         for g, idx in big.items()
     }
-    shift = max(0.5 * np.abs(dists[a] - dists[b]).sum() for a, b in itertools.combinations(dists, 2))
+    shift = max(
+        0.5 * np.abs(dists[a] - dists[b]).sum() for a, b in itertools.combinations(dists, 2)
+    )
     if shift >= LABEL_SHIFT:
         message = (
             f"the labels of texts that mention {' / '.join(names[g] for g in big)} differ "
