@@ -184,6 +184,7 @@ def explainability(
     steps: int = 32,
     samples: int = 200,
     examples: int | None = None,
+    protected_tokens: Any = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,

@@ -211,3 +211,45 @@ def template_texts(groups: list[Group], category: str) -> list[str]:
             else:
                 texts.append(sentence.format(person=who))
     return [t[:1].upper() + t[1:] for t in texts]
+
+
+@cache
+def _category_swappers() -> tuple[Swapper, ...]:
+    return tuple(Swapper(resolve_groups(name)[0]) for name in categories())
+
+
+def swap_some(text: str, share: float, rng: Any) -> str:
+    """``text`` with ``share`` of its identity terms (at least one) moved to another group of
+    their category, chosen by ``rng``; unchanged when it has none."""
+    found = [
+        (start, end, g, swapper)
+        for swapper in _category_swappers()
+        for start, end, g in swapper.find(text)
+    ]
+    if not found:
+        return text
+    found.sort(key=lambda f: f[0])
+    kept, last = [], -1
+    for item in found:  # a word in two categories ("her" and a name never overlap, but...)
+        if item[0] >= last:
+            kept.append(item)
+            last = item[1]
+    k = min(len(kept), max(1, round(share * len(kept))))
+    chosen = sorted(rng.choice(len(kept), size=k, replace=False).tolist(), reverse=True)
+    out = text
+    for index in chosen:
+        start, end, group, swapper = kept[index]
+        others = [h for h in range(len(swapper.groups)) if h != group]
+        target = others[int(rng.integers(len(others)))]
+        out = out[:start] + swapper.replacement(out[start:end], target) + out[end:]
+    return out
+
+
+def require_identity_terms(texts: list[str], name: str) -> None:
+    """An error when no text has an identity term: a swap would change nothing."""
+    if not any(swapper.find(t) for t in texts for swapper in _category_swappers()):
+        raise GateError(
+            f"none of the texts of {name!r} mentions an identity term (names, gendered words, "
+            "religions, nationalities, sexual orientations), so swap_identity would change "
+            "nothing and measure nothing: use texts that mention people"
+        )

@@ -209,7 +209,7 @@ class _Scorer:
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         unique, inverse = np.unique(np.array(texts, dtype=object).astype(str), return_inverse=True)
-        batch = Dataset.from_texts(list(unique), np.zeros(len(unique), dtype=int), name="swaps")
+        batch = Dataset.from_texts(unique.tolist(), np.zeros(len(unique), dtype=int), name="swaps")
         output = self.adapter.predict(batch)
         self.calls += 1
         scores, decisions = self._read(output)

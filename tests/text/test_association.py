@@ -133,7 +133,7 @@ def test_broken_encoders_are_errors(encode, message):
 
 def test_word_sets_with_fewer_than_eight_known_words_are_errors(biased_vectors):
     vocabulary = set(biased_vectors) - {"executive", "salary"}
-    with pytest.raises(GateError, match="'career'.* 6 word"):
+    with pytest.raises(GateError, match=r"'career'.* 6 word"):
         checks.fairness(
             table_encoder(biased_vectors, vocabulary=vocabulary),
             None,
@@ -164,7 +164,7 @@ def test_association_options_that_do_not_apply_are_errors(biased_vectors):
             max_effect_size=0.3,
             max_gap=0.1,
         )
-    with pytest.raises(GateError, match="unknown|not a shipped"):
+    with pytest.raises(GateError, match=r"unknown|not a shipped"):
         checks.fairness(
             table_encoder(biased_vectors),
             None,
