@@ -248,33 +248,36 @@ def embedding_path(adapter: Adapter) -> EmbeddingPath | None:
 def integrated_gradients(
     path: EmbeddingPath, texts: list[str], *, steps: int
 ) -> tuple[list[list[str]], list[np.ndarray]]:
-    """Per-token integrated gradients from a zero embedding (midpoint rule, batched)."""
+    """Per-token integrated gradients (midpoint rule, batched) from the baseline that has
+    every real token's embedding at zero and the padding as it is, so the tokens'
+    attributions add up to f(text) - f(baseline) for the predicted class."""
     import tensorflow as tf
 
     ids = np.asarray(path.vectorize(tf.constant(texts)))
     embedded = tf.convert_to_tensor(path.embedding(ids))
-    alphas = (np.arange(steps, dtype=np.float32) + 0.5) / steps
+    real = tf.cast(ids > 0, embedded.dtype)[..., None]  # padding (id 0) carries nothing
+    padding, tokens_part = embedded * (1 - real), embedded * real
     probabilities = np.asarray(path.rest(embedded))
-    if probabilities.ndim == 1 or probabilities.shape[-1] == 1:
-        p = probabilities.reshape(-1)
-        predicted = (p >= 0.5).astype(int)
+    binary = probabilities.ndim == 1 or probabilities.shape[-1] == 1
+    if binary:
+        predicted = (probabilities.reshape(-1) >= 0.5).astype(int)
     else:
         predicted = probabilities.argmax(axis=1)
     total = tf.zeros_like(embedded)
-    for alpha in alphas:
-        point = embedded * float(alpha)
+    for alpha in (np.arange(steps, dtype=np.float32) + 0.5) / steps:
+        point = padding + tokens_part * float(alpha)
         with tf.GradientTape() as tape:
             tape.watch(point)
             out = path.rest(point)
-            if out.shape[-1] == 1:
+            if binary:
                 score = tf.where(predicted[:, None] == 1, out, 1 - out)[:, 0]
             else:
                 score = tf.gather(out, predicted, batch_dims=1)
         total += tape.gradient(score, point)
-    attributions = np.asarray(tf.reduce_sum(embedded * total / steps, axis=-1))
+    attributions = np.asarray(tf.reduce_sum(tokens_part * total / steps, axis=-1))
     tokens, values = [], []
     for row, attribution in zip(ids, attributions, strict=True):
-        keep = row > 0  # padding (id 0) carries nothing
+        keep = row > 0
         tokens.append([path.vocabulary[i] for i in row[keep]])
         values.append(attribution[keep])
     return tokens, values

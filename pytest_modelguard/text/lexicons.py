@@ -180,7 +180,7 @@ def resolve_groups(
 def all_identity_terms() -> set[str]:
     """Every shipped identity term, lower case (for ``protected_tokens="identity"``)."""
     return {
-        term
+        term.lower()
         for spec in categories().values()
         for terms in spec["groups"].values()
         for term in (
