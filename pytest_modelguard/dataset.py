@@ -180,13 +180,15 @@ class Dataset:
         if weight_column:
             sample_weight = df[weight_column[0]].to_numpy()
         if text is not None:
-            return cls.from_texts(
+            dataset = cls.from_texts(
                 text_column(df[text], role=f"text column {text!r}"),
                 df[target].to_numpy(),
                 sensitive={c: df[c].to_numpy() for c in sensitive},
                 name=name,
                 sample_weight=sample_weight,
             )
+            dataset.feature_names = [text]  # gates that name columns (PII) name this one
+            return dataset
         return cls(
             df[list(features)],
             df[target].to_numpy(),

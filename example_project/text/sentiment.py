@@ -17,8 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import tensorflow as tf
-
-from encoder import MAX_LENGTH, MiniLM  # noqa: E402  (example_project/text on the path)
+from encoder import MiniLM
 
 HERE = Path(__file__).resolve().parent
 HEAD = HERE / "models" / "tweet_head.keras"
@@ -69,7 +68,9 @@ def sentiment_model(encoder: MiniLM, head: keras.Model | None = None) -> keras.M
     head = head or keras.models.load_model(HEAD)
     texts = keras.Input(shape=(), dtype="string", name="text")
     ids, mask = Tokenize(encoder.tokenizer)(texts)
-    hidden = encoder.backbone({"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": mask})
+    hidden = encoder.backbone(
+        {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": mask}
+    )
     if isinstance(hidden, dict):
         hidden = hidden["sequence_output"]
     pooled = MeanPool()(hidden, mask)

@@ -21,7 +21,6 @@ sys.path.insert(0, str(HERE))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
 from encoder import MiniLM  # noqa: E402
 from sentiment import CLASSES, HEAD, head_model, sentiment_model  # noqa: E402
 
