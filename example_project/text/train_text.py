@@ -9,6 +9,8 @@ MiniLM once (cached in ``cache/embeddings.npy``, not committed) and trains a sma
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import os
 import sys
 import time
@@ -48,27 +50,40 @@ def load_tweets() -> pd.DataFrame:
     return frame.dropna(subset=["label"]).astype({"label": int})
 
 
+def encode_cached(encoder: MiniLM, texts: list[str]) -> np.ndarray:
+    """Embeddings of ``texts``, cached per chunk of 1,024 (an interrupted run resumes)."""
+    CACHE.mkdir(exist_ok=True)
+    parts = []
+    for start in range(0, len(texts), 1024):
+        chunk = texts[start : start + 1024]
+        key = hashlib.sha256("\x1f".join(chunk).encode()).hexdigest()[:16]  # the texts name it
+        path = CACHE / f"chunk_{start:06d}_{key}.npy"
+        if not path.exists():
+            vectors = [encoder.encode(chunk[i : i + 128]) for i in range(0, len(chunk), 128)]
+            np.save(path, np.concatenate(vectors).astype("float32"))
+            print(f"  encoded {start + len(chunk)} / {len(texts)}", flush=True)
+        parts.append(np.load(path))
+    return np.concatenate(parts)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="train on this many tweets (default: all)"
+    )
+    args = parser.parse_args()
     started = time.perf_counter()
     tweets = load_tweets()
     rng = np.random.default_rng(SEED)
     order = rng.permutation(len(tweets))
     holdout, train = tweets.iloc[order[:N_HOLDOUT]], tweets.iloc[order[N_HOLDOUT:]]
+    if args.train_size is not None:
+        train = train.iloc[: args.train_size]
     HOLDOUT.parent.mkdir(exist_ok=True)
     holdout[["text", "sentiment", "label"]].to_csv(HOLDOUT, index=False)
 
     encoder = MiniLM()
-    CACHE.mkdir(exist_ok=True)
-    cached = CACHE / f"embeddings_{len(train)}.npy"
-    if cached.exists():
-        embeddings = np.load(cached)
-    else:
-        embeddings = encoder.encode(train["text"].tolist()[:1])  # warm-up
-        parts = [
-            encoder.encode(train["text"].tolist()[i : i + 256]) for i in range(0, len(train), 256)
-        ]
-        embeddings = np.concatenate(parts).astype("float32")
-        np.save(cached, embeddings)
+    embeddings = encode_cached(encoder, train["text"].tolist())
     print(f"encoded {len(train)} tweets ({time.perf_counter() - started:.0f} s)")
 
     keras.utils.set_random_seed(SEED)

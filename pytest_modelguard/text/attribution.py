@@ -105,6 +105,7 @@ def token_gate(
         "protected_tokens_found": sorted(vocabulary[j] for j in found),
         "ranking": [
             {
+                "feature": vocabulary[j],  # the report's attribution chart reads "feature"
                 "token": vocabulary[j],
                 "importance": float(importance[j]),
                 "rank": int(ranks[j]),

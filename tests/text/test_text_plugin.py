@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-CONFTEST = '''
+CONFTEST = """
 import numpy as np
 import pytest
 from pytest_modelguard import Dataset, Encoder
@@ -32,9 +32,9 @@ def encoder():
 @pytest.fixture(scope="session")
 def plain_texts():
     return Dataset.from_texts(["the food was good", "an awful trip"] * 20, [1, 0] * 20)
-'''
+"""
 
-TESTS = '''
+TESTS = """
 from pytest_modelguard import explainability, fairness, robust
 
 NAMES = ("european_american_names", "african_american_names")
@@ -55,7 +55,7 @@ def test_weat_random_encoder(): ...
 @fairness(association="weat", targets=("career", "family"), attributes=("male", "female"),
           max_effect_size=0.3, model="encoder", sensitive="sex")
 def test_weat_wrong_keyword(): ...
-'''
+"""
 
 
 @pytest.fixture

@@ -79,3 +79,18 @@ def test_swap_identity_perturbation_flips_a_name_driven_model(name_texts):
     plain = Dataset.from_texts(["the food was good"] * 10, [1] * 10)
     with pytest.raises(GateError, match="swap_identity would change nothing"):
         checks.robust(name_driven, plain, perturbation="swap_identity", eps=1.0, max_flip_rate=0.01)
+
+
+def test_report_shades_tokens_by_attribution():
+    from pytest_modelguard.reporting.html import _token_shading
+
+    evidence = {
+        "token_attributions": [
+            {"tokens": ["a", "lovely", "<day>"], "attributions": [0.0, 0.5, -0.25]}
+        ]
+    }
+    ((draw, caption),) = _token_shading({}, evidence)
+    html = draw(chart_id="plot-1")
+    assert 'background:rgba(220,50,47,1.00)" title="+0.5000">lovely' in html
+    assert 'background:rgba(38,139,210,0.50)" title="-0.2500">&lt;day&gt;' in html
+    assert _token_shading({}, {"token_attributions": []}) == []
