@@ -20,7 +20,7 @@ def swap_gate(model, data, **kwargs):
 
 
 def test_learned_name_bias_fails_with_a_short_counterexample(biased_text_model, name_texts):
-    verdict = swap_gate(biased_text_model, name_texts, confidence=0.95, seed=5)
+    verdict = swap_gate(biased_text_model, name_texts, confidence=0.95, seed=5, examples=30)
     assert verdict.status == "fail"
     means = verdict.evidence["mean_score"]
     assert means[NAMES[0]] > means[NAMES[1]] + 0.05  # the planted bias, measured
@@ -34,7 +34,7 @@ def test_learned_name_bias_fails_with_a_short_counterexample(biased_text_model, 
         __import__("tensorflow").constant([[example["text"]], [example["swapped"]]])
     )
     assert abs(float(scores[1, 0] - scores[0, 0])) == pytest.approx(example["gap"], abs=1e-5)
-    again = swap_gate(biased_text_model, name_texts, confidence=0.95, seed=5)
+    again = swap_gate(biased_text_model, name_texts, confidence=0.95, seed=5, examples=30)
     assert again.counterexample == example and again.ci == verdict.ci
 
 

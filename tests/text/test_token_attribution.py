@@ -89,7 +89,7 @@ def test_report_shades_tokens_by_attribution():
             {"tokens": ["a", "lovely", "<day>"], "attributions": [0.0, 0.5, -0.25]}
         ]
     }
-    ((draw, caption),) = _token_shading({}, evidence)
+    ((draw, _caption),) = _token_shading({}, evidence)
     html = draw(chart_id="plot-1")
     assert 'background:rgba(220,50,47,1.00)" title="+0.5000">lovely' in html
     assert 'background:rgba(38,139,210,0.50)" title="-0.2500">&lt;day&gt;' in html
