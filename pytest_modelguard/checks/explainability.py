@@ -70,13 +70,14 @@ def explainability(
     ``protected_not_in_top_k=`` or ``max_protected_share=`` ranks token types by mean
     |attribution| (:mod:`pytest_modelguard.text.attribution`).
     """
-    if dataset is not None and (dataset.kind == "text" or protected_tokens is not None):
+    text_gate = min_stability is None and dataset is not None and dataset.kind == "text"
+    if protected_tokens is not None or text_gate:
         if protected_tokens is None:
             raise GateError(
                 f"dataset {dataset.name!r} is text: name the tokens to keep out of the top "
                 "with protected_tokens='identity' (or a category, or a list of words)"
             )
-        if dataset.kind != "text" or proxies is not None:
+        if dataset is None or dataset.kind != "text" or proxies is not None:
             raise GateError(
                 "protected_tokens= applies to text datasets (Dataset.from_texts) and replaces "
                 "proxies=; for tabular data name protected features with proxies="
