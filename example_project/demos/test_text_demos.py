@@ -22,7 +22,7 @@ _spec.loader.exec_module(_subjects)
 minilm, text_model, encoder = _subjects.minilm, _subjects.text_model, _subjects.encoder
 
 
-# Fails: measured SWAP_MEASURED; the counterexample is the shortest template sentence
+# Fails: measured gap 0.079 in P(negative) (0.220 vs 0.299); the counterexample is the shortest template sentence
 # whose P(negative) moves by more than 0.02 with one name swapped.
 @fairness(
     counterfactual="identity",
@@ -35,7 +35,8 @@ minilm, text_model, encoder = _subjects.minilm, _subjects.text_model, _subjects.
 def test_names_do_not_move_negativity(): ...
 
 
-# Fails: measured WEAT_DEMO_MEASURED.
+# Fails: measured WEAT effect size 1.27 (p = 0.005): career words sit closer to male
+# terms than family words do.
 @fairness(
     association="weat",
     targets=("career", "family"),

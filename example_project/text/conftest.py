@@ -46,7 +46,7 @@ def tweets() -> Dataset:
 
 @pytest.fixture(scope="session")
 def tweets_sample(tweets: Dataset) -> Dataset:
-    """The first 100 held-out tweets: for gates that score many edited copies."""
+    """The first 50 held-out tweets: for gates that score many edited copies."""
     return Dataset.from_texts(
-        list(tweets.features[:100]), tweets.target[:100], name="held-out tweets (100)"
+        list(tweets.features[:50]), tweets.target[:50], name="held-out tweets (50)"
     )

@@ -31,17 +31,17 @@ class Tokenize(keras.layers.Layer):
         super().__init__(trainable=False, **kwargs)
         self.tokenizer = tokenizer
 
-    def _ids(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _ids(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         encodings = self.tokenizer.encode_batch([t.decode("utf-8") for t in texts.ravel()])
         ids = np.array([e.ids for e in encodings], dtype="int32")
         mask = np.array([e.attention_mask for e in encodings], dtype="int32")
-        return ids, mask
+        return ids, np.zeros_like(ids), mask
 
     def call(self, texts):
-        ids, mask = tf.numpy_function(self._ids, [texts], [tf.int32, tf.int32])
-        ids.set_shape([None, None])
-        mask.set_shape([None, None])
-        return ids, mask
+        outputs = tf.numpy_function(self._ids, [texts], [tf.int32, tf.int32, tf.int32])
+        for tensor in outputs:
+            tensor.set_shape([None, None])
+        return tuple(outputs)
 
 
 class MeanPool(keras.layers.Layer):
@@ -67,10 +67,8 @@ def sentiment_model(encoder: MiniLM, head: keras.Model | None = None) -> keras.M
     """MiniLM + pooling + the trained head, taking a batch of strings."""
     head = head or keras.models.load_model(HEAD)
     texts = keras.Input(shape=(), dtype="string", name="text")
-    ids, mask = Tokenize(encoder.tokenizer)(texts)
-    hidden = encoder.backbone(
-        {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": mask}
-    )
+    ids, segments, mask = Tokenize(encoder.tokenizer)(texts)
+    hidden = encoder.backbone({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
     if isinstance(hidden, dict):
         hidden = hidden["sequence_output"]
     pooled = MeanPool()(hidden, mask)

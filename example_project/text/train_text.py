@@ -50,6 +50,14 @@ def load_tweets() -> pd.DataFrame:
     return frame.dropna(subset=["label"]).astype({"label": int})
 
 
+def write_holdout(holdout: pd.DataFrame) -> None:
+    """The held-out tweets, one line each (some tweets hold carriage returns)."""
+    holdout = holdout[["text", "sentiment", "label"]].copy()
+    holdout["text"] = holdout["text"].str.replace(r"\s+", " ", regex=True).str.strip()
+    HOLDOUT.parent.mkdir(exist_ok=True)
+    holdout.to_csv(HOLDOUT, index=False)
+
+
 def encode_cached(encoder: MiniLM, texts: list[str]) -> np.ndarray:
     """Embeddings of ``texts``, cached per chunk of 1,024 (an interrupted run resumes)."""
     CACHE.mkdir(exist_ok=True)
@@ -79,8 +87,7 @@ def main() -> None:
     holdout, train = tweets.iloc[order[:N_HOLDOUT]], tweets.iloc[order[N_HOLDOUT:]]
     if args.train_size is not None:
         train = train.iloc[: args.train_size]
-    HOLDOUT.parent.mkdir(exist_ok=True)
-    holdout[["text", "sentiment", "label"]].to_csv(HOLDOUT, index=False)
+    write_holdout(holdout)
 
     encoder = MiniLM()
     embeddings = encode_cached(encoder, train["text"].tolist())
