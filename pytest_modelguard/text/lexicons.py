@@ -20,6 +20,9 @@ from typing import Any
 from pytest_modelguard.verdict import GateError
 
 
+_WORD = re.compile(r"\w+")
+
+
 @dataclass(frozen=True)
 class Group:
     name: str
@@ -39,6 +42,7 @@ class Swapper:
     exclude: frozenset[str] = frozenset()
     _where: dict[str, tuple[int, str, int]] = field(default_factory=dict, init=False)
     _pattern: re.Pattern[str] | None = field(default=None, init=False)
+    _single_words: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         for g, group in enumerate(self.groups):
@@ -53,6 +57,9 @@ class Swapper:
         self._pattern = re.compile(
             r"(?<![\w'])(" + "|".join(map(re.escape, words)) + r")(?![\w])", re.IGNORECASE
         )
+        # one-word terms (every shipped one): split into words and look each up, which is
+        # several times faster than the alternation; multi-word custom terms use the pattern
+        self._single_words = all(_WORD.fullmatch(term) for term in words)
 
     @property
     def names(self) -> list[str]:
@@ -60,6 +67,14 @@ class Swapper:
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """``(start, end, group)`` of every identity term in ``text``."""
+        if self._single_words:
+            where = self._where
+            return [
+                (m.start(), m.end(), where[word][0])
+                for m in _WORD.finditer(text)
+                if (word := m.group(0).lower()) in where
+                and (m.start() == 0 or text[m.start() - 1] != "'")
+            ]
         assert self._pattern is not None
         return [
             (m.start(), m.end(), self._where[m.group(0).lower()][0])
@@ -74,11 +89,16 @@ class Swapper:
         return _same_case(word, terms[position % len(terms)])
 
     def swap(
-        self, text: str, target: int, *, mask: Sequence[bool] | None = None
+        self,
+        text: str,
+        target: int,
+        *,
+        mask: Sequence[bool] | None = None,
+        found: list[tuple[int, int, int]] | None = None,
     ) -> tuple[str, int]:
         """``text`` with its identity terms (those ``mask`` selects) set to group ``target``,
-        and how many words changed."""
-        found = self.find(text)
+        and how many words changed (``found``: what :meth:`find` returned for it)."""
+        found = self.find(text) if found is None else found
         out, last, changed = [], 0, 0
         for i, (start, end, group) in enumerate(found):
             if group == target or (mask is not None and not mask[i]):

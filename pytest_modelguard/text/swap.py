@@ -121,7 +121,9 @@ def identity_swap(
     if target is not None:
         _label_by_construction(found, rows, target, names, evidence)
 
-    variants = [[swapper.swap(texts[i], h)[0] for h in range(len(names))] for i in rows]
+    variants = [
+        [swapper.swap(texts[i], h, found=found[i])[0] for h in range(len(names))] for i in rows
+    ]
     scorer = _Scorer(adapter, pos_label, decision_threshold)
     scores, decisions = scorer(list(itertools.chain.from_iterable(variants)))
     scores = scores.reshape(len(rows), len(names))
@@ -208,8 +210,10 @@ class _Scorer:
         self.calls = 0
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        unique, inverse = np.unique(np.array(texts, dtype=object).astype(str), return_inverse=True)
-        batch = Dataset.from_texts(unique.tolist(), np.zeros(len(unique), dtype=int), name="swaps")
+        positions: dict[str, int] = {}
+        inverse = np.array([positions.setdefault(t, len(positions)) for t in texts])
+        unique = list(positions)  # each distinct text scored once
+        batch = Dataset.from_texts(unique, np.zeros(len(unique), dtype=int), name="swaps")
         output = self.adapter.predict(batch)
         self.calls += 1
         scores, decisions = self._read(output)
