@@ -19,7 +19,6 @@ from typing import Any
 
 from pytest_modelguard.verdict import GateError
 
-
 _WORD = re.compile(r"\w+")
 
 
