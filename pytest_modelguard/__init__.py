@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pytest_modelguard.dataset import Dataset, Predictions
     from pytest_modelguard.generative.subject import Generator
     from pytest_modelguard.logs import PredictionLog
+    from pytest_modelguard.text.encoders import Encoder
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ _LAZY = {
     "Predictions": ("pytest_modelguard.dataset", "Predictions"),
     "Generator": ("pytest_modelguard.generative.subject", "Generator"),
     "PredictionLog": ("pytest_modelguard.logs", "PredictionLog"),
+    "Encoder": ("pytest_modelguard.text.encoders", "Encoder"),
     "Adapter": ("pytest_modelguard.adapters", "Adapter"),
     "adapt": ("pytest_modelguard.adapters", "adapt"),
     "checks": ("pytest_modelguard.checks", None),
@@ -46,6 +48,7 @@ _LAZY = {
 __all__ = [
     "Adapter",
     "Dataset",
+    "Encoder",
     "GateError",
     "GateFailure",
     "Generator",

@@ -110,6 +110,32 @@ class Dataset:
         )
 
     @classmethod
+    def from_texts(
+        cls,
+        texts: Any,
+        target: Any,
+        *,
+        sensitive: Mapping[str, Any] | Any | None = None,
+        name: str | None = None,
+        sample_weight: Any = None,
+    ) -> Dataset:
+        """One string per row (kind ``text``): what a text classifier or encoder takes.
+
+        A non-string text (``None``, NaN, bytes) is an error naming its row.
+        """
+        texts = text_column(texts, role="texts")
+        if sensitive is not None and not isinstance(sensitive, Mapping):
+            sensitive = {"sensitive": sensitive}
+        return cls(
+            texts,
+            target,
+            sensitive=sensitive,
+            kind="text",
+            name=name or "texts",
+            sample_weight=sample_weight,
+        )
+
+    @classmethod
     def from_pandas(
         cls,
         df: pd.DataFrame,
@@ -121,12 +147,18 @@ class Dataset:
         kind: Kind = "tabular",
         name: str | None = None,
         sample_weight: str | Any = None,
+        text: str | None = None,
     ) -> Dataset:
         """Columns of a DataFrame; ``features`` defaults to every other column.
 
-        ``sample_weight`` is a column name (not a feature then) or an array.
+        ``sample_weight`` is a column name (not a feature then) or an array. ``text=``
+        names a column of strings: the dataset is then text (see :meth:`from_texts`).
         """
         sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+        if text is not None:
+            if features is not None:
+                raise ValueError("give text= (one column of strings) or features=, not both")
+            features = [text]
         columns = [str(c) for c in df.columns]
         weight_column = [sample_weight] if isinstance(sample_weight, str) else []
         for role, wanted in [
@@ -147,6 +179,16 @@ class Dataset:
             ]
         if weight_column:
             sample_weight = df[weight_column[0]].to_numpy()
+        if text is not None:
+            dataset = cls.from_texts(
+                text_column(df[text], role=f"text column {text!r}"),
+                df[target].to_numpy(),
+                sensitive={c: df[c].to_numpy() for c in sensitive},
+                name=name,
+                sample_weight=sample_weight,
+            )
+            dataset.feature_names = [text]  # gates that name columns (PII) name this one
+            return dataset
         return cls(
             df[list(features)],
             df[target].to_numpy(),
@@ -170,6 +212,7 @@ class Dataset:
         kind: Kind = "tabular",
         name: str | None = None,
         sample_weight: str | None = None,
+        text: str | None = None,
         **read_csv_kwargs: Any,
     ) -> Dataset:
         """Read a CSV with pandas; keyword arguments beyond ours go to ``pandas.read_csv``."""
@@ -185,6 +228,7 @@ class Dataset:
             kind=kind,
             name=name or str(path),
             sample_weight=sample_weight,
+            text=text,
         )
 
     @classmethod
@@ -452,6 +496,24 @@ class Predictions:
     def __repr__(self) -> str:
         given = [name for name in ("y_pred", "y_score") if getattr(self, name) is not None]
         return f"Predictions(n={len(self)}, {', '.join(given)})"
+
+
+def text_column(values: Any, *, role: str = "texts") -> np.ndarray:
+    """One ``str`` per row as an object array, or an error naming the first row that is not."""
+    if isinstance(values, str | bytes):
+        raise ValueError(f"{role} must be one string per row, got a single string")
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    values = list(values)
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ValueError(
+                f"{role}: row {i} is {type(value).__name__} {value!r}, not a string; a text "
+                "column holds one str per row (fill or drop missing texts, decode bytes)"
+            )
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _column(role: str, values: Any) -> np.ndarray:

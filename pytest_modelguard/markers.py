@@ -134,12 +134,20 @@ def fairness(
     encoder: str | None = None,
     scorer: str | None = None,
     prompts: str | list[str] | None = None,
+    lexicon: dict[str, Any] | None = None,
+    exclude_terms: list[str] | None = None,
+    templates: bool | None = None,
+    association: str | None = None,
+    targets: Any = None,
+    attributes: Any = None,
+    max_effect_size: float | None = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
     **unknown: Any,
 ) -> pytest.MarkDecorator:
-    """Groups must be treated alike: max_disparity= for differences, min_ratio= for ratios, min=."""
+    """Groups must be treated alike: max_disparity= for differences, min_ratio= for ratios, min=;
+    text: counterfactual="identity" with max_gap=, association="weat" with max_effect_size=."""
     return _mark("fairness", locals())
 
 
@@ -265,6 +273,7 @@ def explainability(
     samples: int = 200,
     repeats: int = 5,
     examples: int | None = None,
+    protected_tokens: Any = None,
     model: str | None = None,
     data: str | None = None,
     max_regression: float | None = None,
@@ -325,7 +334,9 @@ GENERATIVE_FIXTURE_KEYWORDS = {
 _GENERATIVE_TRIGGERS = {
     "security": ("prompt_injection", "max_leak_rate"),
     "privacy": ("max_extraction_rate", "max_exposure"),
-    "fairness": ("stereotype", "max_preference", "counterfactual", "max_gap"),
+    # counterfactual= with on="outputs" (the on= keyword triggers it); without on= it is a
+    # text classifier's identity-swap gate
+    "fairness": ("stereotype", "max_preference"),
     "robust": ("min_similarity",),
 }
 
@@ -377,6 +388,10 @@ def subject_needs(requirement: str, keywords: dict[str, Any]) -> dict[str, Need]
         return {"model": "unused", "data": "unused"}
     if requirement == "drift":
         return {"model": "unused", "data": "required", "reference": "required"}
+    if requirement == "fairness" and keywords.get("association") is not None:
+        return {"model": "required", "data": "unused"}  # an encoder on word sets
+    if requirement == "fairness" and keywords.get("counterfactual") is not None:
+        return {"model": "required", "data": "optional"}  # template texts when there is none
     if requirement == "transparency":
         used: Need = "required" if keywords.get("verify_claims") else "unused"
         needs = {"model": used, "data": used}
@@ -427,7 +442,7 @@ _METRIC_BY_KEYWORD = {
     ],
     "transparency": [("verify_claims", "claim_error"), ("model_card", "missing_fields")],
     "compliance": [],
-    "fairness": [("stereotype", "stereotype_preference"), ("counterfactual", "semantic_gap")],
+    "fairness": [("stereotype", "stereotype_preference"), ("counterfactual", "identity_swap_gap")],
 }
 _DEFAULT_METRIC = {"robust": "accuracy_drop"}
 
@@ -438,6 +453,10 @@ def metric_of(requirement: str, keywords: dict[str, Any]) -> str:
         return str(keywords["metric"])
     if requirement == "compliance" and keywords.get("framework"):
         return str(keywords["framework"])
+    if requirement == "fairness" and keywords.get("counterfactual") and keywords.get("on"):
+        return "semantic_gap"  # a generative model's answers, compared under an encoder
+    if requirement == "fairness" and isinstance(keywords.get("association"), str):
+        return f"{keywords['association']}_effect_size"
     for keyword, metric in _METRIC_BY_KEYWORD.get(requirement, []):
         if keywords.get(keyword):
             return metric

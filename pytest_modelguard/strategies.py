@@ -244,3 +244,9 @@ def whitespace(eps: float) -> st.SearchStrategy[Perturbation]:
 def punctuation(eps: float) -> st.SearchStrategy[Perturbation]:
     """Text: punctuation marks added after characters, or existing ones removed."""
     return perturbations("punctuation", eps)
+
+
+def swap_identity(eps: float) -> st.SearchStrategy[Perturbation]:
+    """Text: ``eps`` of the identity terms (names, gendered words, religions, ...) swapped to
+    another group of their category (at least one)."""
+    return perturbations("swap_identity", eps)

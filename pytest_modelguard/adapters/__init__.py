@@ -405,6 +405,10 @@ def _make(model: Any) -> Adapter:
     modules = {cls.__module__.split(".")[0] for cls in type(model).__mro__}
     if "keras" in modules or "tf_keras" in modules:
         from pytest_modelguard.adapters.keras import KerasAdapter
+        from pytest_modelguard.adapters.text import KerasTextAdapter, takes_strings
+
+        if takes_strings(model):
+            return KerasTextAdapter(model)
 
         return KerasAdapter(model)
     if "tensorflow" in modules:

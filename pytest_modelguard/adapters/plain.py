@@ -1,4 +1,6 @@
-"""Plain Python callables that take a batch of rows and return labels or scores."""
+"""Plain Python callables that take a batch of rows and return labels or scores.
+
+A batch of texts (a text dataset) is passed as ``list[str]``."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ class CallableAdapter(Adapter):
     ``adapt(model, output=...)``."""
 
     def predict_batch(self, rows: Any) -> Any:
-        return self.model(rows)
+        from pytest_modelguard.adapters.text import as_text_list
+
+        return self.model(as_text_list(rows))  # texts arrive as list[str]
 
     @property
     def name(self) -> str:

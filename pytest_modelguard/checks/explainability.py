@@ -58,6 +58,7 @@ def explainability(
     samples: int = 200,
     repeats: int = 5,
     examples: int | None = None,
+    protected_tokens: Any = None,
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
@@ -74,7 +75,37 @@ def explainability(
     ranks among the k most important features), ``max_protected_share=`` (their share of
     the total importance) or ``min_stability=`` (worst mean Spearman correlation of a row's
     attribution ranking under ``examples`` Hypothesis perturbations).
+
+    Text models: ``protected_tokens=`` (``"identity"``, a lexicon category or words) with
+    ``protected_not_in_top_k=`` or ``max_protected_share=`` ranks token types by mean
+    |attribution| (:mod:`pytest_modelguard.text.attribution`).
     """
+    text_gate = min_stability is None and dataset is not None and dataset.kind == "text"
+    if protected_tokens is not None or text_gate:
+        if protected_tokens is None:
+            raise GateError(
+                f"dataset {dataset.name!r} is text: name the tokens to keep out of the top "
+                "with protected_tokens='identity' (or a category, or a list of words)"
+            )
+        if dataset is None or dataset.kind != "text" or proxies is not None:
+            raise GateError(
+                "protected_tokens= applies to text datasets (Dataset.from_texts) and replaces "
+                "proxies=; for tabular data name protected features with proxies="
+            )
+        from pytest_modelguard.text.attribution import token_gate
+
+        return token_gate(
+            model,
+            dataset,
+            protected_tokens=protected_tokens,
+            protected_not_in_top_k=protected_not_in_top_k,
+            max_protected_share=max_protected_share,
+            min_stability=min_stability,
+            method=method,
+            steps=steps,
+            samples=samples,
+            seed=seed,
+        )
     started = time.perf_counter()
     name, threshold = one_threshold(
         "explainability",

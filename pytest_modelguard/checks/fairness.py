@@ -153,6 +153,13 @@ def fairness(
     encoder: Any = None,
     scorer: Any = None,
     prompts: Any = None,
+    lexicon: dict[str, Any] | None = None,
+    exclude_terms: list[str] | None = None,
+    templates: bool | None = None,
+    association: str | None = None,
+    targets: Any = None,
+    attributes: Any = None,
+    max_effect_size: float | None = None,
     seed: int = 0,
     profile: Any = None,
 ) -> Verdict:
@@ -166,8 +173,13 @@ def fairness(
     group). With ``confidence`` the gate decides on the threshold's bound of a score
     interval that keeps its level at parity and on small groups (docs/statistics.md); it
     is closed-form, so ``n_resamples`` is accepted for compatibility and not used.
-    A generative model (``Generator``): ``stereotype="crows_pairs"`` with
-    ``max_preference=``, or ``counterfactual=`` with ``on="outputs"`` and ``max_gap=``.
+
+    Text models: ``counterfactual="identity"`` with ``groups=`` and ``max_gap=`` swaps
+    identity terms (:mod:`pytest_modelguard.text.swap`); ``association="weat"``/``"seat"``
+    with ``targets=``, ``attributes=`` and ``max_effect_size=`` tests an encoder
+    (:mod:`pytest_modelguard.text.association`). A generative model (``Generator``):
+    ``stereotype="crows_pairs"`` with ``max_preference=``, or ``counterfactual=`` with
+    ``on="outputs"`` and ``max_gap=`` (answers compared under an encoder).
     """
     if stereotype is not None or max_preference is not None:
         from pytest_modelguard.generative.stereotype import stereotype_gate
@@ -176,24 +188,65 @@ def fairness(
             model, stereotype=stereotype, max_preference=max_preference,
             bias_types=bias_types, samples=samples, confidence=confidence, seed=seed,
         )  # fmt: skip
-    if counterfactual is not None or max_gap is not None:
+    if on is not None:
         from pytest_modelguard.generative.consistency import counterfactual_gate
 
-        if on != "outputs":
+        if on != "outputs" or counterfactual is None:
             raise GateError(
-                f"counterfactual= compares generated answers: add on='outputs' (got {on!r})"
+                f"on={on!r}: a generative counterfactual gate takes counterfactual=... with "
+                "on='outputs' (a text classifier's identity swaps take no on=)"
             )
         return counterfactual_gate(
             model, prompts if prompts is not None else dataset, counterfactual=counterfactual,
             max_gap=max_gap, groups=groups, encoder=encoder, scorer=scorer,
             confidence=confidence, seed=seed, profile=profile,
         )  # fmt: skip
-    generative_only = {"bias_types": bias_types, "samples": samples, "on": on, "groups": groups,
-                       "encoder": encoder, "scorer": scorer, "prompts": prompts}  # fmt: skip
+    generative_only = {"bias_types": bias_types, "samples": samples, "encoder": encoder,
+                       "scorer": scorer, "prompts": prompts}  # fmt: skip
     stray = [name for name, value in generative_only.items() if value is not None]
     if stray:
         raise GateError(
-            f"{stray[0]}= applies to the generative gates (stereotype=, counterfactual=): remove it"
+            f"{stray[0]}= applies to the generative gates (stereotype=, or counterfactual= "
+            "with on='outputs'): remove it"
+        )
+    text_options = {
+        "counterfactual": counterfactual,
+        "groups": groups,
+        "max_gap": max_gap,
+        "lexicon": lexicon,
+        "exclude_terms": exclude_terms,
+        "templates": templates,
+        "association": association,
+        "targets": targets,
+        "attributes": attributes,
+        "max_effect_size": max_effect_size,
+    }
+    if any(value is not None for value in text_options.values()):
+        from pytest_modelguard.text.gates import text_fairness
+
+        return text_fairness(
+            model,
+            dataset,
+            text_options=text_options,
+            metric=metric,
+            others={
+                "max_disparity": max_disparity,
+                "min_ratio": min_ratio,
+                "min": min,
+                "sensitive": sensitive,
+                "intersectional": intersectional or None,
+                "method": None if method == "between_groups" else method,
+                "min_group_size": None if min_group_size == 30 else min_group_size,
+                "small_groups": None if small_groups == "error" else small_groups,
+                "missing": None if missing == "error" else missing,
+            },
+            pos_label=pos_label,
+            decision_threshold=decision_threshold,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            examples=examples,
+            seed=seed,
+            profile=profile,
         )
     started = time.perf_counter()
     _check_options(

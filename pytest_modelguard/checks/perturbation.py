@@ -68,6 +68,9 @@ FAMILIES: dict[str, Family] = {
             "whitespace", "text", "share of characters: whitespace runs inserted (at least one)"
         ),
         Family("punctuation", "text", "share of characters: punctuation added or removed (>= one)"),
+        Family(
+            "swap_identity", "text", "share of identity terms swapped to another group (>= one)"
+        ),
     ]
 }
 
@@ -362,7 +365,11 @@ def _context(family: Family, dataset: Dataset, bounds: Any, immutable: list[str]
         return image_bounds(dataset.features, bounds)
     if family.kind == "tabular":
         return tabular_columns(dataset.features, dataset.feature_names, bounds, immutable)
-    texts(dataset.features)  # validates
+    values = texts(dataset.features)  # validates
+    if family.name == "swap_identity":
+        from pytest_modelguard.text.lexicons import require_identity_terms
+
+        require_identity_terms(values, dataset.name)
     return None
 
 
@@ -741,7 +748,19 @@ def _punctuation(s: str, m: float, rng: np.random.Generator) -> str:
     return "".join(chars)
 
 
-_TEXT_EDITS = {"typo": _typo, "case": _case, "whitespace": _whitespace, "punctuation": _punctuation}
+def _swap_identity(s: str, m: float, rng: np.random.Generator) -> str:
+    from pytest_modelguard.text.lexicons import swap_some
+
+    return swap_some(s, m, rng)
+
+
+_TEXT_EDITS = {
+    "typo": _typo,
+    "case": _case,
+    "whitespace": _whitespace,
+    "punctuation": _punctuation,
+    "swap_identity": _swap_identity,
+}
 
 
 # -- dispatch ---------------------------------------------------------------------------------

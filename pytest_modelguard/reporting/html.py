@@ -610,6 +610,34 @@ def _claims(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     return [(svg, "What the model card claims next to what the gate measured.")]
 
 
+def _token_shading(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    """Texts with each token shaded by its attribution: red raises the predicted class's
+    score, blue lowers it; the strongest token of all shown is fully opaque."""
+    shown = [t for t in evidence["token_attributions"] if isinstance(t, dict)]
+    scale = max(
+        (abs(float(a)) for t in shown for a in t["attributions"] if _number(a) is not None),
+        default=0.0,
+    )
+    if not shown or scale <= 0:
+        return []
+
+    def token(word: str, value: float) -> str:
+        alpha = min(1.0, abs(value) / scale)
+        rgb = "220,50,47" if value > 0 else "38,139,210"
+        return (
+            f'<span style="background:rgba({rgb},{alpha:.2f})" '
+            f'title="{value:+.4f}">{escape(str(word))}</span>'
+        )
+
+    lines = "".join(
+        '<p class="tokens">'
+        + " ".join(token(w, float(a)) for w, a in zip(t["tokens"], t["attributions"], strict=True))
+        + "</p>"
+        for t in shown
+    )
+    return [(lambda chart_id: f'<div id="{chart_id}">{lines}</div>', "Token attributions.")]
+
+
 #: the evidence key each plot draws from
 PLOTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Chart]]] = {
     "by_sensitive": _fairness,
@@ -619,6 +647,7 @@ PLOTS: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Chart]]] = {
     "attacks": _roc,
     "ranking": _attribution,
     "claims": _claims,
+    "token_attributions": _token_shading,
 }
 
 

@@ -1,0 +1,274 @@
+"""Identity lexicons: which words name a group, and what each becomes in another group.
+
+A *category* (gender, names, religion, ...) holds *groups*; each group's terms carry a
+*role* (``adjective``, ``plural``, ``female``, a pair position ...). Swapping a text from
+group ``g`` to group ``h`` replaces each term of ``g`` by the term of ``h`` with the same
+role and position (position modulo the length of ``h``'s list), keeping the case pattern
+of the original word. The shipped lexicons (``data/lexicons.json``) note their sources.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pytest_modelguard.verdict import GateError
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    category: str
+    roles: dict[str, list[str]]  # role -> terms (lower case)
+
+    @property
+    def terms(self) -> list[str]:
+        return [t for terms in self.roles.values() for t in terms]
+
+
+@dataclass
+class Swapper:
+    """Finds the terms of some groups in texts and rewrites texts into one group."""
+
+    groups: list[Group]
+    exclude: frozenset[str] = frozenset()
+    _where: dict[str, tuple[int, str, int]] = field(default_factory=dict, init=False)
+    _pattern: re.Pattern[str] | None = field(default=None, init=False)
+    _single_words: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        for g, group in enumerate(self.groups):
+            for role, terms in group.roles.items():
+                for position, term in enumerate(terms):
+                    if term not in self.exclude:
+                        self._where.setdefault(term, (g, role, position))
+        if not self._where:
+            raise GateError("the chosen groups have no terms left after exclude_terms=")
+        # longest first, so "mothers" is matched before "mother"
+        words = sorted(self._where, key=len, reverse=True)
+        self._pattern = re.compile(
+            r"(?<![\w'])(" + "|".join(map(re.escape, words)) + r")(?![\w])", re.IGNORECASE
+        )
+        # one-word terms (every shipped one): split into words and look each up, which is
+        # several times faster than the alternation; multi-word custom terms use the pattern
+        self._single_words = all(_WORD.fullmatch(term) for term in words)
+
+    @property
+    def names(self) -> list[str]:
+        return [g.name for g in self.groups]
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """``(start, end, group)`` of every identity term in ``text``."""
+        if self._single_words:
+            where = self._where
+            return [
+                (m.start(), m.end(), where[word][0])
+                for m in _WORD.finditer(text)
+                if (word := m.group(0).lower()) in where
+                and (m.start() == 0 or text[m.start() - 1] != "'")
+            ]
+        assert self._pattern is not None
+        return [
+            (m.start(), m.end(), self._where[m.group(0).lower()][0])
+            for m in self._pattern.finditer(text)
+        ]
+
+    def replacement(self, word: str, target: int) -> str:
+        """``word`` (a found term) as the corresponding term of group ``target``."""
+        _, role, position = self._where[word.lower()]
+        roles = self.groups[target].roles
+        terms = roles.get(role) or next(iter(roles.values()))
+        return _same_case(word, terms[position % len(terms)])
+
+    def swap(
+        self,
+        text: str,
+        target: int,
+        *,
+        mask: Sequence[bool] | None = None,
+        found: list[tuple[int, int, int]] | None = None,
+    ) -> tuple[str, int]:
+        """``text`` with its identity terms (those ``mask`` selects) set to group ``target``,
+        and how many words changed (``found``: what :meth:`find` returned for it)."""
+        found = self.find(text) if found is None else found
+        out, last, changed = [], 0, 0
+        for i, (start, end, group) in enumerate(found):
+            if group == target or (mask is not None and not mask[i]):
+                continue
+            word = text[start:end]
+            new = self.replacement(word, target)
+            out.append(text[last:start])
+            out.append(new)
+            last = end
+            changed += new.lower() != word.lower()
+        out.append(text[last:])
+        return "".join(out), changed
+
+
+def _same_case(original: str, term: str) -> str:
+    if original.isupper() and len(original) > 1:
+        return term.upper()
+    if original[:1].isupper():
+        return term[:1].upper() + term[1:]
+    return term
+
+
+@cache
+def _shipped() -> dict[str, Any]:
+    text = resources.files("pytest_modelguard.text").joinpath("data/lexicons.json").read_text()
+    return json.loads(text)
+
+
+def categories() -> dict[str, dict[str, Any]]:
+    """The shipped categories: their groups, sources and template persons."""
+    return _shipped()["categories"]
+
+
+def _roles(terms: Any, where: str) -> dict[str, list[str]]:
+    if isinstance(terms, str) or not isinstance(terms, Mapping | Sequence):
+        raise GateError(f"{where}: give a list of terms or a mapping of role -> terms")
+    roles = dict(terms) if isinstance(terms, Mapping) else {"pairs": list(terms)}
+    out: dict[str, list[str]] = {}
+    for role, values in roles.items():
+        if isinstance(values, str):
+            values = [values]
+        values = list(values)
+        if not values or not all(isinstance(v, str) and v.strip() for v in values):
+            raise GateError(f"{where}: role {role!r} needs non-empty strings, got {values!r}")
+        out[str(role)] = [v.strip().lower() for v in values]
+    return out
+
+
+def resolve_groups(
+    groups: Any, lexicon: Mapping[str, Any] | None = None
+) -> tuple[list[Group], str]:
+    """The groups to swap between, and the category they come from.
+
+    ``groups`` is a category name (all of its groups: ``"religion"``) or a sequence of
+    group names, shipped or defined in ``lexicon`` (``{group: [terms] or {role: [terms]}}``,
+    aligned by position between groups).
+    """
+    shipped = categories()
+    custom = {str(k): _roles(v, f"lexicon group {k!r}") for k, v in (lexicon or {}).items()}
+    if isinstance(groups, str):
+        if groups in shipped:
+            category = shipped[groups]
+            return [
+                Group(name, groups, _roles(terms, name))
+                for name, terms in category["groups"].items()
+            ], groups
+        groups = [groups]
+    if not isinstance(groups, Iterable) or isinstance(groups, Mapping):
+        raise GateError(f"groups={groups!r}: give two or more group names or one category")
+    names = [str(g) for g in groups]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise GateError(
+            f"groups={names!r}: name at least two different groups (or one category: "
+            f"{', '.join(shipped)})"
+        )
+    found: list[Group] = []
+    owners = set()
+    for name in names:
+        if name in custom:
+            found.append(Group(name, "custom", custom[name]))
+            owners.add("custom")
+            continue
+        owner = next((c for c, spec in shipped.items() if name in spec["groups"]), None)
+        if owner is None:
+            known = [g for spec in shipped.values() for g in spec["groups"]]
+            raise GateError(
+                f"unknown identity group {name!r}: use one of {', '.join(known)}, a category "
+                f"({', '.join(shipped)}), or define it with lexicon={{{name!r}: [...]}}"
+            )
+        found.append(Group(name, owner, _roles(shipped[owner]["groups"][name], name)))
+        owners.add(owner)
+    if len(owners) > 1 and "custom" not in owners:
+        raise GateError(
+            f"groups={names!r} mix categories {sorted(owners)}: swap within one category"
+        )
+    return found, found[0].category if len(owners) == 1 else "custom"
+
+
+def all_identity_terms() -> set[str]:
+    """Every shipped identity term, lower case (for ``protected_tokens="identity"``)."""
+    return {
+        term.lower()
+        for spec in categories().values()
+        for terms in spec["groups"].values()
+        for term in (
+            [t for v in terms.values() for t in v] if isinstance(terms, Mapping) else terms
+        )
+    }
+
+
+def template_texts(groups: list[Group], category: str) -> list[str]:
+    """EEC-style sentences about a person of the first group (swaps make the others)."""
+    spec = _shipped()
+    templates = spec["templates"]
+    first = groups[0]
+    person = categories().get(category, {}).get("person", "{}")
+    if isinstance(person, list) and category == "gender":
+        persons = person
+    else:
+        pattern = person if isinstance(person, str) else "{}"
+        # names stand alone (every one of them); other groups fill a phrase with their first role
+        terms = first.terms if pattern == "{}" else next(iter(first.roles.values()))
+        persons = [pattern.format(_same_case("X", t) if pattern == "{}" else t) for t in terms]
+    emotions = [e for words in templates["emotions"].values() for e in words]
+    texts = []
+    for sentence in templates["sentences"]:
+        for who in persons:
+            if "{emotion}" in sentence:
+                texts.extend(sentence.format(person=who, emotion=e) for e in emotions)
+            else:
+                texts.append(sentence.format(person=who))
+    return [t[:1].upper() + t[1:] for t in texts]
+
+
+@cache
+def _category_swappers() -> tuple[Swapper, ...]:
+    return tuple(Swapper(resolve_groups(name)[0]) for name in categories())
+
+
+def swap_some(text: str, share: float, rng: Any) -> str:
+    """``text`` with ``share`` of its identity terms (at least one) moved to another group of
+    their category, chosen by ``rng``; unchanged when it has none."""
+    found = [
+        (start, end, g, swapper)
+        for swapper in _category_swappers()
+        for start, end, g in swapper.find(text)
+    ]
+    if not found:
+        return text
+    found.sort(key=lambda f: f[0])
+    kept, last = [], -1
+    for item in found:  # a word in two categories ("her" and a name never overlap, but...)
+        if item[0] >= last:
+            kept.append(item)
+            last = item[1]
+    k = min(len(kept), max(1, round(share * len(kept))))
+    chosen = sorted(rng.choice(len(kept), size=k, replace=False).tolist(), reverse=True)
+    out = text
+    for index in chosen:
+        start, end, group, swapper = kept[index]
+        others = [h for h in range(len(swapper.groups)) if h != group]
+        target = others[int(rng.integers(len(others)))]
+        out = out[:start] + swapper.replacement(out[start:end], target) + out[end:]
+    return out
+
+
+def require_identity_terms(texts: list[str], name: str) -> None:
+    """An error when no text has an identity term: a swap would change nothing."""
+    if not any(swapper.find(t) for t in texts for swapper in _category_swappers()):
+        raise GateError(
+            f"none of the texts of {name!r} mentions an identity term (names, gendered words, "
+            "religions, nationalities, sexual orientations), so swap_identity would change "
+            "nothing and measure nothing: use texts that mention people"
+        )

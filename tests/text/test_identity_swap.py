@@ -1,0 +1,139 @@
+"""Identity swaps: a model that learned a name bias fails with a short, reproducible
+counterexample; a balanced one passes; nothing swapped, label-by-construction and
+non-string texts are handled as errors or warnings, never as a pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_modelguard import Dataset, checks
+from pytest_modelguard.text.lexicons import Swapper, resolve_groups
+from pytest_modelguard.verdict import GateError
+
+NAMES = ("european_american_names", "african_american_names")
+
+
+def swap_gate(model, data, **kwargs):
+    spec = {"counterfactual": "identity", "groups": NAMES, "max_gap": 0.02, **kwargs}
+    return checks.fairness(model, data, **spec)
+
+
+def test_learned_name_bias_fails_with_a_short_counterexample(biased_text_model, name_texts):
+    verdict = swap_gate(biased_text_model, name_texts, confidence=0.95, seed=5, examples=30)
+    assert verdict.status == "fail"
+    means = verdict.evidence["mean_score"]
+    assert means[NAMES[0]] > means[NAMES[1]] + 0.05  # the planted bias, measured
+    low, high = verdict.ci
+    assert low <= verdict.value <= high and low > 0.02
+    example = verdict.counterexample
+    assert example["swaps"] == 1 and example["gap"] > 0.02
+    assert len(example["text"]) <= 30  # shrunk towards the shortest texts
+    # the counterexample reproduces: a fresh model call shows the same gap
+    scores = biased_text_model.predict_on_batch(
+        __import__("tensorflow").constant([[example["text"]], [example["swapped"]]])
+    )
+    assert abs(float(scores[1, 0] - scores[0, 0])) == pytest.approx(example["gap"], abs=1e-5)
+    again = swap_gate(biased_text_model, name_texts, confidence=0.95, seed=5, examples=30)
+    assert again.counterexample == example and again.ci == verdict.ci
+
+
+def test_balanced_model_passes(fair_text_model, name_texts):
+    verdict = swap_gate(fair_text_model, name_texts, confidence=0.95)
+    assert verdict.status == "pass", verdict.message
+    assert verdict.n == len(name_texts)  # every sentence names someone
+    assert verdict.evidence["variants_scored"] == 2 * len(name_texts)
+    assert verdict.ci[1] <= 0.02
+
+
+def test_all_swaps_are_scored_in_one_batched_call(name_texts):
+    calls: list[list[str]] = []
+
+    def model(texts):
+        assert type(texts) is list and type(texts[0]) is str  # a callable gets list[str]
+        calls.append(texts)
+        return np.array([0.5 + 0.01 * ("Jamal" in t) + 0.3 * ("good" in t) for t in texts])
+
+    verdict = swap_gate(model, name_texts)
+    assert verdict.status == "pass"
+    assert len(calls) == 1  # every variant of every text in one call (batch_size 1024)
+    assert len(calls[0]) == len(set(calls[0])) > len(name_texts)  # distinct texts scored once
+
+    calls.clear()
+    biased = swap_gate(model, name_texts, max_gap=0.0001, examples=20)
+    assert biased.status == "fail"
+    assert (
+        biased.counterexample["text"]
+        and "Jamal" in biased.counterexample["swapped"] + (biased.counterexample["text"])
+    )
+    assert len(calls) > 1  # the search scores its own examples after the batched pass
+
+
+def test_texts_without_any_group_term_are_an_error(fair_text_model):
+    data = Dataset.from_texts(["the food was fine", "a lovely day"], [1, 1])
+    with pytest.raises(GateError, match="nothing was swapped"):
+        swap_gate(fair_text_model, data)
+
+
+def test_templates_when_there_is_no_dataset(fair_text_model):
+    verdict = swap_gate(fair_text_model, None)
+    assert verdict.evidence["texts"].endswith("template sentences")
+    assert verdict.n > 100
+
+
+def test_label_following_the_group_warns_and_exclusion_silences_it(fair_text_model):
+    texts = [f"{w} is here" for w in ["he", "his brother", "my father"] * 10] + [
+        f"{w} is here" for w in ["she", "her sister", "my mother"] * 10
+    ]
+    labels = [1] * 30 + [0] * 30
+    data = Dataset.from_texts(texts, labels)
+    with pytest.warns(UserWarning, match="label may follow the group"):
+        verdict = swap_gate(fair_text_model, data, groups="gender", max_gap=0.5)
+    assert verdict.evidence["label_depends_on_group"] == 1.0
+    with pytest.raises(GateError, match=r"no terms left|nothing was swapped"):
+        swap_gate(
+            fair_text_model,
+            data,
+            groups="gender",
+            max_gap=0.5,
+            exclude_terms=["he", "his", "brother", "father", "she", "her", "sister", "mother"],
+        )
+
+
+def test_swaps_keep_case_and_role():
+    groups, _ = resolve_groups("gender")
+    swapper = Swapper(groups)
+    assert swapper.swap("He met HIS Mother.", 1) == ("She met HER Mother.", 2)
+    assert swapper.swap("Mothers and fathers", 0)[0] == "Fathers and fathers"
+    names, _ = resolve_groups(NAMES)
+    assert Swapper(names).swap("Emily and Greg", 1)[0] == "Lakisha and Kareem"  # by position
+    custom, _ = resolve_groups(("tabs", "spaces"), {"tabs": ["tab"], "spaces": ["space"]})
+    assert Swapper(custom).swap("a tab, not a tablet", 1)[0] == "a space, not a tablet"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"groups": ("european_american_names", "christian")}, "mix categories"),
+        ({"groups": ("nobody",)}, "at least two"),
+        ({"groups": ("nobody", "somebody")}, "unknown identity group"),
+        ({"counterfactual": "flip"}, "use 'identity'"),
+        ({"max_gap": 1.5}, "max_gap"),
+        ({"max_effect_size": 0.3}, "does not apply"),
+        ({"sensitive": "sex"}, "does not apply"),
+    ],
+)
+def test_bad_options_are_errors(fair_text_model, name_texts, kwargs, message):
+    with pytest.raises(GateError, match=message):
+        swap_gate(fair_text_model, name_texts, **kwargs)
+
+
+def test_non_string_texts_are_rejected():
+    with pytest.raises(ValueError, match="row 1 is float"):
+        Dataset.from_texts(["fine", float("nan")], [0, 1])
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"tweet": ["a", None], "label": [0, 1]})
+    with pytest.raises(ValueError, match=r"text column 'tweet': row 1 is (NoneType|float)"):
+        Dataset.from_pandas(frame, target="label", text="tweet")
+    ok = Dataset.from_pandas(frame.fillna("b"), target="label", text="tweet")
+    assert ok.kind == "text" and ok.features.tolist() == ["a", "b"]
