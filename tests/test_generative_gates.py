@@ -434,6 +434,27 @@ def test_a_scorer_decides_instead_of_the_encoder() -> None:
     assert verdict.metric == "score_gap" and verdict.status == "fail"
 
 
+def test_shipped_name_groups_of_the_text_lexicons_are_swapped(encoder) -> None:
+    """groups= naming the text lexicons' groups swaps names aligned by role and position."""
+    from pytest_modelguard.text.lexicons import resolve_groups
+
+    found, _ = resolve_groups(("european_american_names", "african_american_names"))
+    black = {name.capitalize() for name in found[1].terms}
+
+    def by_name(prompts, **_):
+        answers = ANSWERS["Should {} get the loan?"]
+        return [answers[int(bool(set(re.findall(r"[A-Z][a-z]+", p)) & black))] for p in prompts]
+
+    prompts = [f"Should {name.capitalize()} get the loan?" for name in found[0].terms[:6]]
+    verdict = checks.fairness(
+        Generator(by_name), None, counterfactual="identity", on="outputs", max_gap=0.2,
+        groups=("european_american_names", "african_american_names"), encoder=encoder,
+        prompts=prompts,
+    )  # fmt: skip
+    assert verdict.status == "fail" and verdict.n == 6
+    assert "(european_american_names -> african_american_names)" in verdict.counterexample["swap"]
+
+
 @pytest.mark.parametrize(
     "spec, message",
     [

@@ -111,10 +111,15 @@ def _same_case(original: str, word: str) -> str:
 def _groups(groups: Any, counterfactual: Any) -> dict[str, list[str]]:
     if groups is None:
         raise GateError(
-            f"counterfactual={counterfactual!r} needs the term groups to swap: give "
+            f"counterfactual={counterfactual!r} needs the term groups to swap: name shipped "
+            "ones, groups=('european_american_names', 'african_american_names'), or give "
             "groups={'women': ['she', 'her', 'Maria'], 'men': ['he', 'his', 'John']} "
             "(terms aligned by position)"
         )
+    if isinstance(groups, str) or (
+        isinstance(groups, list | tuple) and all(isinstance(g, str) for g in groups)
+    ):
+        return _shipped_groups(groups)
     if not isinstance(groups, dict) or len(groups) < 2:
         raise GateError("groups= must map at least two group names to lists of terms")
     for name, terms in groups.items():
@@ -123,6 +128,23 @@ def _groups(groups: Any, counterfactual: Any) -> dict[str, list[str]]:
         if not all(isinstance(t, str) and t.strip() for t in terms):
             raise GateError(f"groups[{name!r}] holds a term that is not a non-empty string")
     return {name: list(terms) for name, terms in groups.items()}
+
+
+def _shipped_groups(names: Any) -> dict[str, list[str]]:
+    """The text lexicons' groups (a category or group names), as term lists aligned by
+    position: each role (e.g. female and male first names) cut to its shortest length."""
+    from pytest_modelguard.text.lexicons import resolve_groups
+
+    found, _ = resolve_groups(names)
+    roles = [role for role in found[0].roles if all(role in g.roles for g in found)]
+    if not roles:
+        raise GateError(f"groups={names!r}: the groups share no role to align their terms by")
+    terms: dict[str, list[str]] = {g.name: [] for g in found}
+    for role in roles:
+        shortest = min(len(g.roles[role]) for g in found)
+        for group in found:
+            terms[group.name] += group.roles[role][:shortest]
+    return terms
 
 
 def counterfactual_gate(
