@@ -162,21 +162,11 @@ def fold_ratio(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return folded_low, folded_high
 
 
-def midranks(values: np.ndarray) -> np.ndarray:
-    """Ranks from 1, ties sharing the mean of their ranks."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    new = np.r_[True, ordered[1:] != ordered[:-1]]
-    starts = np.flatnonzero(new)
-    group = np.cumsum(new) - 1
-    ends = np.r_[starts[1:], len(values)] - 1
-    ranks = np.empty(len(values))
-    ranks[order] = (starts[group] + ends[group]) / 2.0 + 1.0
-    return ranks
-
-
 def auc_interval(
-    scores: np.ndarray, positive: np.ndarray, z: float | np.ndarray
+    scores: np.ndarray,
+    positive: np.ndarray,
+    z: float | np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Interval of a binary ROC AUC (ties count half): DeLong's variance on the logit scale.
 
@@ -185,15 +175,25 @@ def auc_interval(
     the interval inside (0, 1) with the skew the AUC has there. At a perfect ranking,
     where DeLong's variance vanishes, Hanley & McNeil's variance of an AUC half a row
     from the bound is the floor, so the interval does not collapse to [1, 1].
+    ``weights`` counts the rows each (score, label) stands for, so a prediction log's
+    distinct cells give the interval of all its rows.
     """
+    scores = np.asarray(scores, dtype=float)
     positive = np.asarray(positive, dtype=bool)
-    pos, neg = scores[positive], scores[~positive]
-    m, n = len(pos), len(neg)
-    ranks = midranks(scores)
-    v10 = (ranks[positive] - midranks(pos)) / n  # share of negatives below each positive
-    v01 = 1.0 - (ranks[~positive] - midranks(neg)) / m  # share of positives above each negative
-    auc = float(v10.mean())
-    variance = (v10.var(ddof=1) / m if m > 1 else 0.0) + (v01.var(ddof=1) / n if n > 1 else 0.0)
+    w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=float)
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    tie_group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    pos_w = np.bincount(tie_group, weights=(w * positive)[order])
+    neg_w = np.bincount(tie_group, weights=(w * ~positive)[order])
+    m, n = float(pos_w.sum()), float(neg_w.sum())
+    # per tie group: the share of negatives below a positive, of positives above a negative
+    v10 = (np.cumsum(neg_w) - neg_w + 0.5 * neg_w) / n
+    v01 = (m - np.cumsum(pos_w) + 0.5 * pos_w) / m
+    auc = float((pos_w * v10).sum() / m)
+    var10 = float((pos_w * (v10 - auc) ** 2).sum() / (m - 1)) if m > 1 else 0.0
+    var01 = float((neg_w * (v01 - auc) ** 2).sum() / (n - 1)) if n > 1 else 0.0
+    variance = var10 / m + var01 / n
     edge = 0.5 / min(m, n)
     a = min(max(auc, edge), 1.0 - edge)
     e = 1.0 - edge  # Hanley & McNeil's variance half a pair from the bound: the floor

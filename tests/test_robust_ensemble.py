@@ -26,6 +26,12 @@ def digit_rows(digits) -> Dataset:
     )
 
 
+def two_of_each_digit(rows: Dataset) -> Dataset:
+    """20 rows with every class present (the model's 10 score columns name 10 classes)."""
+    pick = np.concatenate([np.flatnonzero(rows.target == c)[:2] for c in range(10)])
+    return Dataset.from_arrays(rows.features[pick], rows.target[pick], kind="image", bounds=(0, 1))
+
+
 @pytest.fixture(scope="module")
 def quantised(keras_multiclass_logits):
     """The digits model behind an input quantiser whose gradient is zero: masked gradients."""
@@ -91,9 +97,7 @@ def test_the_profile_sets_the_effort(keras_multiclass_logits, digit_rows):
     assert release.decision_steps > dev.decision_steps
     assert release.shadow_models > dev.shadow_models
     small = dataclasses.replace(dev, attack_restarts=2, attack_steps=20, decision_steps=1)
-    rows = Dataset.from_arrays(
-        digit_rows.features[:20], digit_rows.target[:20], kind="image", bounds=(0, 1)
-    )
+    rows = two_of_each_digit(digit_rows)
     verdict = robust(keras_multiclass_logits, rows, eps=0.02, min_accuracy=0.01, profile=small)
     runs = verdict.evidence["ensemble"]["runs"]
     assert [r["attack"] for r in runs] == ["pgd", "pgd", "fmn", "deepfool", "hopskipjump"]
@@ -118,9 +122,7 @@ def test_ensemble_needs_gradients(digits, digit_rows, keras_multiclass_logits):
 
 
 def test_too_few_steps_to_converge_is_unreliable_not_a_pass(keras_multiclass_logits, digit_rows):
-    rows = Dataset.from_arrays(
-        digit_rows.features[:20], digit_rows.target[:20], kind="image", bounds=(0, 1)
-    )
+    rows = two_of_each_digit(digit_rows)
     with pytest.raises(GateError, match="without an eps limit broke only"):
         robust(keras_multiclass_logits, rows, eps=0.02, steps=2, min_accuracy=0.01)
 

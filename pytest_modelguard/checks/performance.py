@@ -372,8 +372,8 @@ class BinaryAUC:
         return self.statistic(w)
 
     def interval(self, counts: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-        del counts  # one weight per row, all 1: the rows themselves
-        low, high = stats.auc_interval(self.scores, self.positive, stats.two_sided_z(confidence))
+        z = stats.two_sided_z(confidence)  # counts: the rows each score stands for (a log's
+        low, high = stats.auc_interval(self.scores, self.positive, z, weights=counts)  # cells)
         return np.array(low), np.array(high)
 
 

@@ -110,7 +110,7 @@ def privacy(
         model, dataset, pii=pii, on=on, prompts=prompts, samples=samples,
         confidence=confidence, max_extraction_rate=max_extraction_rate, records=records,
         prefix_words=prefix_words, suffix_words=suffix_words, max_exposure=max_exposure,
-        canaries=canaries, seed=seed, profile=profile,
+        canaries=canaries, claimed_epsilon=claimed_epsilon, seed=seed, profile=profile,
     )  # fmt: skip
     if generative is not None:
         return generative
@@ -194,11 +194,19 @@ def _generative(model: Any, dataset: Any, **spec: Any) -> Verdict | None:
             model, spec["prompts"] if spec["prompts"] is not None else dataset, pii=pii,
             profile=spec["profile"],
         )  # fmt: skip
+    # canaries= is a count for the DP audit (claimed_epsilon=) and canary texts here
+    audit = spec["claimed_epsilon"] is not None and not isinstance(spec["canaries"], str | list)
     stray = [k for k in ("records", "canaries", "prompts") if spec[k] is not None]
-    if stray:
+    if stray and not (stray == ["canaries"] and audit):
         raise GateError(
             f"{stray[0]}= applies to the generative gates (max_extraction_rate=, "
-            "max_exposure=, pii= with on='outputs'): remove it"
+            "max_exposure=, pii= with on='outputs')"
+            + (
+                ", or is a number of canaries for claimed_epsilon="
+                if stray[0] == "canaries"
+                else ""
+            )
+            + ": remove it"
         )
     return None
 
