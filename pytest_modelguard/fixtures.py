@@ -249,7 +249,9 @@ def _subjects(
     values: dict[str, Any] = {}
     if needs.get("model") == "required" and _is_log(request, names["data"]):
         needs = {**needs, "model": "unused"}  # a prediction log is its own subject
-    for role, need in needs.items():
+    # the data first: a prediction log that cannot be read is the error to report, not the
+    # model fixture a log does not need
+    for role, need in sorted(needs.items(), key=lambda item: item[0] != "data"):
         if need == "unused":
             values[role] = None
             continue
@@ -273,6 +275,12 @@ def _subjects(
                 f"one in conftest.py, e.g. @pytest.fixture(scope='session') def "
                 f"{names[role]}(): ..., or name another fixture with {how}"
             ) from None
+        except pytest.skip.Exception as exc:  # a skip is not a verdict: fail closed
+            raise GateError(
+                f"the fixture {names[role]!r} ({_ROLE.get(role, role)}) skipped "
+                f"({exc.msg}): a gate without its subject cannot be evaluated; install what "
+                "it needs, or deselect the gate (-m 'not modelguard')"
+            ) from None
         except Exception as exc:  # e.g. an invalid Dataset: its message, not our frames
             raise GateError(
                 f"the fixture {names[role]!r} ({_ROLE.get(role, role)}) raised "
@@ -292,7 +300,7 @@ def _is_log(request: pytest.FixtureRequest, name: str) -> bool:
     later, by the loop that resolves every subject)."""
     try:
         return bool(getattr(request.getfixturevalue(name), "is_prediction_log", False))
-    except Exception:
+    except (Exception, pytest.skip.Exception):
         return False
 
 

@@ -8,6 +8,7 @@ import threading
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 import sklearn.linear_model  # noqa: F401  (in-process pytester runs must find it imported)
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -206,3 +207,47 @@ def test_a_model_nothing_can_pickle_falls_back_to_its_repr():
     assert "pickle-sha256 failed (TypeError" in identity["fingerprint_note"]
     other = _fitted(FunctionTransformer(lambda x, lock: x, kw_args={"lock": threading.Lock()}))
     assert adapt(other).identity()["fingerprint"] == identity["fingerprint"]  # no addresses
+
+
+SKIPPING = """
+import pytest
+from pytest_modelguard import Dataset, PredictionLog, performance
+
+@pytest.fixture(scope="session")
+def model():
+    pytest.importorskip("a_framework_that_is_not_installed")
+
+@pytest.fixture(scope="session")
+def dataset():
+    import numpy as np
+    return Dataset.from_arrays(np.zeros((40, 2)), np.arange(40) % 2)
+
+@pytest.fixture(scope="session")
+def broken_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("log") / "part.parquet"
+    path.write_bytes(b"PAR1 truncated")
+    return PredictionLog.from_parquet(str(path), y_true="y", y_pred="p")
+
+@performance(metric="accuracy", min=0.8)
+def test_model_fixture_skips(): ...
+
+@performance(metric="accuracy", min=0.8, data="broken_log")
+def test_log_cannot_be_read(): ...
+"""
+
+
+def test_a_skipping_fixture_or_unreadable_log_is_an_error_not_a_vanished_gate(pytester):
+    """A gate whose subject skips cannot be evaluated: an ERROR, never a silent skip. A log
+    that cannot be read is reported as such, not as a missing model fixture."""
+    pytest.importorskip("duckdb")
+    pytester.makepyfile(test_gates=SKIPPING)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*the fixture 'model' (the model) skipped (could not import "
+            "'a_framework_that_is_not_installed'*",
+            "*broken_log*",
+        ]
+    )
+    assert "no fixture named 'model'" not in result.stdout.str()
