@@ -287,6 +287,30 @@ def test_members_reused_as_non_members_are_an_error_naming_the_overlap(overfit, 
     assert verdict.evidence["n_non_members"] == 300
 
 
+@pytest.mark.parametrize(
+    "nudge",
+    [
+        pytest.param(lambda x: x.astype(np.float32).astype(np.float64), id="float32 copy"),
+        pytest.param(lambda x: x + 1e-12, id="nudged by 1e-12"),
+        pytest.param(lambda x: np.round(x, 9), id="rounded"),
+    ],
+)
+def test_near_copies_of_members_are_overlap_too(overfit, noisy, members, nudge):
+    """A member row cast to float32, nudged or rounded is still that row: exact hashes
+    alone let it pass as a non-member (found in review)."""
+    x = np.concatenate([nudge(noisy["x_train"][:150].astype(np.float64)), noisy["x"][:150]])
+    y = np.concatenate([noisy["y_train"][:150], noisy["y"][:150]])
+    near = Dataset.from_arrays(x, y, name="near")
+    with pytest.raises(GateError, match=r"150 of the 300 non-member rows of 'near'"):
+        checks.privacy(overfit, near, members=members, max_mia_auc=0.6)
+
+
+def test_real_non_members_are_not_near_copies(noisy, members, holdout):
+    from pytest_modelguard.checks.privacy import near_duplicates
+
+    assert not near_duplicates(holdout, members).any()
+
+
 def test_row_hashes_ignore_container_and_dtype(noisy):
     from pytest_modelguard.checks.privacy import row_hashes
 

@@ -408,20 +408,62 @@ def _members(members: Any, dataset: Dataset) -> Dataset:
             f"members and non-members are the same data ({dataset.name!r}): the gate's "
             "dataset must hold rows the model was not trained on"
         )
-    shared = np.isin(row_hashes(dataset), row_hashes(members))
+    shared = np.isin(row_hashes(dataset), row_hashes(members)) | near_duplicates(dataset, members)
     if shared.any():
         raise GateError(
             f"{int(shared.sum())} of the {len(dataset)} non-member rows of {dataset.name!r} "
-            f"are also member rows of {members.name!r} (same features and label): an attack "
+            f"are also member rows of {members.name!r} (same label, features equal or within "
+            f"{NEAR:g} of each feature's scale, e.g. a float32 copy): an attack "
             "cannot tell a row from itself, so overlap pulls the AUC towards 0.5 and hides "
             "leakage; give non-members the model never saw (drop the shared rows)"
         )
     return members
 
 
-def row_hashes(dataset: Dataset) -> np.ndarray:
-    """A 64-bit hash of each row's content (features and label), equal for equal rows
-    whatever the container, row order or numeric dtype."""
+#: numeric features this close (relative to the feature's scale) are the same value: a
+#: float32 copy of a float64 row differs by about 6e-8 of its magnitude
+NEAR = 1e-6
+
+
+def near_duplicates(dataset: Dataset, members: Dataset) -> np.ndarray:
+    """Which rows of ``dataset`` have a member row with the same label and non-numeric
+    values whose numeric features all lie within ``NEAR`` of each feature's scale (largest
+    magnitude or range): a copy that was cast, rounded or nudged is still the same row."""
+    import pandas as pd
+
+    ours, theirs = _frame(dataset), _frame(members)
+    numeric = [c for c in ours.columns if c != "<target>" and _is_number(ours[c], theirs[c])]
+    found = np.zeros(len(ours), dtype=bool)
+    if not numeric or len(theirs) == 0:
+        return found
+    try:
+        from sklearn.neighbors import KDTree
+    except ImportError:  # exact matches are still caught by the row hashes
+        return found
+    both = pd.concat([ours[numeric], theirs[numeric]]).to_numpy(dtype=np.float64)
+    finite = np.where(np.isfinite(both), both, 0.0)
+    spread = np.ptp(finite, axis=0)
+    scale = NEAR * np.maximum(np.maximum(spread, np.abs(finite).max(axis=0)), 1e-300)
+    keys = [c for c in ours.columns if c not in numeric]  # label and non-numeric columns
+    key_ours = pd.util.hash_pandas_object(ours[keys], index=False).to_numpy()
+    key_theirs = pd.util.hash_pandas_object(theirs[keys], index=False).to_numpy()
+    x_ours = finite[: len(ours)] / scale
+    x_theirs = finite[len(ours) :] / scale
+    for key in np.intersect1d(key_ours, key_theirs):
+        rows = np.flatnonzero(key_ours == key)
+        tree = KDTree(x_theirs[key_theirs == key], metric="chebyshev")
+        found[rows] = tree.query_radius(x_ours[rows], r=1.0, count_only=True) > 0
+    return found
+
+
+def _is_number(left: Any, right: Any) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right)
+
+
+def _frame(dataset: Dataset) -> Any:
+    """Features (columns by position) and the label of each row, numbers as float64."""
     import pandas as pd
 
     features = dataset.features
@@ -436,7 +478,15 @@ def row_hashes(dataset: Dataset) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(target):
         target = target.astype(np.float64)
     frame["<target>"] = target.to_numpy()
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return frame
+
+
+def row_hashes(dataset: Dataset) -> np.ndarray:
+    """A 64-bit hash of each row's content (features and label), equal for equal rows
+    whatever the container, row order or numeric dtype."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(_frame(dataset), index=False).to_numpy()
 
 
 def _attacks(output: ModelOutput, attack: str | None) -> list[str]:
