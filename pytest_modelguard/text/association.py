@@ -129,6 +129,14 @@ def association(
         kept.append(known)
         if len(known) != len(words):
             dropped[label] = sorted(set(words) - set(known))
+    for first, second, role in ((0, 1, "targets"), (2, 3, "attributes")):
+        shared = sorted({w.lower() for w in kept[first]} & {w.lower() for w in kept[second]})
+        if shared:  # a word on both sides cancels itself: the test measures less than asked
+            raise GateError(
+                f"{role}= word sets {sets[first][0]!r} and {sets[second][0]!r} share "
+                f"{len(shared)} word(s) ({', '.join(shared[:8])}): the two sets of a WEAT "
+                "must be disjoint"
+            )
     items = [_items(words, association) for words in kept]
     vectors = enc.encode([text for group in items for text in group])
     sizes = [len(group) for group in items]

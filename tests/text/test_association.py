@@ -153,6 +153,24 @@ def test_word_sets_with_fewer_than_eight_known_words_are_errors(biased_vectors):
         )
 
 
+@pytest.mark.parametrize(
+    "targets",
+    [(CAREER, CAREER), (CAREER + FAMILY, FAMILY + CAREER)],
+    ids=["the same set twice", "the same words in both"],
+)
+def test_overlapping_word_sets_are_errors_not_an_effect_of_zero(biased_vectors, targets):
+    """X = Y gives effect 0 and used to pass whatever the encoder (found in review)."""
+    with pytest.raises(GateError, match=r"targets= word sets .* share .* must be disjoint"):
+        checks.fairness(
+            table_encoder(biased_vectors),
+            None,
+            association="weat",
+            targets=targets,
+            attributes=("male", "female"),
+            max_effect_size=0.3,
+        )
+
+
 def test_association_options_that_do_not_apply_are_errors(biased_vectors):
     with pytest.raises(GateError, match="max_gap= does not apply"):
         checks.fairness(
