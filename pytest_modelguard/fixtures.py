@@ -247,11 +247,13 @@ def _subjects(
         if keyword in needs:
             names[keyword] = keywords.get(keyword) or default
     values: dict[str, Any] = {}
-    if needs.get("model") == "required" and _is_log(request, names["data"]):
+    data_kind = _data_kind(request, names["data"]) if needs.get("data") != "unused" else None
+    if needs.get("model") == "required" and data_kind == "log":
         needs = {**needs, "model": "unused"}  # a prediction log is its own subject
-    # the data first: a prediction log that cannot be read is the error to report, not the
-    # model fixture a log does not need
-    for role, need in sorted(needs.items(), key=lambda item: item[0] != "data"):
+    # a data fixture that raised goes first: a log that cannot be read is the error to
+    # report, not the model fixture a log does not need
+    order = sorted(needs.items(), key=lambda item: item[0] != "data" or data_kind != "raised")
+    for role, need in order:
         if need == "unused":
             values[role] = None
             continue
@@ -295,13 +297,16 @@ def _subjects(
     return model, data, keywords
 
 
-def _is_log(request: pytest.FixtureRequest, name: str) -> bool:
-    """Whether the data fixture is a PredictionLog (a missing or raising one is reported
-    later, by the loop that resolves every subject)."""
+def _data_kind(request: pytest.FixtureRequest, name: str) -> str | None:
+    """``"log"`` for a PredictionLog, ``"raised"`` when the fixture raised or skipped (the
+    subject loop reports it), None otherwise (a missing fixture is reported there too)."""
     try:
-        return bool(getattr(request.getfixturevalue(name), "is_prediction_log", False))
+        data = request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        return None
     except (Exception, pytest.skip.Exception):
-        return False
+        return "raised"
+    return "log" if getattr(data, "is_prediction_log", False) else None
 
 
 @pytest.fixture(autouse=True)
