@@ -31,7 +31,9 @@ from pytest_modelguard.verdict import GateError, Verdict
 HIGHER_IS_BETTER = frozenset(
     {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "r2"}
 )
-LOWER_IS_BETTER = frozenset({"log_loss", "ece", "mae", "rmse", "latency_p95_ms", "model_size_mb"})
+LOWER_IS_BETTER = frozenset(
+    {"log_loss", "brier", "ece", "mae", "rmse", "latency_p95_ms", "model_size_mb"}
+)
 FRACTIONS = frozenset(
     {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "ece"}
 )
