@@ -1,8 +1,8 @@
 """Prediction logs: gates over logged predictions, aggregated inside a query engine.
 
 A :class:`PredictionLog` holds no rows. Each gate asks it for sufficient statistics —
-per-group confusion cells and weights, rank sums for the exact ROC AUC, log-loss sums,
-ECE bins, histograms for drift — and the log answers with one aggregation query per
+per-group confusion cells and weights, rank sums for the exact ROC AUC, log-loss and
+Brier sums, ECE bins, histograms for drift — and the log answers with one aggregation query per
 (log, grouping) in DuckDB or Spark, cached for every other gate on the same log. The
 checks then run the same code as on in-memory data, so verdicts agree to rounding.
 
@@ -560,8 +560,9 @@ class PredictionLog:
         return np.array(labels), matrix
 
     def score_sums(self) -> dict[str, float]:
-        """Positives, rows, twice the positives' rank sum (average ranks for ties) and the
-        log-loss sum of a binary score, from one query with a window function."""
+        """Positives, rows, twice the positives' rank sum (average ranks for ties), the
+        log-loss sum and the Brier sum of a binary score, from one query with a window
+        function."""
         root = self._root()
         root._require_binary_scores()
         s = f"CAST({self.q(root.y_score)} AS DOUBLE)"
@@ -574,24 +575,27 @@ class PredictionLog:
                 f"WITH base AS (SELECT {root._window_sql} AS k, {s} AS s, {y} AS y "
                 f"FROM {root.engine.relation} WHERE {root._where()}), "
                 f"per_score AS (SELECT k, s, SUM(y) AS p, COUNT(*) AS c, "
-                f"SUM(-ln(CASE WHEN y = 1 THEN {b} ELSE {a} END / ({a} + {b}))) AS loss "
+                f"SUM(-ln(CASE WHEN y = 1 THEN {b} ELSE {a} END / ({a} + {b}))) AS loss, "
+                "SUM((s - y) * (s - y)) AS brier "  # not ^: Spark's is bitwise XOR
                 "FROM base GROUP BY k, s), "
-                "ranked AS (SELECT k, p, c, loss, SUM(c) OVER (PARTITION BY k ORDER BY s "
+                "ranked AS (SELECT k, p, c, loss, brier, SUM(c) OVER (PARTITION BY k ORDER BY s "
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - c AS below FROM per_score) "
-                "SELECT k, SUM(p), SUM(c), SUM(p * (2 * below + c + 1)), SUM(loss), COUNT(*) "
+                "SELECT k, SUM(p), SUM(c), SUM(p * (2 * below + c + 1)), SUM(loss), COUNT(*), "
+                "SUM(brier) "
                 "FROM ranked GROUP BY k"
             )
 
         rows = self._slice(self._run(("score_sums",), sql))
         if not rows:
             raise GateError(f"{self.name!r} has no rows")
-        p, n, twice_rank_sum, loss, distinct = rows[0]
+        p, n, twice_rank_sum, loss, distinct, brier = rows[0]
         return {
             "positives": int(p),
             "rows": int(n),
             "twice_rank_sum": int(twice_rank_sum),
             "log_loss_sum": float(loss),
             "distinct_scores": int(distinct),
+            "brier_sum": float(brier),
         }
 
     def ece_bins(self) -> tuple[np.ndarray, np.ndarray]:
@@ -837,11 +841,13 @@ def log_statistic(
     if spec.needs == "values":
         raise GateError(
             f"{spec.name} on a prediction log is not supported: logs gate classification "
-            "metrics (accuracy, precision, recall, f1, roc_auc, log_loss, ece)"
+            "metrics (accuracy, precision, recall, f1, roc_auc, log_loss, brier, ece)"
         )
     if spec.needs == "scores":
         if per_class:
             raise GateError("per_class=True with scores on a log: a y_score log is binary")
+        if spec.name == "brier":
+            evidence["brier_classes"] = 2  # a y_score log is binary: Brier in [0, 1]
         if confidence is None:
             value, n = _score_point(log, spec.name)
             evidence["computed_in"] = "engine (exact sums)"
@@ -870,6 +876,8 @@ def _score_point(log: PredictionLog, metric: str) -> tuple[float, int]:
     n, positives = sums["rows"], sums["positives"]
     if metric == "log_loss":
         return sums["log_loss_sum"] / n, n
+    if metric == "brier":
+        return sums["brier_sum"] / n, n
     negatives = n - positives
     if positives == 0 or negatives == 0:
         raise GateError(

@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 from scipy.stats import chi2_contingency, false_discovery_control
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from pytest_modelguard import Dataset, GateError, PredictionLog, Predictions, checks
 from pytest_modelguard.checks.drift import adjust, chi_square, js_distance, psi
@@ -96,7 +96,7 @@ def assert_close(got, expected, path="") -> None:
 
 
 @pytest.mark.parametrize(
-    "metric", ["accuracy", "f1", "balanced_accuracy", "roc_auc", "log_loss", "ece"]
+    "metric", ["accuracy", "f1", "balanced_accuracy", "roc_auc", "log_loss", "brier", "ece"]
 )
 def test_performance_equals_the_in_memory_gate(frame, parquet, metric):
     stored, dataset = memory(frame)
@@ -107,7 +107,7 @@ def test_performance_equals_the_in_memory_gate(frame, parquet, metric):
         got = checks.performance(None, log, **spec)
         assert got.value == pytest.approx(expected.value, abs=1e-9)
         assert got.n == expected.n == len(frame)
-        if confidence is not None and metric not in ("log_loss", "ece"):
+        if confidence is not None and metric not in ("log_loss", "brier", "ece"):
             # the same cells, the same draws; AUC: DeLong from the (score, label) cells'
             # counts equals DeLong over the rows
             assert got.ci == pytest.approx(expected.ci, abs=1e-9)
@@ -125,6 +125,11 @@ def test_exact_auc_and_log_loss_equal_sklearn_with_ties(frame, parquet):
     assert auc.evidence["computed_in"].startswith("engine")
     loss = checks.performance(None, log, metric="log_loss", max=1.0)
     assert loss.value == pytest.approx(log_loss(frame.y, frame.score), abs=1e-9)
+    brier = checks.performance(None, log, metric="brier", max=0.5)
+    assert brier.value == pytest.approx(brier_score_loss(frame.y, frame.score), abs=1e-9)
+    assert brier.evidence["computed_in"].startswith("engine")
+    with pytest.raises(GateError, match=r"max=1.0 cannot fail: binary brier never exceeds 1"):
+        checks.performance(None, log, metric="brier", max=1.0)  # a log's scores are binary
 
 
 def test_fairness_equals_the_in_memory_gate_weighted_and_intersectional(frame, parquet):

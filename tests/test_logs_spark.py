@@ -54,6 +54,7 @@ def test_spark_verdicts_equal_duckdb(spark, partitioned):
             (checks.performance, dict(metric="roc_auc", min=0.75)),
             (checks.performance, dict(metric="ece", max=0.2)),
             (checks.performance, dict(metric="log_loss", max=0.6)),
+            (checks.performance, dict(metric="brier", max=0.3)),
             (checks.fairness, dict(metric="equalized_odds_difference", max_disparity=0.2)),
         ],
         "1mo": [

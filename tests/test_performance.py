@@ -47,6 +47,21 @@ def test_score_metrics_equal_sklearn_on_keras_binary(keras_binary, binary_datase
     loss = perf(keras_binary, binary_dataset, metric="log_loss", max=10.0)
     assert loss.value == pytest.approx(skm.log_loss(y, binary_scores.astype(np.float64)), abs=1e-9)
     assert auc.evidence["output"] == "probabilities"
+    brier = perf(keras_binary, binary_dataset, metric="brier", max=0.5)
+    expected = skm.brier_score_loss(y, binary_scores.astype(np.float64))
+    assert brier.value == pytest.approx(expected, abs=1e-12)
+    assert brier.evidence["brier_classes"] == 2
+
+
+def test_brier_on_two_probability_columns_equals_sklearn(tabular):
+    x_train, x = (tabular[k].astype(np.float64) for k in ("x_train", "x"))  # rows sum to 1
+    clf = LogisticRegression().fit(x_train, tabular["y_train"])
+    dataset = Dataset.from_arrays(x, tabular["y"])
+    brier = perf(clf, dataset, metric="brier", max=0.5, confidence=0.95, n_resamples=400)
+    expected = skm.brier_score_loss(tabular["y"], clf.predict_proba(x))
+    assert brier.value == pytest.approx(expected, abs=1e-12)
+    assert brier.ci[0] < brier.value < brier.ci[1]
+    assert brier.evidence["interval"] == "percentile, Poisson bootstrap of the rows"
 
 
 def test_decision_threshold_moves_the_labels(keras_binary, binary_dataset, binary_scores):
@@ -74,6 +89,13 @@ def test_multiclass_logits_equal_sklearn(keras_multiclass_logits, digits):
     )
     loss = perf(keras_multiclass_logits, dataset, metric="log_loss", max=10.0)
     assert loss.value == pytest.approx(skm.log_loss(y, probabilities), abs=1e-9)
+    # multiclass Brier on scikit-learn's scale: the sum over classes, in [0, 2], not halved
+    brier = perf(keras_multiclass_logits, dataset, metric="brier", max=1.5)
+    labels = np.arange(probabilities.shape[1])
+    assert brier.value == pytest.approx(
+        skm.brier_score_loss(y, probabilities, labels=labels), abs=1e-12
+    )
+    assert brier.evidence["brier_classes"] == len(labels)
 
 
 def test_per_class_gates_every_class_and_names_the_worst(keras_multiclass_logits, digits):

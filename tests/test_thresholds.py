@@ -38,6 +38,12 @@ CASES = [
     ("performance", {"metric": "recall", "max": 1.0}, r"max=1.0 cannot fail: recall never exceeds 1"),
     ("performance", {"metric": "roc_auc", "min": 0.0}, r"min=0.0 cannot fail"),
     ("performance", {"metric": "ece", "max": 1}, r"max=1.0 cannot fail"),
+    # Brier: [0, 2] (multiclass) until the data shows two classes, then [0, 1]
+    ("performance", {"metric": "brier", "max": 1}, r"max=1.0 cannot fail: binary brier never exceeds 1"),
+    ("performance", {"metric": "brier", "max": 1.5}, r"max=1.5: binary brier lies in \[0, 1\]"),
+    ("performance", {"metric": "brier", "max": 2}, r"max=2.0 cannot fail: brier never exceeds 2"),
+    ("performance", {"metric": "brier", "max": -0.1}, r"max=-0.1: brier lies in \[0, 2\]"),
+    ("performance", {"metric": "brier", "min": 0}, r"min=0.0 cannot fail: brier is never below 0"),
     # unbounded above, bounded below
     ("performance", {"metric": "log_loss", "max": -0.1}, r"log_loss lies in \[0, inf\)"),
     ("performance", {"metric": "log_loss", "min": 0}, r"min=0.0 cannot fail"),

@@ -214,6 +214,16 @@ def test_an_error_metric_claimed_too_low_overstates(
     assert verdict.evidence["claims"][0]["better"] == "lower"
 
 
+def test_a_brier_score_claimed_too_low_overstates(tmp_path, keras_binary, binary_dataset):
+    from sklearn.metrics import brier_score_loss
+
+    scores = keras_binary.predict(binary_dataset.features, verbose=0)[:, 0].astype(np.float64)
+    brier = brier_score_loss(binary_dataset.target, scores)
+    verdict = verify(tmp_path, keras_binary, binary_dataset, {"brier": brier - 0.05})
+    assert verdict.status == "fail" and verdict.value == pytest.approx(0.05, abs=1e-9)
+    assert verdict.evidence["claims"][0]["better"] == "lower"
+
+
 def test_a_fairness_claim_is_measured_by_the_fairness_check(
     tmp_path, keras_binary, binary_dataset, measured
 ):
@@ -333,6 +343,7 @@ def test_an_empty_yaml_card_misses_every_field(tmp_path):
         ({"accuracy": True}, "the claim accuracy: True is not a number"),
         ({"accuracy": 91}, r"accuracy: 91 lies outside \[0, 1\] \(a percentage\? write 0.91"),
         ({"rmse": -1.0}, r"rmse: -1 lies outside \[0, inf\]"),
+        ({"brier": 2.5}, r"brier: 2.5 lies outside \[0, 2\]"),
         ({"accuracy": {"value": 0.9, "threshold": 0.4}}, "takes value: .*got threshold"),
         ({"accuracy": {"decision_threshold": 0.4}}, "value: is missing"),
         ({"demographic_parity_difference": 0.02}, r"needs the sensitive column.*\{sex: 0.02\}"),

@@ -26,6 +26,9 @@ from pytest_modelguard.logs import per_window
 from pytest_modelguard.verdict import GateError, Verdict
 
 ECE_BINS = 15
+#: the Brier score lies in [0, 1] on two classes and in [0, 2] on more (scikit-learn's scale);
+#: a threshold is checked against [0, 2] first and against [0, 1] once the data is binary
+BRIER_RANGE = (0.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,13 @@ METRICS: dict[str, Metric] = {
         Metric("f1", "labels", "2 TP / (2 TP + FP + FN)", per_class=True),
         Metric("roc_auc", "scores", "P(score(pos) > score(neg)) + P(tie) / 2", per_class=True),
         Metric("log_loss", "scores", "-mean log p(true class)", within=NON_NEGATIVE),
+        Metric(
+            "brier",
+            "scores",
+            "mean over rows of sum over classes (p_k - [y = k])^2; halved on two classes, "
+            "i.e. mean (p_1 - y)^2 (scikit-learn's brier_score_loss)",
+            within=BRIER_RANGE,
+        ),
         Metric("ece", "scores", f"sum over {ECE_BINS} bins of |accuracy - confidence| * n_bin / n"),
         Metric("mae", "values", "mean |y - y_hat|", within=NON_NEGATIVE),
         Metric("rmse", "values", "sqrt(mean (y - y_hat)^2)", within=NON_NEGATIVE),
@@ -106,8 +116,8 @@ def performance(
 
     log = getattr(dataset, "is_prediction_log", False)
     adapter = None if log else adapt(model)
-    name = "logged predictions" if adapter is None else adapter.name
-    evidence: dict[str, Any] = {"model": name, "dataset": dataset.name}
+    subject = "logged predictions" if adapter is None else adapter.name
+    evidence: dict[str, Any] = {"model": subject, "dataset": dataset.name}
     if spec.needs == "model":
         if adapter is None:
             raise GateError(f"{metric} measures a model; a prediction log has none")
@@ -138,6 +148,8 @@ def performance(
                 spec, output, dataset.target, per_class, decision_threshold, pos_label, evidence
             )
             n = len(dataset)
+        if evidence.get("brier_classes") == 2:  # binary Brier lies in [0, 1], not [0, 2]
+            check_threshold(name, threshold, operator=operator, within=UNIT, what="binary brier")
         values = stats.point_estimate(counts, statistic)
         _require_defined(metric, values, labels)
         low = high = None
@@ -258,6 +270,8 @@ def _statistic(
             clipped /= clipped.sum(axis=1, keepdims=True)
             loss = -np.log(clipped[np.arange(len(truth)), truth])
             return np.ones(len(loss)), lambda w: _mean(w, loss), None
+        if spec.name == "brier":
+            return _brier(probabilities, truth, evidence)
         return _ece(probabilities, truth)
     predicted = predicted_labels(output, target, decision_threshold)
     evidence["decision_threshold"] = decision_threshold
@@ -397,6 +411,22 @@ def _weighted_auc(
     pos_w = w * positive
     wins = np.sum(pos_w * (neg_before + 0.5 * neg_tied), axis=1)
     return wins / (pos_w.sum(axis=1) * neg[:, -1])
+
+
+def _brier(
+    probabilities: np.ndarray, truth: np.ndarray, evidence: dict[str, Any]
+) -> tuple[np.ndarray, stats.Statistic, None]:
+    """Per-row squared errors of the Brier score on scikit-learn's scale: the sum over
+    classes of ``(p_k - [y = k])^2`` (range [0, 2]), halved on two classes, where it is
+    ``(p_1 - y)^2`` (range [0, 1]) when the columns sum to 1, as a prediction log's are."""
+    k = probabilities.shape[1]
+    evidence["brier_classes"] = k
+    onehot = np.zeros_like(probabilities)
+    onehot[np.arange(len(truth)), truth] = 1.0
+    squared = ((probabilities - onehot) ** 2).sum(axis=1)
+    if k == 2:
+        squared /= 2
+    return np.ones(len(squared)), lambda w: _mean(w, squared), None
 
 
 def _ece(probabilities: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, stats.Statistic, None]:

@@ -31,9 +31,8 @@ from pytest_modelguard.verdict import GateError, Verdict
 HIGHER_IS_BETTER = frozenset(
     {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "r2"}
 )
-LOWER_IS_BETTER = frozenset({"log_loss", "ece", "mae", "rmse", "latency_p95_ms", "model_size_mb"})
-FRACTIONS = frozenset(
-    {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "ece"}
+LOWER_IS_BETTER = frozenset(
+    {"log_loss", "brier", "ece", "mae", "rmse", "latency_p95_ms", "model_size_mb"}
 )
 #: keywords a performance claim may carry besides its value: how the number was measured
 CLAIM_OPTIONS = ("decision_threshold", "pos_label")
@@ -275,10 +274,7 @@ def _performance_claim(name: str, value: Any, where: str) -> Claim:
     if not higher and name not in LOWER_IS_BETTER:
         raise GateError(f"cannot verify a claim of {name}: its better direction is not known")
     claimed = _number(name, value, where)
-    if name in FRACTIONS:
-        _in_range(name, claimed, 0.0, 1.0, where)
-    else:
-        _in_range(name, claimed, *((-math.inf, 1.0) if name == "r2" else (0.0, math.inf)), where)
+    _in_range(name, claimed, *PERFORMANCE_METRICS[name].within, where)  # brier: [0, 2]
     return Claim(name, name, claimed, higher, options=tuple(options.items()))
 
 
