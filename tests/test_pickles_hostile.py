@@ -497,3 +497,99 @@ def test_a_savedmodel_graph_that_does_not_parse_is_not_scanned(tmp_path):
     folder.mkdir()
     (folder / "saved_model.pb").write_bytes(b"\x12\xff\xff\xff\x0f")
     assert names(pickles.scan_path(folder)) == ["<not scanned>"]
+
+
+# -- review bypasses (scipy state, joblib FRAME, numpy ctors, SETITEM on objects, ...) -------
+
+
+def test_a_scipy_distribution_whose_state_carries_code_is_a_finding():
+    # rv_generic.__setstate__ exec()s the state's _parse_arg_template: a class whose state
+    # becomes code may not be built while loading (as joblib.dump writes a distribution)
+    import scipy.stats as st
+
+    code = "open('x', 'w')\ndef _parse_args(*a, **k): pass\n"
+    state = {**st.norm.__getstate__(), "_parse_arg_template": code}
+    data = (
+        b"\x80\x02ccopyreg\n_reconstructor\n(cscipy.stats._continuous_distns\nnorm_gen\n"
+        b"cbuiltins\nobject\nNtR" + pickle.dumps(state, protocol=2)[2:-1] + b"b."
+    )
+
+    assert "scipy.stats._continuous_distns.norm_gen" in names(pickles.scan_pickle(data, where="m"))
+    real = pickle.dumps(st.norm, protocol=4)  # how a fitted prior is stored
+    assert "scipy.stats._continuous_distns.norm_gen" in names(pickles.scan_pickle(real, where="m"))
+
+
+def test_a_joblib_wrapper_inside_a_frame_with_opcodes_after_it_is_a_finding():
+    # joblib reads the array after the FRAME (the unpickler has consumed the frame); a
+    # scanner that skips the array inside the frame reads os.system as array bytes
+    wrapper = (
+        b"ccopyreg\n_reconstructor\n(cjoblib.numpy_pickle\nNumpyArrayWrapper\ncbuiltins\n"
+        b"object\nNtR}("
+        + text("subclass")
+        + b"cnumpy\nndarray\n"
+        + text("shape")
+        + b"K\x05\x85"
+        + text("order")
+        + text("C")
+        + text("dtype")
+        + b"cnumpy\ndtype\n"
+        + text("u1")
+        + b"\x85R"
+        + text("allow_mmap")
+        + b"\x89ub"
+    )
+    body = wrapper + b"0N0N0"
+    payload = b"cbuiltins\nopen\n(Vx\nVw\ntR"
+    data = (
+        b"\x80\x04\x95"
+        + struct.pack("<Q", len(body))
+        + body
+        + b"B"
+        + struct.pack("<I", len(payload))
+        + payload
+        + b"."
+    )
+    assert "<unreadable pickle>" in names(pickles.scan_pickle(data, where="m.joblib"))
+
+
+def test_joblib_files_with_frames_still_pass(tmp_path):
+    import joblib
+
+    for protocol in (4, 5):
+        path = tmp_path / f"m{protocol}.joblib"
+        joblib.dump({"a": np.arange(50.0), "b": np.ones((3, 4), "u1")}, path, protocol=protocol)
+        assert names(pickles.scan_path(path)) == []
+
+
+def test_numpy_random_ctors_that_call_their_argument_need_callable_arguments():
+    # __generator_ctor(name, f) calls f(name): f built from a stored-only function is a call
+    gen = (
+        b"\x80\x02cnumpy.random._pickle\n__generator_ctor\n(Vm\nccopyreg\n_reconstructor\n"
+        b"(csklearn.utils.parallel\n_FuncWrapper\ncbuiltins\nobject\nNtR}Vfunction\n"
+        b"cnumpy\nsum\nsbtR."
+    )
+    assert "<argument 1>" in names(pickles.scan_pickle(gen, where="m"))
+    rng = pickle.dumps(
+        [np.random.default_rng(0), np.random.RandomState(0), np.random.PCG64(1)], protocol=2
+    )
+    assert names(pickles.scan_pickle(rng, where="m")) == []
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"(csklearn\nset_config\nK\x01u.", b"csklearn\nset_config\nK\x01s.", b"K\x01a."],
+)
+def test_setitem_or_append_on_an_object_is_a_finding(tail):
+    # Series.__setitem__ calls a callable key: SETITEM(S)/APPEND(S) on an object calls it
+    data = b"\x80\x02cpandas\nSeries\n)R" + tail
+    assert "pandas.Series" in names(pickles.scan_pickle(data, where="m"))
+
+
+def test_setitems_on_dicts_and_allowed_dict_subclasses_pass():
+    import collections
+
+    from sklearn.utils import Bunch
+
+    values = [collections.OrderedDict(a=1), collections.defaultdict(list, b=[1]), Bunch(c=2)]
+    for protocol in (2, 4, 5):
+        assert names(pickles.scan_pickle(pickle.dumps(values, protocol=protocol), where="m")) == []
