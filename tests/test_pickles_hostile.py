@@ -593,3 +593,36 @@ def test_setitems_on_dicts_and_allowed_dict_subclasses_pass():
     values = [collections.OrderedDict(a=1), collections.defaultdict(list, b=[1]), Bunch(c=2)]
     for protocol in (2, 4, 5):
         assert names(pickles.scan_pickle(pickle.dumps(values, protocol=protocol), where="m")) == []
+
+
+def zfile(data: bytes) -> bytes:
+    """joblib.numpy_pickle_compat.write_zfile's layout: 'ZF', hex(length) padded, zlib."""
+    return b"ZF" + hex(len(data)).encode().ljust(len(hex(2**64))) + zlib.compress(data)
+
+
+def test_a_legacy_joblib_zfile_is_inflated_and_scanned_everywhere(tmp_path):
+    from joblib.numpy_pickle_compat import read_zfile
+
+    data = zfile(HOSTILE0)
+    assert read_zfile(io.BytesIO(data)) == HOSTILE0  # what joblib.load would unpickle
+    assert "builtins.open" in names(scan_file(tmp_path, "m.joblib", data))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "model.bin").write_bytes(data)
+    assert "builtins.open" in names(pickles.scan_path(tmp_path / "d"))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("m/model.joblib", data)
+    assert "builtins.open" in names(scan_file(tmp_path, "a.zip", archive.getvalue()))
+    assert names(scan_file(tmp_path, "ok.joblib", zfile(pickle.dumps([1, 2])))) == []
+
+
+def test_formats_the_scanner_cannot_open_in_a_directory_fail_closed(tmp_path):
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "model.pkl.zst").write_bytes(b"\x28\xb5\x2f\xfd" + os.urandom(64))
+    (root / "weights.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + os.urandom(64))
+    (root / "model.pkl").write_bytes(pickle.dumps([1]))
+    scan = pickles.scan_path(root)
+    assert sorted(w for w, _ in scan.unscanned) == ["model/model.pkl.zst", "model/weights.7z"]
+    assert names(scan) == ["<not scanned>", "<not scanned>"]
+    assert names(pickles.scan_path(root, allow_unscanned=["model/*"])) == []
