@@ -471,8 +471,15 @@ def saved_models(tmp_path_factory):
         def __call__(self, x):
             return tf.nn.sigmoid(tf.matmul(x, self.w))
 
+    class Printer(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def serve(self, x):
+            tf.print("row", x, output_stream=f"file://{root}/printed")
+            tf.print("to stderr", x)  # a console stream: no file
+            return tf.reduce_sum(x, axis=1)
+
     paths = {}
-    for name, module in (("hostile", Hostile()), ("plain", Plain())):
+    for name, module in (("hostile", Hostile()), ("plain", Plain()), ("printer", Printer())):
         paths[name] = root / name
         tf.saved_model.save(module, str(paths[name]))
     return paths
@@ -483,6 +490,13 @@ def test_savedmodel_ops_that_touch_files_are_findings(saved_models):
     found = {f.name: f.reason for f in scan.unsafe}
     assert found == {"tf.raw_ops.ReadFile": "reads files", "tf.raw_ops.WriteFile": "writes files"}
     assert all("(function " in f.where for f in scan.unsafe)  # inside the tf.function bodies
+
+
+def test_savedmodel_print_to_a_file_is_a_finding(saved_models):
+    # tf.print(output_stream="file://...") is a PrintV2 op with a file-valued attribute
+    scan = pickles.scan_path(saved_models["printer"])
+    assert [f.name for f in scan.unsafe] == ["tf.raw_ops.PrintV2"]
+    assert "output_stream='file://" in scan.unsafe[0].reason
 
 
 def test_a_plain_savedmodel_passes_and_its_graph_was_read(saved_models):
