@@ -583,6 +583,9 @@ def test_numpy_random_ctors_that_call_their_argument_need_callable_arguments():
         b"cnumpy\nsum\nsbtR."
     )
     assert "<argument 1>" in names(pickles.scan_pickle(gen, where="m"))
+    # defaultdict stores its factory and calls it on a missing key after loading
+    factory = b"\x80\x02ccollections\ndefaultdict\n(" + gen[gen.index(b"ccopyreg") :]
+    assert "<argument 0>" in names(pickles.scan_pickle(factory, where="m"))
     rng = pickle.dumps(
         [np.random.default_rng(0), np.random.RandomState(0), np.random.PCG64(1)], protocol=2
     )
@@ -605,6 +608,7 @@ def test_setitems_on_dicts_and_allowed_dict_subclasses_pass():
     from sklearn.utils import Bunch
 
     values = [collections.OrderedDict(a=1), collections.defaultdict(list, b=[1]), Bunch(c=2)]
+    values.append(collections.defaultdict(None, d=3))
     for protocol in (2, 4, 5):
         assert names(pickles.scan_pickle(pickle.dumps(values, protocol=protocol), where="m")) == []
 

@@ -58,6 +58,7 @@ _CALLS_ITS_ARGUMENT = {
     "numpy.random._pickle.__generator_ctor": (1,),
     "numpy.random._pickle.__randomstate_ctor": (1,),
     "numpy.random._pickle.__bit_generator_ctor": (0,),
+    "collections.defaultdict": (0,),  # stores its default_factory and calls it on a miss
     "numpy.core.multiarray._reconstruct": (0,),  # an ndarray subclass, instantiated
     "numpy._core.multiarray._reconstruct": (0,),
     "sklearn.neighbors._kd_tree.newObj": (0,),
@@ -329,7 +330,8 @@ class Machine:
                 called = index in _CALLS_ITS_ARGUMENT.get(callee.qualname, ()) or (
                     index == 0 and "__pyx_unpickle_" in callee.qualname
                 )
-                if passed or (called and not isinstance(item, (_Ref, str))):
+                # a literal argument cannot run code when called; what a call built can
+                if passed or (called and (isinstance(item, _Obj) or item is _UNKNOWN)):
                     self.find(
                         item.qualname if isinstance(item, _Ref) else f"<argument {index}>",
                         at,
