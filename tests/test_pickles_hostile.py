@@ -478,8 +478,17 @@ def saved_models(tmp_path_factory):
             tf.print("to stderr", x)  # a console stream: no file
             return tf.reduce_sum(x, axis=1)
 
+    class Saver(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def serve(self, x):
+            tf.raw_ops.SaveV2(
+                prefix=f"{root}/saved", tensor_names=["x"], shape_and_slices=[""], tensors=[x]
+            )
+            return tf.reduce_sum(x, axis=1)
+
     paths = {}
-    for name, module in (("hostile", Hostile()), ("plain", Plain()), ("printer", Printer())):
+    modules = {"hostile": Hostile(), "plain": Plain(), "printer": Printer(), "saver": Saver()}
+    for name, module in modules.items():
         paths[name] = root / name
         tf.saved_model.save(module, str(paths[name]))
     return paths
@@ -497,6 +506,15 @@ def test_savedmodel_print_to_a_file_is_a_finding(saved_models):
     scan = pickles.scan_path(saved_models["printer"])
     assert [f.name for f in scan.unsafe] == ["tf.raw_ops.PrintV2"]
     assert "output_stream='file://" in scan.unsafe[0].reason
+
+
+def test_savedmodel_checkpoint_op_at_a_constant_path_is_a_finding(saved_models):
+    # SaveV2 is how every SavedModel saves its variables, with a path its caller gives;
+    # one whose path is a constant writes a file the model chose
+    scan = pickles.scan_path(saved_models["saver"])
+    assert [f.name for f in scan.unsafe] == ["tf.raw_ops.SaveV2"]
+    assert "fixed in the file" in scan.unsafe[0].reason
+    assert "serve" in scan.unsafe[0].where
 
 
 def test_a_plain_savedmodel_passes_and_its_graph_was_read(saved_models):
