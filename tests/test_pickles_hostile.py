@@ -627,7 +627,8 @@ def test_setitems_on_dicts_and_allowed_dict_subclasses_pass():
 
     values = [collections.OrderedDict(a=1), collections.defaultdict(list, b=[1]), Bunch(c=2)]
     values.append(collections.defaultdict(None, d=3))
-    for protocol in (2, 4, 5):
+    values += [collections.deque([1, 2], 5), {1, 2}, collections.Counter("aab")]
+    for protocol in (0, 2, 4, 5):
         assert names(pickles.scan_pickle(pickle.dumps(values, protocol=protocol), where="m")) == []
 
 

@@ -70,6 +70,15 @@ _CALLS_ITS_ARGUMENT = {
 }
 
 
+#: what APPEND(S)/ADDITEMS may add to (SETITEM(S): a dict); ``deque`` pickles its items
+#: with APPENDS, which calls its own ``extend``
+_CONTAINERS: dict[str, tuple[type, ...]] = {
+    "APPEND": (list, collections.deque),
+    "APPENDS": (list, collections.deque),
+    "ADDITEMS": (set,),
+}
+
+
 # -- reading opcodes --------------------------------------------------------------------------
 
 
@@ -268,13 +277,14 @@ class Machine:
         ``Series.__setitem__`` calls a callable key)."""
         target = self.below()
         if isinstance(target, (_Obj, _Ref)) or target is _UNKNOWN:
-            base = {"ADDITEMS": set, "APPEND": list, "APPENDS": list}.get(how, dict)
+            bases = _CONTAINERS.get(how, (dict,))
             cls = target.qualname if isinstance(target, _Ref) else _class_of(target)
-            if cls is None or not policy.subclass_of(cls, base, self.allow):
+            if cls is None or not any(policy.subclass_of(cls, b, self.allow) for b in bases):
+                kinds = "/".join(base.__name__ for base in bases)
                 self.find(
                     cls or _describe(target),
                     f"{self.where} @{pos}",
-                    f"{how} on an object that is not a {base.__name__} (nor an allowed subclass):"
+                    f"{how} on an object that is not a {kinds} (nor an allowed subclass):"
                     " loading calls its methods with the pickle's values",
                 )
         return target
