@@ -471,8 +471,24 @@ def saved_models(tmp_path_factory):
         def __call__(self, x):
             return tf.nn.sigmoid(tf.matmul(x, self.w))
 
+    class Printer(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def serve(self, x):
+            tf.print("row", x, output_stream=f"file://{root}/printed")
+            tf.print("to stderr", x)  # a console stream: no file
+            return tf.reduce_sum(x, axis=1)
+
+    class Saver(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def serve(self, x):
+            tf.raw_ops.SaveV2(
+                prefix=f"{root}/saved", tensor_names=["x"], shape_and_slices=[""], tensors=[x]
+            )
+            return tf.reduce_sum(x, axis=1)
+
     paths = {}
-    for name, module in (("hostile", Hostile()), ("plain", Plain())):
+    modules = {"hostile": Hostile(), "plain": Plain(), "printer": Printer(), "saver": Saver()}
+    for name, module in modules.items():
         paths[name] = root / name
         tf.saved_model.save(module, str(paths[name]))
     return paths
@@ -483,6 +499,22 @@ def test_savedmodel_ops_that_touch_files_are_findings(saved_models):
     found = {f.name: f.reason for f in scan.unsafe}
     assert found == {"tf.raw_ops.ReadFile": "reads files", "tf.raw_ops.WriteFile": "writes files"}
     assert all("(function " in f.where for f in scan.unsafe)  # inside the tf.function bodies
+
+
+def test_savedmodel_print_to_a_file_is_a_finding(saved_models):
+    # tf.print(output_stream="file://...") is a PrintV2 op with a file-valued attribute
+    scan = pickles.scan_path(saved_models["printer"])
+    assert [f.name for f in scan.unsafe] == ["tf.raw_ops.PrintV2"]
+    assert "output_stream='file://" in scan.unsafe[0].reason
+
+
+def test_savedmodel_checkpoint_op_at_a_constant_path_is_a_finding(saved_models):
+    # SaveV2 is how every SavedModel saves its variables, with a path its caller gives;
+    # one whose path is a constant writes a file the model chose
+    scan = pickles.scan_path(saved_models["saver"])
+    assert [f.name for f in scan.unsafe] == ["tf.raw_ops.SaveV2"]
+    assert "fixed in the file" in scan.unsafe[0].reason
+    assert "serve" in scan.unsafe[0].where
 
 
 def test_a_plain_savedmodel_passes_and_its_graph_was_read(saved_models):
@@ -497,3 +529,137 @@ def test_a_savedmodel_graph_that_does_not_parse_is_not_scanned(tmp_path):
     folder.mkdir()
     (folder / "saved_model.pb").write_bytes(b"\x12\xff\xff\xff\x0f")
     assert names(pickles.scan_path(folder)) == ["<not scanned>"]
+
+
+# -- review bypasses (scipy state, joblib FRAME, numpy ctors, SETITEM on objects, ...) -------
+
+
+def test_a_scipy_distribution_whose_state_carries_code_is_a_finding():
+    # rv_generic.__setstate__ exec()s the state's _parse_arg_template: a class whose state
+    # becomes code may not be built while loading (as joblib.dump writes a distribution)
+    import scipy.stats as st
+
+    code = "open('x', 'w')\ndef _parse_args(*a, **k): pass\n"
+    state = {**st.norm.__getstate__(), "_parse_arg_template": code}
+    data = (
+        b"\x80\x02ccopyreg\n_reconstructor\n(cscipy.stats._continuous_distns\nnorm_gen\n"
+        b"cbuiltins\nobject\nNtR" + pickle.dumps(state, protocol=2)[2:-1] + b"b."
+    )
+
+    assert "scipy.stats._continuous_distns.norm_gen" in names(pickles.scan_pickle(data, where="m"))
+    real = pickle.dumps(st.norm, protocol=4)  # how a fitted prior is stored
+    assert "scipy.stats._continuous_distns.norm_gen" in names(pickles.scan_pickle(real, where="m"))
+
+
+def test_a_joblib_wrapper_inside_a_frame_with_opcodes_after_it_is_a_finding():
+    # joblib reads the array after the FRAME (the unpickler has consumed the frame); a
+    # scanner that skips the array inside the frame reads os.system as array bytes
+    wrapper = (
+        b"ccopyreg\n_reconstructor\n(cjoblib.numpy_pickle\nNumpyArrayWrapper\ncbuiltins\n"
+        b"object\nNtR}("
+        + text("subclass")
+        + b"cnumpy\nndarray\n"
+        + text("shape")
+        + b"K\x05\x85"
+        + text("order")
+        + text("C")
+        + text("dtype")
+        + b"cnumpy\ndtype\n"
+        + text("u1")
+        + b"\x85R"
+        + text("allow_mmap")
+        + b"\x89ub"
+    )
+    body = wrapper + b"0N0N0"
+    payload = b"cbuiltins\nopen\n(Vx\nVw\ntR"
+    data = (
+        b"\x80\x04\x95"
+        + struct.pack("<Q", len(body))
+        + body
+        + b"B"
+        + struct.pack("<I", len(payload))
+        + payload
+        + b"."
+    )
+    assert "<unreadable pickle>" in names(pickles.scan_pickle(data, where="m.joblib"))
+
+
+def test_joblib_files_with_frames_still_pass(tmp_path):
+    import joblib
+
+    for protocol in (4, 5):
+        path = tmp_path / f"m{protocol}.joblib"
+        joblib.dump({"a": np.arange(50.0), "b": np.ones((3, 4), "u1")}, path, protocol=protocol)
+        assert names(pickles.scan_path(path)) == []
+
+
+def test_numpy_random_ctors_that_call_their_argument_need_callable_arguments():
+    # __generator_ctor(name, f) calls f(name): f built from a stored-only function is a call
+    gen = (
+        b"\x80\x02cnumpy.random._pickle\n__generator_ctor\n(Vm\nccopyreg\n_reconstructor\n"
+        b"(csklearn.utils.parallel\n_FuncWrapper\ncbuiltins\nobject\nNtR}Vfunction\n"
+        b"cnumpy\nsum\nsbtR."
+    )
+    assert "<argument 1>" in names(pickles.scan_pickle(gen, where="m"))
+    # defaultdict stores its factory and calls it on a missing key after loading
+    factory = b"\x80\x02ccollections\ndefaultdict\n(" + gen[gen.index(b"ccopyreg") :]
+    assert "<argument 0>" in names(pickles.scan_pickle(factory, where="m"))
+    rng = pickle.dumps(
+        [np.random.default_rng(0), np.random.RandomState(0), np.random.PCG64(1)], protocol=2
+    )
+    assert names(pickles.scan_pickle(rng, where="m")) == []
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"(csklearn\nset_config\nK\x01u.", b"csklearn\nset_config\nK\x01s.", b"K\x01a."],
+)
+def test_setitem_or_append_on_an_object_is_a_finding(tail):
+    # Series.__setitem__ calls a callable key: SETITEM(S)/APPEND(S) on an object calls it
+    data = b"\x80\x02cpandas\nSeries\n)R" + tail
+    assert "pandas.Series" in names(pickles.scan_pickle(data, where="m"))
+
+
+def test_setitems_on_dicts_and_allowed_dict_subclasses_pass():
+    import collections
+
+    from sklearn.utils import Bunch
+
+    values = [collections.OrderedDict(a=1), collections.defaultdict(list, b=[1]), Bunch(c=2)]
+    values.append(collections.defaultdict(None, d=3))
+    values += [collections.deque([1, 2], 5), {1, 2}, collections.Counter("aab")]
+    for protocol in (0, 2, 4, 5):
+        assert names(pickles.scan_pickle(pickle.dumps(values, protocol=protocol), where="m")) == []
+
+
+def zfile(data: bytes) -> bytes:
+    """joblib.numpy_pickle_compat.write_zfile's layout: 'ZF', hex(length) padded, zlib."""
+    return b"ZF" + hex(len(data)).encode().ljust(len(hex(2**64))) + zlib.compress(data)
+
+
+def test_a_legacy_joblib_zfile_is_inflated_and_scanned_everywhere(tmp_path):
+    from joblib.numpy_pickle_compat import read_zfile
+
+    data = zfile(HOSTILE0)
+    assert read_zfile(io.BytesIO(data)) == HOSTILE0  # what joblib.load would unpickle
+    assert "builtins.open" in names(scan_file(tmp_path, "m.joblib", data))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "model.bin").write_bytes(data)
+    assert "builtins.open" in names(pickles.scan_path(tmp_path / "d"))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("m/model.joblib", data)
+    assert "builtins.open" in names(scan_file(tmp_path, "a.zip", archive.getvalue()))
+    assert names(scan_file(tmp_path, "ok.joblib", zfile(pickle.dumps([1, 2])))) == []
+
+
+def test_formats_the_scanner_cannot_open_in_a_directory_fail_closed(tmp_path):
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "model.pkl.zst").write_bytes(b"\x28\xb5\x2f\xfd" + os.urandom(64))
+    (root / "weights.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + os.urandom(64))
+    (root / "model.pkl").write_bytes(pickle.dumps([1]))
+    scan = pickles.scan_path(root)
+    assert sorted(w for w, _ in scan.unscanned) == ["model/model.pkl.zst", "model/weights.7z"]
+    assert names(scan) == ["<not scanned>", "<not scanned>"]
+    assert names(pickles.scan_path(root, allow_unscanned=["model/*"])) == []

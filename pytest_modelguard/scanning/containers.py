@@ -135,6 +135,10 @@ def scan_bytes(
         from pytest_modelguard.scanning import tensorflow
 
         add(tensorflow.scan_saved_model(data, where=where))
+    unopened = _unopened_format(data, suffix)
+    if unopened is not None and not formats:
+        why = f"{unopened}, a format the scanner cannot open (a loader may: pandas reads .zst)"
+        add(Scan(unscanned=[(where, why)]))
     strict = data[:2] in HEADERS or (suffix in PICKLE_SUFFIXES and not formats)
     read = scan_pickle(data, where=where, allow=allow, mode="strict" if strict else "speculative")
     is_pickle = read.pieces == [where]
@@ -166,6 +170,33 @@ def _hdf5_offset(data: bytes) -> int | None:
     return None
 
 
+#: compressed or archive formats the scanner cannot open, by magic number (4 bytes or more:
+#: raw tensor data must not look like one by chance)
+_UNOPENED_MAGIC = {
+    b"\x28\xb5\x2f\xfd": "a zstd stream",
+    b"7z\xbc\xaf\x27\x1c": "a 7z archive",
+    b"Rar!\x1a\x07": "a RAR archive",
+    b"\x02\x21\x4c\x18": "a legacy LZ4 stream",
+    b"\xff\x06\x00\x00sNaPpY": "a framed Snappy stream",
+    b"\x89LZO\x00\r\n\x1a\n": "an lzop stream",
+    b"LZIP": "an lzip stream",
+    b"MSCF": "a cabinet archive",
+    b"xar!": "a xar archive",
+}
+#: formats without a magic number, known by their suffix only
+_UNOPENED_SUFFIX = {".br": "a brotli stream", ".zst": "a zstd stream", ".sz": "a Snappy stream"}
+
+
+def _unopened_format(data: bytes, suffix: str) -> str | None:
+    """A compressed or archive format the scanner cannot open: never a pass."""
+    if len(data) >= 4 and data[1:4] == b"\x2a\x4d\x18" and data[0] & 0xF0 == 0x50:
+        return "a zstd skippable frame"
+    for magic, kind in _UNOPENED_MAGIC.items():
+        if data.startswith(magic):
+            return kind
+    return _UNOPENED_SUFFIX.get(suffix)
+
+
 def _compressor(data: bytes) -> str | None:
     if data[:2] == b"\x1f\x8b":
         return "gzip"
@@ -177,7 +208,21 @@ def _compressor(data: bytes) -> str | None:
         return "zlib"
     if data[:4] == _LZ4:
         return "lz4"
+    if data[:2] == _ZF and _zf_length(data) is not None:
+        return "joblib ZF"
     return None
+
+
+_ZF = b"ZF"  # joblib < 0.10's compressed pickle: b"ZF", hex(length) padded to 19, zlib
+_ZF_HEADER = 2 + len(hex(2**64))
+
+
+def _zf_length(data: bytes) -> int | None:
+    """The inflated length a joblib ZF header states (read as ``read_zfile`` reads it)."""
+    try:
+        return int(data[2:_ZF_HEADER], 16)
+    except ValueError:
+        return None
 
 
 def _decompress(data: bytes, compressor: str) -> bytes:
@@ -190,6 +235,15 @@ def _decompress(data: bytes, compressor: str) -> bytes:
         if len(out_lz4) >= MAX_DECOMPRESSED:
             raise ValueError(f"inflates to more than {MAX_DECOMPRESSED} bytes")
         return out_lz4
+    if compressor == "joblib ZF":
+        start = _ZF_HEADER + (data[_ZF_HEADER : _ZF_HEADER + 1] == b" ")  # joblib <= 0.8.4
+        zf = zlib.decompressobj()
+        inflated = zf.decompress(data[start:], MAX_DECOMPRESSED)
+        if len(inflated) >= MAX_DECOMPRESSED:
+            raise ValueError(f"inflates to more than {MAX_DECOMPRESSED} bytes")
+        if not zf.eof:
+            raise ValueError("the zlib stream after the ZF header is truncated")
+        return inflated
     out = bytearray()
     rest = data
     while rest:

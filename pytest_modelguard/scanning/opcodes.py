@@ -53,6 +53,12 @@ _CALLS_ITS_ARGUMENT = {
     "copyreg._reconstructor": (0, 1),  # base.__new__(cls, state); base.__init__(obj, state)
     "copyreg.__newobj__": (0,),
     "copyreg.__newobj_ex__": (0,),
+    # numpy's Generator/RandomState helpers call their bit_generator_ctor argument, and
+    # __bit_generator_ctor instantiates a class it is given
+    "numpy.random._pickle.__generator_ctor": (1,),
+    "numpy.random._pickle.__randomstate_ctor": (1,),
+    "numpy.random._pickle.__bit_generator_ctor": (0,),
+    "collections.defaultdict": (0,),  # stores its default_factory and calls it on a miss
     "numpy.core.multiarray._reconstruct": (0,),  # an ndarray subclass, instantiated
     "numpy._core.multiarray._reconstruct": (0,),
     "sklearn.neighbors._kd_tree.newObj": (0,),
@@ -61,6 +67,15 @@ _CALLS_ITS_ARGUMENT = {
     "pandas.core.indexes.base._new_Index": (0,),
     "pandas.core.indexes.datetimes._new_DatetimeIndex": (0,),
     "pandas.core.indexes.period._new_PeriodIndex": (0,),
+}
+
+
+#: what APPEND(S)/ADDITEMS may add to (SETITEM(S): a dict); ``deque`` pickles its items
+#: with APPENDS, which calls its own ``extend``
+_CONTAINERS: dict[str, tuple[type, ...]] = {
+    "APPEND": (list, collections.deque),
+    "APPENDS": (list, collections.deque),
+    "ADDITEMS": (set,),
 }
 
 
@@ -255,6 +270,25 @@ class Machine:
             raise ValueError("unpickling stack underflow")
         return self.stack[-1]
 
+    def filled(self, how: str, pos: int) -> Any:
+        """The container ``how`` adds to; a finding unless it is a dict/list/set the pickle
+        built, or an object of a callable-allowed dict/list/set subclass: on any other object
+        the unpickler calls its ``__setitem__``/``append``/``extend``/``add`` (pandas'
+        ``Series.__setitem__`` calls a callable key)."""
+        target = self.below()
+        if isinstance(target, (_Obj, _Ref)) or target is _UNKNOWN:
+            bases = _CONTAINERS.get(how, (dict,))
+            cls = target.qualname if isinstance(target, _Ref) else _class_of(target)
+            if cls is None or not any(policy.subclass_of(cls, b, self.allow) for b in bases):
+                kinds = "/".join(base.__name__ for base in bases)
+                self.find(
+                    cls or _describe(target),
+                    f"{self.where} @{pos}",
+                    f"{how} on an object that is not a {kinds} (nor an allowed subclass):"
+                    " loading calls its methods with the pickle's values",
+                )
+        return target
+
     def reference(self, module: Any, name: Any, pos: int) -> _Ref:
         at = f"{self.where} @{pos}"
         if not isinstance(module, str) or not isinstance(name, str):
@@ -306,7 +340,8 @@ class Machine:
                 called = index in _CALLS_ITS_ARGUMENT.get(callee.qualname, ()) or (
                     index == 0 and "__pyx_unpickle_" in callee.qualname
                 )
-                if passed or (called and not isinstance(item, _Ref)):
+                # a literal argument cannot run code when called; what a call built can
+                if passed or (called and (isinstance(item, _Obj) or item is _UNKNOWN)):
                     self.find(
                         item.qualname if isinstance(item, _Ref) else f"<argument {index}>",
                         at,
@@ -389,23 +424,23 @@ class Machine:
             push(_pairs_into({}, self.pop_mark()))
         elif name in ("APPENDS", "ADDITEMS"):
             items = self.pop_mark()
-            target = self.below()
+            target = self.filled(name, pos)
             if isinstance(target, list) and not self.shared:
                 target.extend(items)
         elif name == "APPEND":
             item = self.pop()
-            target = self.below()
+            target = self.filled(name, pos)
             if isinstance(target, list) and not self.shared:
                 target.append(item)
         elif name == "SETITEMS":
             items = self.pop_mark()
-            target = self.below()
+            target = self.filled(name, pos)
             if isinstance(target, dict) and not self.shared:
                 _pairs_into(target, items)
         elif name == "SETITEM":
             value = self.pop()
             key = self.pop()
-            target = self.below()
+            target = self.filled(name, pos)
             if isinstance(target, dict) and not self.shared:
                 _pairs_into(target, [key, value])
         elif name == "POP":
@@ -509,10 +544,21 @@ def scan_stream(
 ) -> None:
     """Read one stream to its STOP; ``joblib`` for joblib's unpickler, which reads array
     bytes after each wrapper (``pickle.load`` of the same file reads them as opcodes)."""
+    frame_end = 0
     for name, arg, pos in opcodes(stream, cursor):
+        if name == "FRAME" and isinstance(arg, int):
+            frame_end = stream.tell() + arg
         built = machine.step(name, arg, pos)
         if joblib and _class_of(built) == WRAPPER:
             assert isinstance(built, _Obj)
+            if stream.tell() < frame_end:
+                # the unpickler has read the whole FRAME: joblib reads the array from the
+                # file after it, while the opcodes left in the frame run first; joblib ends
+                # the frame at each wrapper, so any other layout reads two ways
+                raise ValueError(
+                    f"a joblib array wrapper ends {frame_end - stream.tell()} bytes before "
+                    "its FRAME does: joblib would read the array from after the frame"
+                )
             _joblib_array(stream, machine, built)
 
 

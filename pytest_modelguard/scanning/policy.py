@@ -207,6 +207,7 @@ def classify(module: str, name: str, allow: tuple[str, ...] = ()) -> Kind:
         plain
         and any(_within(module, package) for package in CLASS_PACKAGES)
         and _defined(module, name, classes=True)
+        and not _state_runs_code(module, name)
     ):
         return "call"
     if name.startswith("__pyx_unpickle_") and _within(module, "sklearn"):
@@ -225,6 +226,33 @@ def classify(module: str, name: str, allow: tuple[str, ...] = ()) -> Kind:
 
 
 _DEFAULT = frozenset(DEFAULT_ALLOW)
+
+#: Classes of the trusted packages whose ``__setstate__``/``__reduce__`` turns state into code
+#: (audited: ``exec``/``eval``/imports by name reached from unpickling): neither they nor
+#: their subclasses may be built while loading, only stored by reference. SciPy's
+#: distributions ``exec`` their ``_parse_arg_template`` in ``__setstate__``.
+STATE_RUNS_CODE = ("scipy.stats._distn_infrastructure.rv_generic",)
+
+
+@functools.cache
+def subclass_of(qualname: str, base: type, allow: tuple[str, ...] = ()) -> bool:
+    """Whether the callable-allowed class ``qualname`` is ``base`` or a subclass of it (the
+    class is imported: loading the pickle would import it anyway)."""
+    module, _, name = qualname.rpartition(".")
+    if classify(module, name, allow) != "call":
+        return False
+    try:
+        cls = importlib.import_module(module).__dict__.get(name)
+    except Exception:
+        return False
+    return isinstance(cls, type) and issubclass(cls, base)
+
+
+@functools.cache
+def _state_runs_code(module: str, name: str) -> bool:
+    cls = importlib.import_module(module).__dict__.get(name)
+    bases = getattr(cls, "__mro__", ())
+    return any(f"{base.__module__}.{base.__qualname__}" in STATE_RUNS_CODE for base in bases)
 
 
 def _within(module: str, package: str) -> bool:
