@@ -680,16 +680,18 @@ class PredictionLog:
         return [float(v) for v in values]
 
     def histogram(
-        self, column: str, *, edges: list[float] | None, windowed: bool = True
+        self, column: str, *, edges: list[tuple[str, float]] | None, windowed: bool = True
     ) -> dict[Any, int]:
-        """Counts per bin (numeric: index among ``edges``, -1 for NULL) or per category."""
+        """Counts per bin (numeric: the first ``(op, value)`` cut a value satisfies, see
+        ``checks.drift._edges``; -1 for NULL) or per category."""
         root = self._root()
         x = self.q(column)
         if edges is None:
             value = f"CAST({x} AS STRING)"
         else:
             cases = " ".join(
-                f"WHEN CAST({x} AS DOUBLE) < {edge!r} THEN {i}" for i, edge in enumerate(edges)
+                f"WHEN CAST({x} AS DOUBLE) {op} {edge!r} THEN {i}"
+                for i, (op, edge) in enumerate(edges)
             )
             value = f"CASE WHEN {x} IS NULL THEN -1 {cases} ELSE {len(edges)} END"
         window = root._window_sql if windowed else str(_NO_WINDOW)

@@ -380,3 +380,68 @@ def test_from_duckdb_table_and_query_equal_parquet(parquet, tmp_path):
     assert set(without_c.evidence["by_sensitive"]["race"]["groups"]) == {"a", "b"}
     with pytest.raises(GateError, match="does not exist"):
         PredictionLog.from_duckdb(str(tmp_path / "nothing.duckdb"), "decisions", **roles)
+
+
+# -- drift on point masses: a binary flag, a constant, a constant score ----------------------
+
+
+def point_mass_logs(tmp_path) -> tuple[PredictionLog, PredictionLog]:
+    """Reference: flag=1 in 5% of rows, c=0, score 0.5; current: flag=1 in 60%, c=5, 0.7."""
+    n = 1000
+    reference = pd.DataFrame(
+        {"flag": (np.arange(n) < 50).astype(int), "c": 0.0, "y": np.arange(n) % 2, "score": 0.5}
+    )
+    current = pd.DataFrame(
+        {"flag": (np.arange(n) < 600).astype(int), "c": 5.0, "y": np.arange(n) % 2, "score": 0.7}
+    )
+    logs = []
+    for name, part in (("reference", reference), ("current", current)):
+        path = tmp_path / f"{name}.parquet"
+        part.to_parquet(path)
+        logs.append(
+            PredictionLog.from_parquet(path, y_true="y", y_score="score", features=["flag", "c"])
+        )
+    return logs[0], logs[1]
+
+
+def test_drift_of_a_binary_feature_is_seen(tmp_path):
+    reference, current = point_mass_logs(tmp_path)
+    verdict = checks.drift(None, current, reference=reference, max_psi=0.2, features=["flag"])
+    flag = verdict.evidence["features"]["flag"]
+    assert verdict.status == "fail" and "flag" in verdict.evidence["drifted"]
+    # 0 and 1 are bins of their own: the histograms are the true ones
+    occupied = [(r, c) for r, c in zip(flag["reference"], flag["current"], strict=True) if r or c]
+    assert occupied == [(950, 400), (50, 600)]
+    r, c = np.array([950.0, 50.0]), np.array([400.0, 600.0])
+    p, q = r / r.sum(), c / c.sum()
+    assert flag["psi"] == pytest.approx(float(np.sum(rel_entr(q, p) + rel_entr(p, q))), abs=1e-12)
+    assert flag["psi"] > 1.5  # the reviewer's ≈1.8, not 0
+    assert flag["js_distance"] == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
+    stat, pvalue, *_ = chi2_contingency(np.stack([r, c]), correction=False)
+    assert (flag["chi2"], flag["p_value"]) == pytest.approx((stat, pvalue), rel=1e-9)
+    # an in-memory reference bins the same way
+    frame = pd.DataFrame({"flag": (np.arange(1000) < 50).astype(int), "y": 0})
+    dataset = Dataset.from_pandas(frame, target="y", features=["flag"])
+    same = checks.drift(None, current, reference=dataset, max_psi=0.2, features=["flag"])
+    assert same.evidence["features"]["flag"]["psi"] == pytest.approx(flag["psi"], abs=1e-12)
+
+
+def test_drift_of_a_constant_feature_and_a_constant_score_is_seen(tmp_path):
+    reference, current = point_mass_logs(tmp_path)
+    verdict = checks.drift(None, current, reference=reference, max_js=0.5, features=["c"])
+    assert set(verdict.evidence["drifted"]) == {"c", "<score>"}
+    for column in ("c", "<score>"):
+        feature = verdict.evidence["features"][column]
+        assert "= 0" in feature["bins"] or "= 0.5" in feature["bins"]
+        pairs = zip(feature["reference"], feature["current"], strict=True)
+        occupied = [(r, c) for r, c in pairs if r or c]
+        assert occupied == [(1000, 0), (0, 1000)]
+        assert feature["js_distance"] == pytest.approx(jensenshannon([1, 0], [0, 1], base=2))
+        stat, pvalue, *_ = chi2_contingency([[1000, 0], [0, 1000]], correction=False)
+        assert (feature["chi2"], feature["p_value"]) == pytest.approx((stat, pvalue), rel=1e-9)
+        assert feature["p_value"] < 1e-100
+    tested = checks.drift(None, current, reference=reference, alpha=0.01, features=["c"])
+    assert tested.status == "fail"
+    # the same log against itself: no drift
+    same = checks.drift(None, reference, reference=reference, max_psi=0.2)
+    assert same.status == "pass" and same.value == 0.0
