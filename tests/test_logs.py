@@ -445,3 +445,55 @@ def test_drift_of_a_constant_feature_and_a_constant_score_is_seen(tmp_path):
     # the same log against itself: no drift
     same = checks.drift(None, reference, reference=reference, max_psi=0.2)
     assert same.status == "pass" and same.value == 0.0
+
+
+# -- time zones: windows and since=/until= are UTC, whatever the machine's zone ---------------
+
+TOKYO_SCRIPT = """
+import os, time, sys
+os.environ["TZ"] = "Asia/Tokyo"
+time.tzset()
+import duckdb, numpy as np, pandas as pd
+from pytest_modelguard import GateError, PredictionLog, checks
+
+path = sys.argv[1]
+n = 480  # 2025-01-31 16:00 to 23:59 UTC: still January in UTC, February in Tokyo
+ts = pd.Timestamp("2025-01-31 16:00", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min")
+pd.DataFrame({"ts": ts, "y": np.arange(n) % 2, "decision": np.arange(n) % 2}).to_parquet(path)
+roles = dict(y_true="y", y_pred="decision", time="ts")
+log = PredictionLog.from_parquet(path, window="1mo", **roles)
+verdict = checks.performance(None, log, metric="accuracy", min=0.5)
+print("window", verdict.evidence["worst_window"], verdict.n)
+january = PredictionLog.from_parquet(path, until="2025-02-01", **roles)
+print("until", checks.performance(None, january, metric="accuracy", min=0.5).n)
+try:
+    PredictionLog.from_parquet(path, since="2025-02-01", **roles).profile()
+except GateError as exc:
+    print("since", "no rows" in str(exc))
+# a user's own connection: UTC for the gate's queries, its own zone back afterwards
+con = duckdb.connect()
+con.execute(f"CREATE TEMP TABLE decisions AS SELECT * FROM read_parquet('{path}')")
+mine = PredictionLog.from_duckdb(con, "decisions", window="1mo", **roles)
+print("user", checks.performance(None, mine, metric="accuracy", min=0.5).evidence["worst_window"])
+print("zone", con.execute("SELECT current_setting('TimeZone')").fetchone()[0])
+"""
+
+
+def test_windows_and_time_ranges_are_utc_on_a_machine_in_tokyo(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", TOKYO_SCRIPT, str(tmp_path / "late-january.parquet")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:-1] == [
+        "window 2025-01 480",
+        "until 480",
+        "since True",
+        "user 2025-01",
+        "zone Asia/Tokyo",
+    ]
