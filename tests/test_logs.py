@@ -497,3 +497,28 @@ def test_windows_and_time_ranges_are_utc_on_a_machine_in_tokyo(tmp_path):
         "user 2025-01",
         "zone Asia/Tokyo",
     ]
+
+
+# -- a y_score column that holds labels ------------------------------------------------------
+
+
+def test_a_score_column_of_labels_is_an_error_for_score_metrics(frame, tmp_path):
+    path = tmp_path / "labels-as-scores.parquet"
+    frame.assign(score=frame.decision.astype(float)).to_parquet(path)
+
+    def log() -> PredictionLog:
+        return PredictionLog.from_parquet(path, y_true="y", y_score="score", sensitive="sex")
+
+    for metric, bound in (("roc_auc", dict(min=0.6)), ("ece", dict(max=0.1))):
+        with pytest.raises(GateError, match=r"y_score column 'score' holds labels.*y_pred="):
+            checks.performance(None, log(), metric=metric, **bound)
+    # found by the confusion query too (no scan of its own), then refused for log loss
+    labels = log()
+    accuracy = checks.performance(None, labels, metric="accuracy", min=0.4)
+    assert accuracy.value == pytest.approx(float((frame.decision == frame.y).mean()), abs=1e-12)
+    with pytest.raises(GateError, match="holds labels"):
+        checks.performance(None, labels, metric="log_loss", max=0.7, confidence=0.95)
+    # real scores that happen to include 0 and 1 are scores
+    mixed = frame.assign(score=np.where(frame.index < 10, frame.decision, frame.score))
+    mixed.to_parquet(path)
+    assert checks.performance(None, log(), metric="roc_auc", min=0.5).status == "pass"
