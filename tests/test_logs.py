@@ -522,3 +522,33 @@ def test_a_score_column_of_labels_is_an_error_for_score_metrics(frame, tmp_path)
     mixed = frame.assign(score=np.where(frame.index < 10, frame.decision, frame.score))
     mixed.to_parquet(path)
     assert checks.performance(None, log(), metric="roc_auc", min=0.5).status == "pass"
+
+
+# -- drift thresholds that cannot fail ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bound", "message"),
+    [
+        (dict(max_js=1.0), r"max_js=1.0 cannot fail: the Jensen-Shannon distance"),
+        (dict(max_js=1.5), r"max_js=1.5: the Jensen-Shannon distance .* lies in \[0, 1\]"),
+        (dict(max_psi=20.0), r"max_psi=20.0: the PSI .* lies in \[0, 18.4188\]"),
+        (dict(max_psi=0.0), "positive bound"),
+        (dict(max_psi=-0.1), "lies in"),
+        (dict(max_psi=float("nan")), "finite number"),
+        (dict(alpha=0.0), "alpha=0.0 cannot fail"),
+        (dict(alpha=1.0), "could never pass"),
+        (dict(alpha=5.0), r"a p-value lies in \[0, 1\]; a percentage\? write alpha=0.05"),
+    ],
+)
+def test_drift_thresholds_outside_the_statistic_range_are_errors(tmp_path, bound, message):
+    reference, current = point_mass_logs(tmp_path)
+    with pytest.raises(GateError, match=message):
+        checks.drift(None, current, reference=reference, **bound)
+
+
+def test_the_largest_psi_is_reached_by_disjoint_bins():
+    from pytest_modelguard.checks.drift import PSI_MAX
+
+    assert psi(np.array([100.0, 0.0]), np.array([0.0, 100.0])) == pytest.approx(PSI_MAX)
+    assert psi(np.array([50.0, 50.0, 0.0]), np.array([0.0, 0.0, 100.0])) < PSI_MAX

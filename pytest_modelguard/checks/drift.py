@@ -11,18 +11,27 @@ features; the evidence keeps both histograms for the report.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import numpy as np
 
-from pytest_modelguard.checks._gate import one_threshold
+from pytest_modelguard.checks._gate import UNIT, check_threshold, one_threshold
 from pytest_modelguard.groups import MISSING, _order
 from pytest_modelguard.logs import per_window
 from pytest_modelguard.verdict import GateError, Verdict
 
 CORRECTIONS = ("holm", "bh")
 PSI_FLOOR = 1e-4  # a bin's share floor in the PSI, so an empty bin is large, not infinite
+#: the largest PSI the floor allows (all mass moved to bins that were empty): about 18.4
+PSI_MAX = 2 * (1 - PSI_FLOOR) * math.log(1 / PSI_FLOOR)
+#: what each threshold bounds, and the range it takes (a bound outside it cannot fail)
+RANGES = {
+    "max_psi": ("the PSI (bin shares floored at 1e-4)", (0.0, PSI_MAX)),
+    "max_js": ("the Jensen-Shannon distance (base 2)", UNIT),
+    "alpha": ("a p-value", UNIT),
+}
 SCORE = "<score>"  # the model's score, compared like a feature
 
 
@@ -53,8 +62,12 @@ def drift(
     name, threshold = one_threshold("drift", {"max_psi": max_psi, "max_js": max_js, "alpha": alpha})
     if correction not in CORRECTIONS:
         raise GateError(f"correction={correction!r}: use one of {', '.join(CORRECTIONS)}")
-    if name == "alpha" and not 0.0 < threshold < 1.0:
-        raise GateError(f"alpha={threshold!r}: use a level strictly between 0 and 1")
+    what, within = RANGES[name]
+    # the shared rule: out of range, or a bound the statistic can never cross, is an error
+    operator = ">=" if name == "alpha" else "<="
+    threshold = check_threshold(name, threshold, operator=operator, within=within, what=what)
+    if name == "alpha" and threshold >= 1.0:
+        raise GateError(f"alpha={threshold!r} could never pass: use a level strictly below 1")
     if name != "alpha" and threshold <= 0.0:
         raise GateError(f"{name}={threshold!r}: use a positive bound (0 could never pass)")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
