@@ -770,16 +770,22 @@ def per_window(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
             return check(model, dataset, **spec)
         default = accepts["min_group_size"].default if "min_group_size" in accepts else 30
         minimum = spec.get("min_group_size", default)
-        ignore = spec.get("small_groups") == "ignore"
+        ignore = "small_groups" in accepts and spec.get("small_groups") == "ignore"
         windows = dataset.window_rows()
         small = {label: rows for label, _, rows in windows if rows < minimum}
         if small and not ignore:
             listed = ", ".join(f"{label} has {n} rows" for label, n in list(small.items())[:5])
             more = f" (and {len(small) - 5} more)" if len(small) > 5 else ""
+            # only the remedies this gate takes (performance has no small_groups=)
+            remedies = [
+                "use a coarser window= (e.g. '1mo')",
+                "restrict since=/until= to full windows",
+            ]
+            if "small_groups" in accepts:
+                remedies.append("pass small_groups='ignore' to leave them out")
             raise GateError(
                 f"{len(small)} window(s) with fewer rows than min_group_size={minimum}: "
-                f"{listed}{more}; widen window=, restrict since=/until=, or pass "
-                "small_groups='ignore' to leave them out"
+                f"{listed}{more}; {', '.join(remedies[:-1])}, or {remedies[-1]}"
             )
         verdicts = []
         for label, key, rows in windows:

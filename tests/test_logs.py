@@ -209,8 +209,15 @@ def test_small_windows_are_reported_never_silent(parquet):
     spec = dict(metric="demographic_parity_difference", max_disparity=0.9, sensitive="sex")
     with pytest.raises(GateError, match="fewer rows than min_group_size=30"):
         checks.fairness(None, log, **spec)
-    with pytest.raises(GateError, match="fewer rows than min_group_size"):
+    # performance takes no small_groups=: its error offers only what it takes
+    with pytest.raises(GateError, match="fewer rows than min_group_size") as thin:
         checks.performance(None, log, metric="accuracy", min=0.1)
+    assert "coarser window=" in str(thin.value) and "since=/until=" in str(thin.value)
+    assert "small_groups" not in str(thin.value)
+    with pytest.raises(GateError, match="fewer rows"):  # not honoured behind its back
+        checks.performance(None, log, metric="accuracy", min=0.1, small_groups="ignore")
+    with pytest.raises(GateError, match="small_groups='ignore'"):
+        checks.fairness(None, log, **spec)
     partial = scored_log(parquet, window="1mo", until="2025-06-04")  # June: three days
     with pytest.raises(GateError, match=r"1 window.*2025-06 has"):
         checks.fairness(None, partial, min_group_size=100, **spec)
