@@ -829,9 +829,12 @@ def _worst_window(
     if small:
         worst.evidence["small_windows"] = small
     worst.status = "fail" if any(v.status == "fail" for _, v in verdicts) else worst.status
-    worst.n = sum(v.n or 0 for _, v in verdicts)
+    # n is the deciding window's (what its value and interval rest on); the total is kept
+    worst.evidence["n_total"] = sum(v.n or 0 for _, v in verdicts)
     worst.message = (
-        worst.describe() + f"\n  window    worst of {len(verdicts)} windows ({log.window}): {label}"
+        worst.describe()
+        + f"\n  window    worst of {len(verdicts)} windows ({log.window}): {label} "
+        + f"(n {worst.n} of {worst.evidence['n_total']} in all windows)"
     )
     return worst
 

@@ -185,6 +185,12 @@ def test_the_worst_month_decides_and_every_month_is_kept(frame, parquet):
     assert [w["window"] for w in windows] == [f"2025-{m:02d}" for m in range(1, 13)]
     assert monthly.evidence["worst_window"] in {"2025-07", "2025-08", "2025-09"}
     assert "worst of 12 windows" in monthly.message
+    # n is the deciding month's rows, the whole log's kept beside it
+    worst_month = int(monthly.evidence["worst_window"][-2:])
+    assert monthly.n == (frame.ts.dt.month == worst_month).sum()
+    label = monthly.evidence["worst_window"]
+    assert f"{label} (n {monthly.n} of {len(frame)} in all windows)" in monthly.message
+    assert monthly.evidence["n_total"] == len(frame) == sum(w["n"] for w in windows)
     july = frame[frame.ts.dt.month == 7]
     expected = checks.fairness(
         Predictions(y_score=july.score.to_numpy()),
