@@ -371,6 +371,12 @@ class PredictionLog:
             if root.y_score
             else "0"
         )
+        # a score strictly between 0 and 1 somewhere: else the "scores" are labels
+        fractional = (
+            f"SUM(CASE WHEN CAST({score} AS DOUBLE) IN (0.0, 1.0) THEN 0 ELSE 1 END)"
+            if root.y_score
+            else "0"
+        )
         return [
             "COUNT(*)",
             f"COUNT({y})",
@@ -380,6 +386,7 @@ class PredictionLog:
             f"MIN(CAST({weight} AS DOUBLE))",
             f"COUNT({weight})",
             not_binary,
+            fractional,
         ]
 
     def profile(self) -> dict[str, Any]:
@@ -406,7 +413,7 @@ class PredictionLog:
             values = [r[i] for r in rows if r[i] is not None]
             return pick(values) if values else None
 
-        n, true, pred, weights, not_binary = (total(i) for i in (0, 1, 2, 6, 7))
+        n, true, pred, weights, not_binary, fractional = (total(i) for i in (0, 1, 2, 6, 7, 8))
         low, high, min_weight = extreme(3, min), extreme(4, max), extreme(5, min)
         if n == 0:
             raise GateError(f"{self.name!r} has no rows{self._range_text()}")
@@ -431,7 +438,11 @@ class PredictionLog:
                 f"label column {self.y_true!r} has {not_binary} values besides 0 and 1; a "
                 "y_score log is binary: encode the positive class as 1"
             )
-        self._cache["profile"] = {"rows": n, "score_range": (low, high)}
+        self._cache["profile"] = {
+            "rows": n,
+            "score_range": (low, high),
+            "scores_are_labels": bool(self.y_score) and fractional == 0,
+        }
 
     def _range_text(self) -> str:
         if self.since is None and self.until is None:
@@ -495,7 +506,8 @@ class PredictionLog:
             extra += [f"SUM({w})", f"SUM({w} * {w})", f"MIN({w})", f"COUNT({w})"]
         if root.y_score:
             s = f"CAST({self.q(root.y_score)} AS DOUBLE)"
-            extra += [f"MIN({s})", f"MAX({s})", f"COUNT({s})"]
+            fractional = f"SUM(CASE WHEN {s} IN (0.0, 1.0) THEN 0 ELSE 1 END)"
+            extra += [f"MIN({s})", f"MAX({s})", f"COUNT({s})", fractional]
 
         def sql() -> str:
             groups = "".join(f"{self.q(c)}, " for c in everything)
@@ -513,7 +525,7 @@ class PredictionLog:
         for row in everywhere:
             n, rest = row[width], list(row[width + 1 :])
             weight, square, min_weight, weights = rest[:4] if root.weight else (n, n, 1.0, n)
-            low, high, scores = rest[-3:] if root.y_score else (None, None, n)
+            low, high, scores, fractional = rest[-4:] if root.y_score else (None, None, n, 0)
             label, decision = row[width - 2], row[width - 1]
             not_binary = n if root.y_score and label is not None and label not in (0, 1) else 0
             profile = (
@@ -525,6 +537,7 @@ class PredictionLog:
                 min_weight,
                 weights,
                 not_binary,
+                fractional,
             )
             cells.append((*row[:width], n, weight, square, profile))
         if "profile" not in root._cache:  # one scan: the checks ride along the cells
@@ -655,7 +668,12 @@ class PredictionLog:
                 f"this metric needs scores, but {self.name!r} logs decisions ({self.y_pred!r}); "
                 "build the log with y_score= (the probability of the positive class)"
             )
-        self.profile()  # which also checks the labels are 0/1
+        if self.profile()["scores_are_labels"]:  # which also checks the labels are 0/1
+            raise GateError(
+                f"y_score column {self.y_score!r} holds labels (every value is exactly 0 or 1): "
+                "use y_pred= for logged decisions, or log the scores; a score metric on labels "
+                "would read a perfect ranking and calibration"
+            )
 
     # -- histograms for drift -------------------------------------------------------------
 
@@ -684,16 +702,18 @@ class PredictionLog:
         return [float(v) for v in values]
 
     def histogram(
-        self, column: str, *, edges: list[float] | None, windowed: bool = True
+        self, column: str, *, edges: list[tuple[str, float]] | None, windowed: bool = True
     ) -> dict[Any, int]:
-        """Counts per bin (numeric: index among ``edges``, -1 for NULL) or per category."""
+        """Counts per bin (numeric: the first ``(op, value)`` cut a value satisfies, see
+        ``checks.drift._edges``; -1 for NULL) or per category."""
         root = self._root()
         x = self.q(column)
         if edges is None:
             value = f"CAST({x} AS STRING)"
         else:
             cases = " ".join(
-                f"WHEN CAST({x} AS DOUBLE) < {edge!r} THEN {i}" for i, edge in enumerate(edges)
+                f"WHEN CAST({x} AS DOUBLE) {op} {edge!r} THEN {i}"
+                for i, (op, edge) in enumerate(edges)
             )
             value = f"CASE WHEN {x} IS NULL THEN -1 {cases} ELSE {len(edges)} END"
         window = root._window_sql if windowed else str(_NO_WINDOW)
@@ -754,16 +774,22 @@ def per_window(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
             return check(model, dataset, **spec)
         default = accepts["min_group_size"].default if "min_group_size" in accepts else 30
         minimum = spec.get("min_group_size", default)
-        ignore = spec.get("small_groups") == "ignore"
+        ignore = "small_groups" in accepts and spec.get("small_groups") == "ignore"
         windows = dataset.window_rows()
         small = {label: rows for label, _, rows in windows if rows < minimum}
         if small and not ignore:
             listed = ", ".join(f"{label} has {n} rows" for label, n in list(small.items())[:5])
             more = f" (and {len(small) - 5} more)" if len(small) > 5 else ""
+            # only the remedies this gate takes (performance has no small_groups=)
+            remedies = [
+                "use a coarser window= (e.g. '1mo')",
+                "restrict since=/until= to full windows",
+            ]
+            if "small_groups" in accepts:
+                remedies.append("pass small_groups='ignore' to leave them out")
             raise GateError(
                 f"{len(small)} window(s) with fewer rows than min_group_size={minimum}: "
-                f"{listed}{more}; widen window=, restrict since=/until=, or pass "
-                "small_groups='ignore' to leave them out"
+                f"{listed}{more}; {', '.join(remedies[:-1])}, or {remedies[-1]}"
             )
         verdicts = []
         for label, key, rows in windows:
@@ -807,9 +833,12 @@ def _worst_window(
     if small:
         worst.evidence["small_windows"] = small
     worst.status = "fail" if any(v.status == "fail" for _, v in verdicts) else worst.status
-    worst.n = sum(v.n or 0 for _, v in verdicts)
+    # n is the deciding window's (what its value and interval rest on); the total is kept
+    worst.evidence["n_total"] = sum(v.n or 0 for _, v in verdicts)
     worst.message = (
-        worst.describe() + f"\n  window    worst of {len(verdicts)} windows ({log.window}): {label}"
+        worst.describe()
+        + f"\n  window    worst of {len(verdicts)} windows ({log.window}): {label} "
+        + f"(n {worst.n} of {worst.evidence['n_total']} in all windows)"
     )
     return worst
 

@@ -190,6 +190,12 @@ def test_the_worst_month_decides_and_every_month_is_kept(frame, parquet):
     assert [w["window"] for w in windows] == [f"2025-{m:02d}" for m in range(1, 13)]
     assert monthly.evidence["worst_window"] in {"2025-07", "2025-08", "2025-09"}
     assert "worst of 12 windows" in monthly.message
+    # n is the deciding month's rows, the whole log's kept beside it
+    worst_month = int(monthly.evidence["worst_window"][-2:])
+    assert monthly.n == (frame.ts.dt.month == worst_month).sum()
+    label = monthly.evidence["worst_window"]
+    assert f"{label} (n {monthly.n} of {len(frame)} in all windows)" in monthly.message
+    assert monthly.evidence["n_total"] == len(frame) == sum(w["n"] for w in windows)
     july = frame[frame.ts.dt.month == 7]
     expected = checks.fairness(
         Predictions(y_score=july.score.to_numpy()),
@@ -214,8 +220,15 @@ def test_small_windows_are_reported_never_silent(parquet):
     spec = dict(metric="demographic_parity_difference", max_disparity=0.9, sensitive="sex")
     with pytest.raises(GateError, match="fewer rows than min_group_size=30"):
         checks.fairness(None, log, **spec)
-    with pytest.raises(GateError, match="fewer rows than min_group_size"):
+    # performance takes no small_groups=: its error offers only what it takes
+    with pytest.raises(GateError, match="fewer rows than min_group_size") as thin:
         checks.performance(None, log, metric="accuracy", min=0.1)
+    assert "coarser window=" in str(thin.value) and "since=/until=" in str(thin.value)
+    assert "small_groups" not in str(thin.value)
+    with pytest.raises(GateError, match="fewer rows"):  # not honoured behind its back
+        checks.performance(None, log, metric="accuracy", min=0.1, small_groups="ignore")
+    with pytest.raises(GateError, match="small_groups='ignore'"):
+        checks.fairness(None, log, **spec)
     partial = scored_log(parquet, window="1mo", until="2025-06-04")  # June: three days
     with pytest.raises(GateError, match=r"1 window.*2025-06 has"):
         checks.fairness(None, partial, min_group_size=100, **spec)
@@ -385,3 +398,175 @@ def test_from_duckdb_table_and_query_equal_parquet(parquet, tmp_path):
     assert set(without_c.evidence["by_sensitive"]["race"]["groups"]) == {"a", "b"}
     with pytest.raises(GateError, match="does not exist"):
         PredictionLog.from_duckdb(str(tmp_path / "nothing.duckdb"), "decisions", **roles)
+
+
+# -- drift on point masses: a binary flag, a constant, a constant score ----------------------
+
+
+def point_mass_logs(tmp_path) -> tuple[PredictionLog, PredictionLog]:
+    """Reference: flag=1 in 5% of rows, c=0, score 0.5; current: flag=1 in 60%, c=5, 0.7."""
+    n = 1000
+    reference = pd.DataFrame(
+        {"flag": (np.arange(n) < 50).astype(int), "c": 0.0, "y": np.arange(n) % 2, "score": 0.5}
+    )
+    current = pd.DataFrame(
+        {"flag": (np.arange(n) < 600).astype(int), "c": 5.0, "y": np.arange(n) % 2, "score": 0.7}
+    )
+    logs = []
+    for name, part in (("reference", reference), ("current", current)):
+        path = tmp_path / f"{name}.parquet"
+        part.to_parquet(path)
+        logs.append(
+            PredictionLog.from_parquet(path, y_true="y", y_score="score", features=["flag", "c"])
+        )
+    return logs[0], logs[1]
+
+
+def test_drift_of_a_binary_feature_is_seen(tmp_path):
+    reference, current = point_mass_logs(tmp_path)
+    verdict = checks.drift(None, current, reference=reference, max_psi=0.2, features=["flag"])
+    flag = verdict.evidence["features"]["flag"]
+    assert verdict.status == "fail" and "flag" in verdict.evidence["drifted"]
+    # 0 and 1 are bins of their own: the histograms are the true ones
+    occupied = [(r, c) for r, c in zip(flag["reference"], flag["current"], strict=True) if r or c]
+    assert occupied == [(950, 400), (50, 600)]
+    r, c = np.array([950.0, 50.0]), np.array([400.0, 600.0])
+    p, q = r / r.sum(), c / c.sum()
+    assert flag["psi"] == pytest.approx(float(np.sum(rel_entr(q, p) + rel_entr(p, q))), abs=1e-12)
+    assert flag["psi"] > 1.5  # the reviewer's ≈1.8, not 0
+    assert flag["js_distance"] == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
+    stat, pvalue, *_ = chi2_contingency(np.stack([r, c]), correction=False)
+    assert (flag["chi2"], flag["p_value"]) == pytest.approx((stat, pvalue), rel=1e-9)
+    # an in-memory reference bins the same way
+    frame = pd.DataFrame({"flag": (np.arange(1000) < 50).astype(int), "y": 0})
+    dataset = Dataset.from_pandas(frame, target="y", features=["flag"])
+    same = checks.drift(None, current, reference=dataset, max_psi=0.2, features=["flag"])
+    assert same.evidence["features"]["flag"]["psi"] == pytest.approx(flag["psi"], abs=1e-12)
+
+
+def test_drift_of_a_constant_feature_and_a_constant_score_is_seen(tmp_path):
+    reference, current = point_mass_logs(tmp_path)
+    verdict = checks.drift(None, current, reference=reference, max_js=0.5, features=["c"])
+    assert set(verdict.evidence["drifted"]) == {"c", "<score>"}
+    for column in ("c", "<score>"):
+        feature = verdict.evidence["features"][column]
+        assert "= 0" in feature["bins"] or "= 0.5" in feature["bins"]
+        pairs = zip(feature["reference"], feature["current"], strict=True)
+        occupied = [(r, c) for r, c in pairs if r or c]
+        assert occupied == [(1000, 0), (0, 1000)]
+        assert feature["js_distance"] == pytest.approx(jensenshannon([1, 0], [0, 1], base=2))
+        stat, pvalue, *_ = chi2_contingency([[1000, 0], [0, 1000]], correction=False)
+        assert (feature["chi2"], feature["p_value"]) == pytest.approx((stat, pvalue), rel=1e-9)
+        assert feature["p_value"] < 1e-100
+    tested = checks.drift(None, current, reference=reference, alpha=0.01, features=["c"])
+    assert tested.status == "fail"
+    # the same log against itself: no drift
+    same = checks.drift(None, reference, reference=reference, max_psi=0.2)
+    assert same.status == "pass" and same.value == 0.0
+
+
+# -- time zones: windows and since=/until= are UTC, whatever the machine's zone ---------------
+
+TOKYO_SCRIPT = """
+import os, time, sys
+os.environ["TZ"] = "Asia/Tokyo"
+time.tzset()
+import duckdb, numpy as np, pandas as pd
+from pytest_modelguard import GateError, PredictionLog, checks
+
+path = sys.argv[1]
+n = 480  # 2025-01-31 16:00 to 23:59 UTC: still January in UTC, February in Tokyo
+ts = pd.Timestamp("2025-01-31 16:00", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min")
+pd.DataFrame({"ts": ts, "y": np.arange(n) % 2, "decision": np.arange(n) % 2}).to_parquet(path)
+roles = dict(y_true="y", y_pred="decision", time="ts")
+log = PredictionLog.from_parquet(path, window="1mo", **roles)
+verdict = checks.performance(None, log, metric="accuracy", min=0.5)
+print("window", verdict.evidence["worst_window"], verdict.n)
+january = PredictionLog.from_parquet(path, until="2025-02-01", **roles)
+print("until", checks.performance(None, january, metric="accuracy", min=0.5).n)
+try:
+    PredictionLog.from_parquet(path, since="2025-02-01", **roles).profile()
+except GateError as exc:
+    print("since", "no rows" in str(exc))
+# a user's own connection: UTC for the gate's queries, its own zone back afterwards
+con = duckdb.connect()
+con.execute(f"CREATE TEMP TABLE decisions AS SELECT * FROM read_parquet('{path}')")
+mine = PredictionLog.from_duckdb(con, "decisions", window="1mo", **roles)
+print("user", checks.performance(None, mine, metric="accuracy", min=0.5).evidence["worst_window"])
+print("zone", con.execute("SELECT current_setting('TimeZone')").fetchone()[0])
+"""
+
+
+def test_windows_and_time_ranges_are_utc_on_a_machine_in_tokyo(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", TOKYO_SCRIPT, str(tmp_path / "late-january.parquet")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:-1] == [
+        "window 2025-01 480",
+        "until 480",
+        "since True",
+        "user 2025-01",
+        "zone Asia/Tokyo",
+    ]
+
+
+# -- a y_score column that holds labels ------------------------------------------------------
+
+
+def test_a_score_column_of_labels_is_an_error_for_score_metrics(frame, tmp_path):
+    path = tmp_path / "labels-as-scores.parquet"
+    frame.assign(score=frame.decision.astype(float)).to_parquet(path)
+
+    def log() -> PredictionLog:
+        return PredictionLog.from_parquet(path, y_true="y", y_score="score", sensitive="sex")
+
+    for metric, bound in (("roc_auc", dict(min=0.6)), ("ece", dict(max=0.1))):
+        with pytest.raises(GateError, match=r"y_score column 'score' holds labels.*y_pred="):
+            checks.performance(None, log(), metric=metric, **bound)
+    # found by the confusion query too (no scan of its own), then refused for log loss
+    labels = log()
+    accuracy = checks.performance(None, labels, metric="accuracy", min=0.4)
+    assert accuracy.value == pytest.approx(float((frame.decision == frame.y).mean()), abs=1e-12)
+    with pytest.raises(GateError, match="holds labels"):
+        checks.performance(None, labels, metric="log_loss", max=0.7, confidence=0.95)
+    # real scores that happen to include 0 and 1 are scores
+    mixed = frame.assign(score=np.where(frame.index < 10, frame.decision, frame.score))
+    mixed.to_parquet(path)
+    assert checks.performance(None, log(), metric="roc_auc", min=0.5).status == "pass"
+
+
+# -- drift thresholds that cannot fail ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bound", "message"),
+    [
+        (dict(max_js=1.0), r"max_js=1.0 cannot fail: the Jensen-Shannon distance"),
+        (dict(max_js=1.5), r"max_js=1.5: the Jensen-Shannon distance .* lies in \[0, 1\]"),
+        (dict(max_psi=20.0), r"max_psi=20.0: the PSI .* lies in \[0, 18.4188\]"),
+        (dict(max_psi=0.0), "positive bound"),
+        (dict(max_psi=-0.1), "lies in"),
+        (dict(max_psi=float("nan")), "finite number"),
+        (dict(alpha=0.0), "alpha=0.0 cannot fail"),
+        (dict(alpha=1.0), "could never pass"),
+        (dict(alpha=5.0), r"a p-value lies in \[0, 1\]; a percentage\? write alpha=0.05"),
+    ],
+)
+def test_drift_thresholds_outside_the_statistic_range_are_errors(tmp_path, bound, message):
+    reference, current = point_mass_logs(tmp_path)
+    with pytest.raises(GateError, match=message):
+        checks.drift(None, current, reference=reference, **bound)
+
+
+def test_the_largest_psi_is_reached_by_disjoint_bins():
+    from pytest_modelguard.checks.drift import PSI_MAX
+
+    assert psi(np.array([100.0, 0.0]), np.array([0.0, 100.0])) == pytest.approx(PSI_MAX)
+    assert psi(np.array([50.0, 50.0, 0.0]), np.array([0.0, 0.0, 100.0])) < PSI_MAX

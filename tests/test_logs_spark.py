@@ -123,3 +123,23 @@ def test_spark_without_java_is_an_error_saying_how_to_install_it(tmp_path):
     )
     assert "GATE Spark could not start" in done.stdout, done.stdout + done.stderr
     assert "apt-get install -y default-jre-headless" in done.stdout
+
+
+def test_spark_windows_and_time_ranges_are_utc_in_a_tokyo_session(spark):
+    import datetime as dt
+
+    key = "spark.sql.session.timeZone"
+    start = dt.datetime(2025, 1, 31, 16, tzinfo=dt.UTC)  # February already in Tokyo
+    rows = [(start + dt.timedelta(minutes=i), i % 2, i % 2) for i in range(480)]
+    spark.conf.set(key, "Asia/Tokyo")
+    try:
+        frame = spark.createDataFrame(rows, "ts timestamp, y int, decision int")
+        roles = dict(y_true="y", y_pred="decision", time="ts")
+        log = PredictionLog.from_spark(frame, window="1mo", **roles)
+        verdict = checks.performance(None, log, metric="accuracy", min=0.5)
+        assert verdict.evidence["worst_window"] == "2025-01"
+        january = PredictionLog.from_spark(frame, until="2025-02-01", **roles)
+        assert checks.performance(None, january, metric="accuracy", min=0.5).n == 480
+        assert spark.conf.get(key) == "Asia/Tokyo"  # the session's own zone, restored
+    finally:
+        spark.conf.set(key, "UTC")

@@ -11,18 +11,27 @@ features; the evidence keeps both histograms for the report.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import numpy as np
 
-from pytest_modelguard.checks._gate import one_threshold
+from pytest_modelguard.checks._gate import UNIT, check_threshold, one_threshold
 from pytest_modelguard.groups import MISSING, _order
 from pytest_modelguard.logs import per_window
 from pytest_modelguard.verdict import GateError, Verdict
 
 CORRECTIONS = ("holm", "bh")
 PSI_FLOOR = 1e-4  # a bin's share floor in the PSI, so an empty bin is large, not infinite
+#: the largest PSI the floor allows (all mass moved to bins that were empty): about 18.4
+PSI_MAX = 2 * (1 - PSI_FLOOR) * math.log(1 / PSI_FLOOR)
+#: what each threshold bounds, and the range it takes (a bound outside it cannot fail)
+RANGES = {
+    "max_psi": ("the PSI (bin shares floored at 1e-4)", (0.0, PSI_MAX)),
+    "max_js": ("the Jensen-Shannon distance (base 2)", UNIT),
+    "alpha": ("a p-value", UNIT),
+}
 SCORE = "<score>"  # the model's score, compared like a feature
 
 
@@ -53,8 +62,12 @@ def drift(
     name, threshold = one_threshold("drift", {"max_psi": max_psi, "max_js": max_js, "alpha": alpha})
     if correction not in CORRECTIONS:
         raise GateError(f"correction={correction!r}: use one of {', '.join(CORRECTIONS)}")
-    if name == "alpha" and not 0.0 < threshold < 1.0:
-        raise GateError(f"alpha={threshold!r}: use a level strictly between 0 and 1")
+    what, within = RANGES[name]
+    # the shared rule: out of range, or a bound the statistic can never cross, is an error
+    operator = ">=" if name == "alpha" else "<="
+    threshold = check_threshold(name, threshold, operator=operator, within=within, what=what)
+    if name == "alpha" and threshold >= 1.0:
+        raise GateError(f"alpha={threshold!r} could never pass: use a level strictly below 1")
     if name != "alpha" and threshold <= 0.0:
         raise GateError(f"{name}={threshold!r}: use a positive bound (0 could never pass)")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
@@ -198,17 +211,45 @@ def adjust(p_values: list[float], correction: str) -> np.ndarray:
     return result
 
 
-def _edges(quantiles: list[float]) -> list[float]:
-    """Inner quantiles of the reference as bin edges (ties merged: a point mass is one bin)."""
-    return [float(e) for e in np.unique(np.asarray(quantiles, dtype=float))]
+def _edges(quantiles: list[float]) -> list[tuple[str, float]]:
+    """Bin cuts from the reference's inner quantiles: ``(op, value)``, a row's bin being
+    the first cut it satisfies (``x < value`` or ``x <= value``), else the last bin.
+
+    A quantile that repeats marks a point mass (a binary flag, a constant, a popular
+    value): it becomes a bin of its own, ``x == value``, cut by ``< value`` then
+    ``<= value``. Merging it with its neighbours would let a shift of a 0/1 feature,
+    or of a constant, land in one shared bin and read as no drift at all.
+    """
+    values, counts = np.unique(np.asarray(quantiles, dtype=float), return_counts=True)
+    cuts: list[tuple[str, float]] = []
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        cuts.append(("<", float(value)))
+        if count > 1:
+            cuts.append(("<=", float(value)))
+    return cuts
 
 
-def _bin_labels(edges: list[float] | None, keys: list[Any]) -> list[tuple[Any, str]]:
+def bin_index(x: np.ndarray, cuts: list[tuple[str, float]]) -> np.ndarray:
+    """The bin of each value under ``cuts`` (see :func:`_edges`), as the engines' CASE."""
+    index = np.full(len(x), len(cuts), dtype=int)
+    for i, (op, value) in reversed(list(enumerate(cuts))):
+        index[(x < value) if op == "<" else (x <= value)] = i
+    return index
+
+
+def _bin_labels(edges: list[tuple[str, float]] | None, keys: list[Any]) -> list[tuple[Any, str]]:
     if edges is None:
         present = sorted(set(keys) - {MISSING}, key=_order)
         return [(k, str(k)) for k in present] + ([(MISSING, MISSING)] if MISSING in keys else [])
-    bounds = ["-inf", *(f"{e:.4g}" for e in edges), "inf"]
-    labels = [(i, f"[{bounds[i]}, {bounds[i + 1]})") for i in range(len(edges) + 1)]
+    labels = []
+    lower = "(-inf"
+    for i, (op, value) in enumerate(edges):
+        if op == "<=" and lower == f"[{value:.4g}":
+            labels.append((i, f"= {value:.4g}"))
+        else:
+            labels.append((i, f"{lower}, {value:.4g}{')' if op == '<' else ']'}"))
+        lower = f"[{value:.4g}" if op == "<" else f"({value:.4g}"
+    labels.append((len(edges), f"{lower}, inf)"))
     if -1 in keys:
         labels.append((-1, MISSING))
     return labels
@@ -237,7 +278,9 @@ class _Log:
         levels = [i / bins for i in range(1, bins)]
         return self.log.quantiles(self._column(column), levels)
 
-    def histogram(self, column: str, edges: list[float] | None, windowed: bool = True) -> dict:
+    def histogram(
+        self, column: str, edges: list[tuple[str, float]] | None, windowed: bool = True
+    ) -> dict:
         return self.log.histogram(self._column(column), edges=edges, windowed=windowed)
 
 
@@ -271,12 +314,14 @@ class _Frame:
             raise GateError(f"column {column!r} of {self.name!r} has no values")
         return np.quantile(values, [i / bins for i in range(1, bins)]).tolist()
 
-    def histogram(self, column: str, edges: list[float] | None, windowed: bool = True) -> dict:
+    def histogram(
+        self, column: str, edges: list[tuple[str, float]] | None, windowed: bool = True
+    ) -> dict:
         values = self.frame[column]
         if edges is not None:
             x = values.astype(float)
             missing = np.isnan(x)
-            index = np.searchsorted(np.asarray(edges), x[~missing], side="right")
+            index = bin_index(x[~missing], edges)
             counts = {
                 int(b): int(n) for b, n in zip(*np.unique(index, return_counts=True), strict=True)
             }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +41,7 @@ class DuckDBEngine(Engine):
         for file in files:
             _check_parquet_file(file)
         if connection is None:
-            connection = duckdb.connect()
-            connection.execute("SET enable_progress_bar = false")  # no bar in pytest's output
+            connection = _connect(duckdb)
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         relation = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
         engine = cls(connection, relation, label=str(path_or_glob))
@@ -55,7 +56,7 @@ class DuckDBEngine(Engine):
         if isinstance(connection_or_path, str | os.PathLike):
             if not Path(connection_or_path).exists():
                 raise GateError(f"DuckDB database {str(connection_or_path)!r} does not exist")
-            connection = duckdb.connect(str(connection_or_path), read_only=True)
+            connection = _connect(duckdb, str(connection_or_path), read_only=True)
         text = sql_or_table.strip()
         relation = f"({text})" if " " in text else text
         return cls(connection, relation, label=text)
@@ -67,15 +68,17 @@ class DuckDBEngine(Engine):
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         duckdb = _duckdb()
         try:
-            return self.connection.execute(sql).fetchall()
+            with _in_utc(self.connection):
+                return self.connection.execute(sql).fetchall()
         except duckdb.Error as exc:
             raise GateError(f"DuckDB could not read {self.label!r}: {_first_line(exc)}") from None
 
     def columns(self) -> dict[str, str]:
         duckdb = _duckdb()
         try:
-            described = self.connection.execute(f"DESCRIBE SELECT * FROM {self.relation}")
-            return {row[0]: str(row[1]).upper() for row in described.fetchall()}
+            with _in_utc(self.connection):
+                described = self.connection.execute(f"DESCRIBE SELECT * FROM {self.relation}")
+                return {row[0]: str(row[1]).upper() for row in described.fetchall()}
         except duckdb.Error as exc:
             raise GateError(f"DuckDB could not read {self.label!r}: {_first_line(exc)}") from None
 
@@ -87,6 +90,34 @@ class DuckDBEngine(Engine):
 
     def describe(self) -> str:
         return f"duckdb {self.label}"
+
+
+def _connect(duckdb: Any, *args: Any, **kwargs: Any) -> Any:
+    """A connection of the plugin's own: UTC (so ``since=``, ``until=`` and month windows
+    do not follow the machine's time zone) and no progress bar in pytest's output."""
+    connection = duckdb.connect(*args, **kwargs)
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")
+    return connection
+
+
+@contextlib.contextmanager
+def _in_utc(connection: Any) -> Iterator[None]:
+    """Run a query in UTC on any connection, restoring a user's own TimeZone after it.
+
+    DuckDB reads TIMESTAMP literals against a TIMESTAMPTZ column, and takes year() and
+    month() of one, in the connection's TimeZone (by default the machine's). A cursor
+    would not see a user's temporary tables or registered frames, so the setting is
+    switched on the user's connection for the query and switched back."""
+    before = connection.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    if before == "UTC":
+        yield
+        return
+    connection.execute("SET TimeZone = 'UTC'")
+    try:
+        yield
+    finally:
+        connection.execute("SET TimeZone = '" + before.replace("'", "''") + "'")
 
 
 def _parquet_files(path_or_glob: Any) -> list[str]:

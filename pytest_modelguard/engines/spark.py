@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from pytest_modelguard.engines import Engine
@@ -66,7 +68,8 @@ class SparkEngine(Engine):
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         try:
-            return [tuple(row) for row in self.session.sql(sql).collect()]
+            with _in_utc(self.session):
+                return [tuple(row) for row in self.session.sql(sql).collect()]
         except Exception as exc:  # AnalysisException and friends
             raise GateError(
                 f"Spark could not run the query on {self.label!r}: {_first_line(exc)}"
@@ -83,6 +86,24 @@ class SparkEngine(Engine):
 
     def describe(self) -> str:
         return f"spark {self.label}"
+
+
+@contextlib.contextmanager
+def _in_utc(session: Any) -> Iterator[None]:
+    """Run a query with ``spark.sql.session.timeZone=UTC``, restoring the session's own.
+
+    Spark reads TIMESTAMP literals (``since=``/``until=``) and takes month() in the
+    session time zone (by default the JVM's, i.e. the machine's)."""
+    key = "spark.sql.session.timeZone"
+    before = session.conf.get(key)
+    if before == "UTC":
+        yield
+        return
+    session.conf.set(key, "UTC")
+    try:
+        yield
+    finally:
+        session.conf.set(key, before)
 
 
 def _first_line(exc: BaseException) -> str:
