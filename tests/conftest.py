@@ -70,6 +70,44 @@ def holdout_path(tabular: dict[str, np.ndarray], tmp_path_factory: pytest.TempPa
     return path
 
 
+#: a pytester project's conftest: ``model``, a LogisticRegression trained on the holdout's
+#: first 300 rows, and ``dataset``, the rest (``DATA`` and ``Dataset`` stay in scope for
+#: the fixtures a test module adds after it)
+HOLDOUT_SUBJECTS = """
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from pytest_modelguard import Dataset
+
+DATA = np.load({holdout!r})
+
+@pytest.fixture(scope="session")
+def model():
+    return LogisticRegression().fit(DATA["x"][:300], DATA["y"][:300])
+
+@pytest.fixture(scope="session")
+def dataset():
+    return Dataset.from_arrays(DATA["x"][300:], DATA["y"][300:]{sensitive})
+"""
+
+
+@pytest.fixture
+def holdout_project(pytester: pytest.Pytester, holdout_path: Path):
+    """Writes the conftest of a pytester project that gates a model on the holdout.
+
+    ``holdout_project(groups=True)`` gives the dataset the holdout's ``group`` column as
+    its sensitive feature; ``extra=`` is more conftest text (more fixtures) after it.
+    """
+
+    def make(*, groups: bool = False, extra: str = "") -> pytest.Pytester:
+        sensitive = ', sensitive={"group": DATA["group"][300:]}' if groups else ""
+        subjects = HOLDOUT_SUBJECTS.format(holdout=str(holdout_path), sensitive=sensitive)
+        pytester.makeconftest(subjects + extra)
+        return pytester
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def digits() -> dict[str, np.ndarray]:
     from sklearn.datasets import load_digits

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from pytest_modelguard.reporting import baseline
-from pytest_modelguard.reporting.baseline import BaselineError
+from pytest_modelguard.gating import baseline
+from pytest_modelguard.gating.baseline import BaselineError
 from pytest_modelguard.reporting.record import SCHEMA_VERSION, SessionRecord
 from pytest_modelguard.verdict import Verdict
 

@@ -38,9 +38,9 @@ def test_jitter(): ...
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, holdout_path, keras_binary_path) -> pytest.Pytester:
-    pytester.makeconftest(
-        CONFTEST.format(holdout=str(holdout_path), keras_path=str(keras_binary_path))
+def project(holdout_project, keras_binary_path) -> pytest.Pytester:
+    pytester = holdout_project(
+        groups=True, extra=CONFTEST.format(keras_path=str(keras_binary_path))
     )
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     weights = pytester.path / "weights.bin"

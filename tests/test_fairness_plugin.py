@@ -7,25 +7,6 @@ import xml.etree.ElementTree as ET
 import pytest
 import sklearn.linear_model  # noqa: F401  (loaded once here: in-process pytester runs reuse it)
 
-CONFTEST = """
-import numpy as np
-import pytest
-from sklearn.linear_model import LogisticRegression
-from pytest_modelguard import Dataset
-
-DATA = np.load({holdout!r})
-
-@pytest.fixture(scope="session")
-def model():
-    return LogisticRegression().fit(DATA["x"][:300], DATA["y"][:300])
-
-@pytest.fixture(scope="session")
-def dataset():
-    return Dataset.from_arrays(
-        DATA["x"][300:], DATA["y"][300:], sensitive={{"group": DATA["group"][300:]}}
-    )
-"""
-
 TESTS = """
 from pytest_modelguard import fairness
 
@@ -46,8 +27,8 @@ def test_imperative(modelguard, model, dataset):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, holdout_path) -> pytest.Pytester:
-    pytester.makeconftest(CONFTEST.format(holdout=str(holdout_path)))
+def project(holdout_project) -> pytest.Pytester:
+    pytester = holdout_project(groups=True)
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     pytester.makepyfile(test_gates=TESTS)
     return pytester
@@ -95,8 +76,8 @@ def test_fairness_properties_in_xunit2_and_the_marker_selection(project):
     )
 
 
-def test_a_wrong_fairness_keyword_is_an_error_naming_it(pytester: pytest.Pytester, holdout_path):
-    pytester.makeconftest(CONFTEST.format(holdout=str(holdout_path)))
+def test_a_wrong_fairness_keyword_is_an_error_naming_it(holdout_project):
+    pytester = holdout_project(groups=True)
     pytester.makepyfile(
         """
         from pytest_modelguard import fairness

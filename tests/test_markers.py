@@ -57,22 +57,6 @@ def test_an_error_verdict_is_named_by_the_metric_the_gate_would_report(
 
 # -- the plugin's marks coexist with a suite's own ------------------------------------------
 
-SUBJECTS = """
-import numpy as np
-import pytest
-from sklearn.linear_model import LogisticRegression
-from pytest_modelguard import Dataset
-
-DATA = np.load({holdout!r})
-
-@pytest.fixture(scope="session")
-def model():
-    return LogisticRegression().fit(DATA["x"][:300], DATA["y"][:300])
-
-@pytest.fixture(scope="session")
-def dataset():
-    return Dataset.from_arrays(DATA["x"][300:], DATA["y"][300:])
-"""
 #: a suite that already has markers named like the requirements
 SUITE_MARKERS = (
     "performance security privacy fairness robust explainability transparency compliance"
@@ -80,8 +64,8 @@ SUITE_MARKERS = (
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, holdout_path) -> pytest.Pytester:
-    pytester.makeconftest(SUBJECTS.format(holdout=str(holdout_path)))
+def suite(holdout_project) -> pytest.Pytester:
+    pytester = holdout_project()
     markers_ini = "\n".join(f"    {name}: the suite's own" for name in SUITE_MARKERS.split())
     pytester.makeini(
         f"[pytest]\naddopts = -p no:cacheprovider --strict-markers\nmarkers =\n{markers_ini}\n"

@@ -10,22 +10,8 @@ import pytest
 
 from tests.conftest import SCHEMAS
 
+#: fixtures after the shared model and dataset (tests/conftest.py: holdout_project)
 CONFTEST = """
-import numpy as np
-import pytest
-from sklearn.linear_model import LogisticRegression
-from pytest_modelguard import Dataset
-
-DATA = np.load({holdout!r})
-
-@pytest.fixture(scope="session")
-def model():
-    return LogisticRegression().fit(DATA["x"][:300], DATA["y"][:300])
-
-@pytest.fixture(scope="session")
-def dataset():
-    return Dataset.from_arrays(DATA["x"][300:], DATA["y"][300:], sensitive={{"group": DATA["group"][300:]}})
-
 @pytest.fixture(scope="session")
 def keras_model():
     import keras
@@ -38,9 +24,9 @@ def all_rows():
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, holdout_path, keras_binary_path) -> pytest.Pytester:
-    pytester.makeconftest(
-        CONFTEST.format(holdout=str(holdout_path), keras_path=str(keras_binary_path))
+def project(holdout_project, keras_binary_path) -> pytest.Pytester:
+    pytester = holdout_project(
+        groups=True, extra=CONFTEST.format(keras_path=str(keras_binary_path))
     )
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     return pytester

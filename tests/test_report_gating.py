@@ -12,8 +12,9 @@ from datetime import date
 import pytest
 
 from pytest_modelguard.checks.compliance import compliance
-from pytest_modelguard.reporting import html, svg, waivers
-from pytest_modelguard.reporting.baseline import Baseline, BaselineGate
+from pytest_modelguard.gating import waivers
+from pytest_modelguard.gating.baseline import Baseline, BaselineGate
+from pytest_modelguard.reporting import html, svg
 from pytest_modelguard.reporting.record import SessionRecord
 from pytest_modelguard.reporting.signoff import SCHEMA, plain, write_report
 from pytest_modelguard.verdict import Verdict

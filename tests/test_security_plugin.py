@@ -9,22 +9,8 @@ import pickle
 import pytest
 import sklearn.linear_model  # noqa: F401  (loaded once here: in-process pytester runs reuse it)
 
+#: fixtures after the shared model and dataset (tests/conftest.py: holdout_project)
 CONFTEST = """
-import numpy as np
-import pytest
-from sklearn.linear_model import LogisticRegression
-from pytest_modelguard import Dataset
-
-DATA = np.load({holdout!r})
-
-@pytest.fixture(scope="session")
-def model():
-    return LogisticRegression().fit(DATA["x"][:300], DATA["y"][:300])
-
-@pytest.fixture(scope="session")
-def dataset():
-    return Dataset.from_arrays(DATA["x"][300:], DATA["y"][300:])
-
 @pytest.fixture
 def hostile_pickle():
     return {hostile!r}
@@ -57,14 +43,14 @@ def test_imperative(modelguard):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, holdout_path, tmp_path) -> pytest.Pytester:
+def project(holdout_project, tmp_path) -> pytest.Pytester:
     hostile = tmp_path / "model.pkl"
     created = tmp_path / "created.txt"
     hostile.write_bytes(pickle.dumps(_Hostile(str(created))))
+    pytester = holdout_project(extra=CONFTEST.format(hostile=str(hostile)))
     content = b"weights reviewed on release day"
     digest = hashlib.sha256(content).hexdigest()
     (pytester.path / "weights.bin").write_bytes(content)
-    pytester.makeconftest(CONFTEST.format(holdout=str(holdout_path), hostile=str(hostile)))
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     pytester.makepyfile(test_gates=TESTS.format(digest=digest, digest_upper=digest.upper()))
     pytester.created = created  # type: ignore[attr-defined]

@@ -397,22 +397,6 @@ def test_bad_arguments_say_what_to_change(tmp_path, spec, message):
 
 # -- through pytest -------------------------------------------------------------------------
 
-CONFTEST = """
-import numpy as np
-import pytest
-from sklearn.linear_model import LogisticRegression
-from pytest_modelguard import Dataset
-
-DATA = np.load({holdout!r})
-
-@pytest.fixture(scope="session")
-def model():
-    return LogisticRegression().fit(DATA["x"][:300], DATA["y"][:300])
-
-@pytest.fixture(scope="session")
-def dataset():
-    return Dataset.from_arrays(DATA["x"][300:], DATA["y"][300:])
-"""
 
 TESTS = """
 from pytest_modelguard import transparency
@@ -434,14 +418,14 @@ def test_missing_card(): ...
 """
 
 
-def test_transparency_gates_through_pytest(pytester, holdout_path, monkeypatch):
+def test_transparency_gates_through_pytest(holdout_project, holdout_path, monkeypatch):
+    pytester = holdout_project()
     data = np.load(holdout_path)
     model = LogisticRegression().fit(data["x"][:300], data["y"][:300])
     accuracy = float(np.mean(model.predict(data["x"][300:]) == data["y"][300:]))
     docs = pytester.mkdir("docs")
     write_card(docs, complete_fields(accuracy=round(accuracy - 0.004, 3)))
     write_card(docs, complete_fields(accuracy=accuracy + 0.05), name="OVERSTATED")
-    pytester.makeconftest(CONFTEST.format(holdout=str(holdout_path)))
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     tests = pytester.mkdir("tests")
     (tests / "test_card.py").write_text(TESTS)

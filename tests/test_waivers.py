@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_modelguard.reporting import waivers
-from pytest_modelguard.reporting.waivers import Waiver, WaiverError
+from pytest_modelguard.gating import waivers
+from pytest_modelguard.gating.waivers import Waiver, WaiverError
 from pytest_modelguard.verdict import Verdict
 
 TODAY = date(2026, 6, 1)

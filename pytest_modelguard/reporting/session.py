@@ -65,7 +65,7 @@ class VerdictCollector:
     def _check_waivers_and_baseline(self) -> None:
         state = self.config.stash[fixtures.gating_key]
         if state.waivers:
-            from pytest_modelguard.reporting import waivers
+            from pytest_modelguard.gating import waivers
 
             self.problems += waivers.problems(
                 state.waivers, self.verdicts, collected=self.collected, today=state.today
@@ -89,7 +89,7 @@ class VerdictCollector:
             environment=environment(self.config.rootpath),
         )
         if save is not None:
-            from pytest_modelguard.reporting import baseline
+            from pytest_modelguard.gating import baseline
 
             try:
                 baseline.save(save, record.to_json())

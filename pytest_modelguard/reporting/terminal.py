@@ -19,7 +19,7 @@ def write_summary(
 ) -> None:
     if not verdicts:
         return
-    from pytest_modelguard.reporting.baseline import delta_text
+    from pytest_modelguard.gating.baseline import delta_text
 
     terminalreporter.section("modelguard")
     for nodeid, verdict in sorted(verdicts, key=lambda pair: pair[0]):

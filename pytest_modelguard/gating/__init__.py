@@ -23,9 +23,9 @@ WAIVERS_INI = "modelguard_waivers"
 @dataclass
 class Gating:
     today: date
-    baseline: Any = None  # reporting.baseline.Baseline
+    baseline: Any = None  # gating.baseline.Baseline
     tolerance: float | None = None  # the ini's; a marker's max_regression= wins
-    waivers: list[Any] = field(default_factory=list)  # reporting.waivers.Waiver
+    waivers: list[Any] = field(default_factory=list)  # gating.waivers.Waiver
 
     def apply(
         self, nodeid: str, verdict: Verdict, max_regression: float | None, previous: list[Verdict]
@@ -34,7 +34,7 @@ class Gating:
             tolerance = max_regression if max_regression is not None else self.tolerance
             self.baseline.apply(nodeid, verdict, tolerance, previous=previous)
         if self.waivers:
-            from pytest_modelguard.reporting import waivers
+            from pytest_modelguard.gating import waivers
 
             waivers.apply(self.waivers, nodeid, verdict, today=self.today)
 
@@ -47,7 +47,7 @@ def load(config: pytest.Config, today: date) -> Gating:
     waiver_file = config.getini(WAIVERS_INI)
     if not (path or tolerance or waiver_file):
         return gating
-    from pytest_modelguard.reporting import baseline, waivers
+    from pytest_modelguard.gating import baseline, waivers
 
     try:
         if path:
