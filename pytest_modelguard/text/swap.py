@@ -2,7 +2,7 @@
 
 Each text that mentions a group (a name, a gendered word, a religion ...) is rewritten
 into every other chosen group, and all variants of all texts are scored in one batched
-pass. The gate bounds the mean score gap of the worst pair of groups (with a bootstrap
+pass. The gate bounds the mean absolute score gap of the worst pair of groups (with a bootstrap
 interval over texts); the flip rate (texts whose decision changes with the group alone)
 is reported beside it. On a failure Hypothesis searches texts and subsets of their
 identity terms and shrinks to a minimal counterexample: the shortest text, fewest swaps.
@@ -134,7 +134,9 @@ def identity_swap(
     pairs = list(itertools.combinations(range(len(names)), 2))
     labels = [f"{names[a]} vs {names[b]}" for a, b in pairs]
     differences = np.stack([scores[:, b] - scores[:, a] for a, b in pairs], axis=1)
-    gaps = np.abs(differences.mean(axis=0))
+    # the mean absolute gap (Garg et al.'s counterfactual token fairness gap): a signed mean
+    # lets a name scored up and another scored down cancel to 0
+    gaps = np.abs(differences).mean(axis=0)
     flipped = (decisions != decisions[:, :1]).any(axis=1)
     evidence["mean_score"] = {g: float(scores[:, h].mean()) for h, g in enumerate(names)}
     evidence["flip_rate"] = float(flipped.mean())
@@ -152,7 +154,7 @@ def identity_swap(
     if confidence is not None:
 
         def statistic(weights: np.ndarray) -> np.ndarray:
-            return np.abs(weights @ differences / weights.sum(axis=1, keepdims=True))
+            return weights @ np.abs(differences) / weights.sum(axis=1, keepdims=True)
 
         low, high = interval(
             np.ones(len(rows)),
@@ -173,7 +175,7 @@ def identity_swap(
         operator="<=",
         threshold=threshold,
         n=len(rows),
-        formula="max over group pairs |mean_texts (score(text as b) - score(text as a))|",
+        formula="max over group pairs mean_texts |score(text as b) - score(text as a)|",
         evidence=evidence,
         labels=labels,
         confidence=confidence,

@@ -69,6 +69,22 @@ def test_all_swaps_are_scored_in_one_batched_call(name_texts):
     assert len(calls) > 1  # the search scores its own examples after the batched pass
 
 
+def test_names_biased_in_opposite_directions_do_not_cancel():
+    """One name scored up, another down: the signed mean gap is 0, the gate must still fail
+    (found in review)."""
+    texts = [f"{name} applied for the loan." for name in ("Emily", "Greg") for _ in range(20)]
+
+    def model(batch):
+        return np.array([0.9 if "Lakisha" in t else 0.1 if "Kareem" in t else 0.5 for t in batch])
+
+    found, _ = resolve_groups(NAMES)
+    assert {"lakisha", "kareem"} <= set(found[1].terms)  # Emily -> Lakisha, Greg -> Kareem
+    verdict = swap_gate(model, Dataset.from_texts(texts, [0] * len(texts)), examples=5)
+    pair = next(iter(verdict.evidence["pairs"].values()))
+    assert abs(pair["signed_gap"]) < 1e-9 and verdict.value == pytest.approx(0.4)
+    assert verdict.status == "fail"
+
+
 def test_texts_without_any_group_term_are_an_error(fair_text_model):
     data = Dataset.from_texts(["the food was fine", "a lovely day"], [1, 1])
     with pytest.raises(GateError, match="nothing was swapped"):
