@@ -55,6 +55,17 @@ def test_a_data_independent_model_never_refutes_a_claim(split, fixed, seed):
     assert verdict.status == "pass", verdict.message
 
 
+def test_a_trainer_that_returns_the_model_under_test_is_an_error(split, fixed):
+    """The deployed model handed back by the trainer never saw the canaries: the audit would
+    pass any claim (found in review)."""
+    members, holdout = split
+    spec = dict(members=members, claimed_epsilon=0.5, delta=1e-5, canaries=400)
+    with pytest.raises(GateError, match="ignores the subset it is given"):
+        privacy(fixed, holdout, trainer=lambda subset: fixed, **spec)
+    refit = privacy(fixed, holdout, trainer=memorise, **spec)  # a real training run
+    assert refit.status == "fail"
+
+
 def test_too_few_canaries_say_how_many_are_needed(split):
     members, holdout = split
     needed = canaries_needed(3.0, 1e-5, 0.05)

@@ -188,6 +188,15 @@ def test_pii_in_generated_outputs_fails_without_showing_it() -> None:
     assert clean.status == "pass"
 
 
+def test_a_generator_that_says_nothing_is_an_error_not_a_clean_pii_scan() -> None:
+    """Empty answers contain no PII by construction (found in review)."""
+    with pytest.raises(GateError, match="empty text: a PII scan of nothing"):
+        checks.privacy(
+            Generator(lambda prompts, **_: ["" for _ in prompts]), None, pii="forbid",
+            on="outputs", prompts=["hi", "who are you?"],
+        )  # fmt: skip
+
+
 def test_prompts_can_come_from_a_dataset_text_column() -> None:
     from pytest_modelguard import Dataset
 

@@ -113,6 +113,7 @@ def dp_audit_gate(
 
     audited = _train(trainer, training, trainer_seed(seed, 0))
     output = adapt(audited).outputs(canary_set)
+    _require_a_new_training(model, audited, output, canary_set)
     scores = confidence_score(output, canary_set.target)
     order = np.argsort(-scores, kind="stable")
     top, bottom = order[: guesses // 2], order[m - guesses // 2 :]
@@ -171,6 +172,25 @@ def _positive(name: str, value: Any) -> float:
 def guesses_for(m: int) -> int:
     """How many canaries the auditor guesses on (half in, half out), fixed before looking."""
     return max(2 * MIN_GUESSES, 2 * int(m * GUESS_FRACTION / 2))
+
+
+def _require_a_new_training(model: Any, audited: Any, output: Any, canaries: Dataset) -> None:
+    """A trainer that hands back the deployed model (or one scoring exactly like it) never
+    saw the canaries: the audit would find nothing and pass, whatever the claim."""
+    if model is None:
+        return
+    from pytest_modelguard.adapters import adapt
+
+    same = audited is model or np.array_equal(
+        np.asarray(adapt(model).outputs(canaries).array), np.asarray(output.array)
+    )
+    if same:
+        raise GateError(
+            "the trainer returned a model that scores the canaries exactly like the model "
+            "under test: it ignores the subset it is given (e.g. returns a fitted model "
+            "from a closure), so the canaries never reached training; make trainer(subset) "
+            "train a new model on subset"
+        )
 
 
 def _wrong_labels(labels: np.ndarray, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

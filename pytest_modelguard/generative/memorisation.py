@@ -61,6 +61,12 @@ def pii_outputs_gate(
     prompts = prompt_list(prompts)
     note = reproducibility(generator, profile)
     outputs = generator.generate(prompts)
+    if not any(output.strip() for output in outputs):  # nothing said: nothing was measured
+        raise GateError(
+            f"the generator answered all {len(prompts)} prompts with empty text: a PII scan of "
+            "nothing passes by construction; check the generator (max_tokens, stop words, "
+            "chat template) before gating what it says"
+        )
     counts: Counter[str] = Counter()
     examples = []
     for finding in detectors.scan(outputs):
