@@ -22,7 +22,16 @@ from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.verdict import GateError, Verdict
 
 METHODS = ("integrated_gradients", "occlusion")
-WORD = re.compile(r"[\w']+")
+WORD = re.compile(r"[\w'’]+")
+#: a clitic on a word ("Lakisha's", "he's", "they’re") leaves the word it is attached to
+CLITIC = re.compile(r"['’](s|re|ve|ll|d|m)$")
+
+
+def base_word(token: str) -> str:
+    """The token without a trailing clitic, lower case: what a lexicon term is matched to."""
+    return CLITIC.sub("", token.lower())
+
+
 SHOWN_TEXTS = 8
 
 
@@ -95,7 +104,7 @@ def token_gate(
         )
     ranks = 1 + (importance[None, :] > importance[:, None]).sum(axis=1)
     order = np.argsort(-importance, kind="stable")
-    found = [j for j, w in enumerate(vocabulary) if w in protected]
+    found = [j for j, w in enumerate(vocabulary) if base_word(w) in protected]
     evidence: dict[str, Any] = {
         "model": adapter.name,
         "dataset": dataset.name,
@@ -110,7 +119,7 @@ def token_gate(
                 "importance": float(importance[j]),
                 "rank": int(ranks[j]),
                 "count": len(types[vocabulary[j]]),
-                "protected": vocabulary[j] in protected,
+                "protected": base_word(vocabulary[j]) in protected,
             }
             for j in order[:20]
         ],

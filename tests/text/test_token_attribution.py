@@ -30,6 +30,22 @@ def test_occlusion_ranks_the_deciding_name_first(name_texts):
     assert len(shown["tokens"]) == len(shown["attributions"]) > 0
 
 
+@pytest.mark.parametrize("clitic", ["'s", "’s"])
+def test_a_name_with_a_clitic_is_still_protected(clitic):
+    """ "Lakisha's" is the name Lakisha: it used to escape the protected tokens (review)."""
+    texts = [f"{name}{clitic} application was reviewed today." for name in ("Lakisha", "Emily")]
+    data = Dataset.from_texts(texts * 10, [0, 1] * 10)
+
+    def model(batch: list[str]) -> np.ndarray:
+        return np.array([0.1 if "Lakisha" in t else 0.9 for t in batch])
+
+    verdict = checks.explainability(
+        model, data, protected_tokens="identity", protected_not_in_top_k=1
+    )
+    assert verdict.status == "fail"
+    assert verdict.evidence["ranking"][0]["protected"]
+
+
 def test_integrated_gradients_on_the_embedding_layer(
     biased_text_model, fair_text_model, name_texts
 ):
