@@ -127,6 +127,7 @@ def test_without_a_trainer_the_gate_says_it_is_a_lower_bound(split):
         (0.01, "give a dict"),
         ({0.0: 0.1}, "false-positive rate in"),
         ({0.001: 1.5}, "true-positive rate in"),
+        ({0.01: 1.0}, "cannot fail"),
     ],
 )
 def test_bad_limits_are_errors(split, limits, match):

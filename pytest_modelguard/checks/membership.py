@@ -175,6 +175,11 @@ def _limits(max_tpr_at_fpr: Any) -> dict[float, float]:
                 f"max_tpr_at_fpr={{{fpr!r}: {tpr!r}}}: a false-positive rate in (0, 1) maps to "
                 "a true-positive rate in [0, 1]"
             )
+        if tpr >= 1:
+            raise GateError(
+                f"max_tpr_at_fpr={{{fpr!r}: {tpr!r}}} cannot fail: a true-positive rate never "
+                "exceeds 1; give the largest share of members an attacker may identify"
+            )
         limits[float(fpr)] = float(tpr)
     return limits
 
