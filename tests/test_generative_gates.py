@@ -303,6 +303,9 @@ def test_a_memorised_canary_is_maximally_exposed() -> None:
     with pytest.raises(GateError, match="at least 4 digits"):
         checks.privacy(Generator(refuses, logprob=memorised), None, max_exposure=6.0,
                        canaries=["code 12"])  # fmt: skip
+    with pytest.raises(GateError, match=r"cannot fail .* at most log2\(10\^4\) = 13.29"):
+        checks.privacy(Generator(refuses, logprob=memorised), None, max_exposure=20.0,
+                       canaries=[canary])  # fmt: skip
 
 
 # -- CrowS-Pairs --------------------------------------------------------------------------

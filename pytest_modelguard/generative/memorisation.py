@@ -246,6 +246,12 @@ def exposure_gate(
                 "4 digits (the candidate space is every digit string of that length)"
             )
         space = 10 ** len(digits)
+        if max_exposure >= math.log2(space):  # a memorised canary reaches log2 |R| at most
+            raise GateError(
+                f"max_exposure={max_exposure!r} cannot fail for canary {canary!r}: with "
+                f"{len(digits)} random digits the exposure is at most log2(10^{len(digits)}) = "
+                f"{math.log2(space):.2f} bits (a fully memorised canary); give a lower limit"
+            )
         candidates = _candidates(canary, digits, min(count, space - 1), rng)
         plans.append((canary, digits, space, candidates))
         texts += [canary, *candidates]
