@@ -102,3 +102,19 @@ def dp_train_model() -> Any:
 def dp_model(train_dataset: Dataset, dp_train_model: Any) -> Any:
     """The credit model trained with DP-SGD on the training split (about 0.2 s)."""
     return dp_train_model(train_dataset, seed=dp_training.SEED)
+
+
+@pytest.fixture(scope="session")
+def production_log_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A year of logged credit decisions (120,000 rows, about a second to write)."""
+    from production_log import write_log
+
+    return str(write_log(tmp_path_factory.mktemp("credit-log"), rows=120_000))
+
+
+@pytest.fixture(scope="session")
+def monthly_log(production_log_dir: str) -> Any:
+    """Every decision of 2025, evaluated month by month (the worst month decides)."""
+    from production_log import open_log
+
+    return open_log(production_log_dir, window="1mo")

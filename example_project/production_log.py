@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +71,23 @@ def simulate(rows: int, *, seed: int = 2025) -> dict[str, np.ndarray]:
         "approved": (score >= 0.5).astype(np.int8),
         "repaid": repaid,
     }
+
+
+#: the columns a PredictionLog reads from the written log
+ROLES = dict(
+    y_true="repaid",
+    y_score="score",
+    sensitive=["sex", "race"],
+    time="decided_at",
+    features=["income", "debt_ratio", "region", "age"],
+)
+
+
+def open_log(directory: Path | str, **restrict: Any) -> Any:
+    """The written log as a PredictionLog, restricted by ``window=``/``since=``/``until=``."""
+    from pytest_modelguard import PredictionLog
+
+    return PredictionLog.from_parquet(str(directory), **ROLES, **restrict)
 
 
 def write_log(directory: Path | str, *, rows: int = 5_000_000, seed: int = 2025) -> Path:

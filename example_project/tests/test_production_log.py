@@ -14,47 +14,26 @@ the two gates that catch them.
 from __future__ import annotations
 
 import pytest
-from production_log import write_log
+from production_log import open_log
 
 from pytest_modelguard import PredictionLog, drift, fairness, performance
-
-ROLES = dict(
-    y_true="repaid",
-    y_score="score",
-    sensitive=["sex", "race"],
-    time="decided_at",
-    features=["income", "debt_ratio", "region", "age"],
-)
-
-
-@pytest.fixture(scope="session")
-def production_log_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(write_log(tmp_path_factory.mktemp("credit-log"), rows=120_000))
-
-
-@pytest.fixture(scope="session")
-def monthly_log(production_log_dir: str) -> PredictionLog:
-    """Every decision of 2025, evaluated month by month (the worst month decides)."""
-    return PredictionLog.from_parquet(production_log_dir, window="1mo", **ROLES)
 
 
 @pytest.fixture(scope="session")
 def log_since_fix(production_log_dir: str) -> PredictionLog:
     """The months after the pipeline fix of 1 October."""
-    return PredictionLog.from_parquet(production_log_dir, window="1mo", since="2025-10-01", **ROLES)
+    return open_log(production_log_dir, window="1mo", since="2025-10-01")
 
 
 @pytest.fixture(scope="session")
 def first_half(production_log_dir: str) -> PredictionLog:
     """January to June: the reference population the model was signed off on."""
-    return PredictionLog.from_parquet(production_log_dir, until="2025-07-01", **ROLES)
+    return open_log(production_log_dir, until="2025-07-01")
 
 
 @pytest.fixture(scope="session")
 def third_quarter(production_log_dir: str) -> PredictionLog:
-    return PredictionLog.from_parquet(
-        production_log_dir, since="2025-07-01", until="2025-10-01", **ROLES
-    )
+    return open_log(production_log_dir, since="2025-07-01", until="2025-10-01")
 
 
 # Exact AUC (rank sums in DuckDB) every month: worst month 0.887.
