@@ -240,10 +240,7 @@ def _subjects(
     keywords = dict(spec.keywords)
     needs = markers.subject_needs(spec.requirement, keywords)
     names = {"model": spec.model_fixture, "data": spec.data_fixture}
-    for keyword, default in markers.FIXTURE_KEYWORDS.items():
-        if keyword in needs:
-            names[keyword] = keywords.get(keyword) or default
-    for keyword, default in markers.GENERATIVE_FIXTURE_KEYWORDS.items():
+    for keyword, default in markers.fixture_keywords(spec.requirement).items():
         if keyword in needs:
             names[keyword] = keywords.get(keyword) or default
     values: dict[str, Any] = {}
@@ -291,7 +288,7 @@ def _subjects(
     model, data = values.pop("model"), values.pop("data")
     keywords.update(values)
     root = request.config.rootpath
-    for keyword in markers.PATH_KEYWORDS:
+    for keyword in markers.path_keywords(spec.requirement):
         if isinstance(keywords.get(keyword), str):
             keywords[keyword] = str(root / keywords[keyword])  # an absolute path stays as is
     return model, data, keywords

@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pytest_modelguard.checks._gate import decide
+from pytest_modelguard.spec import Needs, Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 
@@ -126,11 +127,12 @@ FRAMEWORKS: dict[str, dict[str, Clause]] = {
 PASSING = ("pass",)
 
 
+@requirement(example='framework="eu-ai-act"', rank=80, needs=Needs(model="unused", data="unused"))
 def compliance(
     model: Any = None,
     dataset: Any = None,
     *,
-    framework: str | None = None,
+    framework: Annotated[str | None, Reports("{value}")] = None,
     scope: Sequence[str] | None = None,
     session_verdicts: Sequence[tuple[str, Verdict]] = (),
     seed: int = 0,

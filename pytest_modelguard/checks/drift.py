@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from pytest_modelguard.checks._gate import UNIT, check_threshold, one_threshold
 from pytest_modelguard.groups import MISSING, _order
 from pytest_modelguard.logs import per_window
+from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 CORRECTIONS = ("holm", "bh")
@@ -36,15 +37,20 @@ SCORE = "<score>"  # the model's score, compared like a feature
 
 
 @per_window
+@requirement(
+    example="max_psi=0.2",
+    rank=90,
+    needs=Needs(model="unused", data="required", reference="required"),
+)
 def drift(
     model: Any,
     dataset: Any,
     *,
-    reference: Any = None,
+    reference: Annotated[Any, Fixture("reference")] = None,
     features: list[str] | None = None,
-    max_psi: float | None = None,
-    max_js: float | None = None,
-    alpha: float | None = None,
+    max_psi: Annotated[float | None, Reports("psi")] = None,
+    max_js: Annotated[float | None, Reports("js_distance")] = None,
+    alpha: Annotated[float | None, Reports("p_value")] = None,
     correction: str = "holm",
     bins: int = 10,
     scores: bool = True,

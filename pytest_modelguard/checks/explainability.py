@@ -11,7 +11,7 @@ attribution ranking survive small Hypothesis perturbations of the row.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from pytest_modelguard.checks.perturbation import (
 )
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
+from pytest_modelguard.spec import Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 METHODS = ("integrated_gradients", "permutation")
@@ -45,15 +46,16 @@ RANKING_Z = 1.959964  # normal quantile of (1 + RANKING_CONFIDENCE) / 2
 SHARE_RESAMPLES = 1000  # Poisson-bootstrap resamples of the rows for the share's interval
 
 
+@requirement(example="protected_not_in_top_k=3", rank=60)
 def explainability(
     model: Any,
     dataset: Dataset,
     *,
     method: str | None = None,
-    protected_not_in_top_k: int | None = None,
+    protected_not_in_top_k: Annotated[int | None, Reports("protected_in_top_k")] = None,
     proxies: list[str] | None = None,
-    max_protected_share: float | None = None,
-    min_stability: float | None = None,
+    max_protected_share: Annotated[float | None, Reports("protected_share")] = None,
+    min_stability: Annotated[float | None, Reports("stability")] = None,
     steps: int = 32,
     samples: int = 200,
     repeats: int = 5,

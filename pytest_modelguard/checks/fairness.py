@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.groups import GroupCounts
 from pytest_modelguard.logs import per_window
+from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
 from pytest_modelguard.stats import (
     fold_difference,
     fold_ratio,
@@ -123,11 +124,12 @@ class View:
 
 
 @per_window
+@requirement(example='metric="demographic_parity_difference", max_disparity=0.1', rank=20)
 def fairness(
     model: Any,
     dataset: Dataset,
     *,
-    metric: str = "demographic_parity_difference",
+    metric: Annotated[str, Reports("{value}")] = "demographic_parity_difference",
     max_disparity: float | None = None,
     min_ratio: float | None = None,
     min: float | None = None,
@@ -142,21 +144,31 @@ def fairness(
     confidence: float | None = None,
     n_resamples: int = 10_000,
     examples: int | None = None,
-    stereotype: str | None = None,
-    max_preference: float | None = None,
+    stereotype: Annotated[
+        str | None, Reports("stereotype_preference"), Needs(model="required", data="unused")
+    ] = None,
+    max_preference: Annotated[float | None, Needs(model="required", data="unused")] = None,
     bias_types: list[str] | None = None,
     samples: int | None = None,
-    counterfactual: str | None = None,
-    on: str | None = None,
+    counterfactual: Annotated[
+        str | None, Reports("identity_swap_gap"), Needs(model="required", data="optional")
+    ] = None,
+    on: Annotated[
+        str | None,
+        Reports("semantic_gap"),
+        Needs(when="outputs", model="required", data="optional", encoder="optional"),
+    ] = None,
     max_gap: float | None = None,
     groups: dict[str, list[str]] | None = None,
-    encoder: Any = None,
-    scorer: Any = None,
-    prompts: Any = None,
+    encoder: Annotated[Any, Fixture("encoder")] = None,
+    scorer: Annotated[Any, Fixture(), Needs(encoder="unused")] = None,
+    prompts: Annotated[Any, Fixture(), Needs(data="unused")] = None,
     lexicon: dict[str, Any] | None = None,
     exclude_terms: list[str] | None = None,
     templates: bool | None = None,
-    association: str | None = None,
+    association: Annotated[
+        str | None, Reports("{value}_effect_size"), Needs(model="required", data="unused")
+    ] = None,
     targets: Any = None,
     attributes: Any = None,
     max_effect_size: float | None = None,

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from pytest_modelguard.checks._gate import (
 )
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.logs import per_window
+from pytest_modelguard.spec import Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 ECE_BINS = 15
@@ -73,11 +74,12 @@ METRICS: dict[str, Metric] = {
 
 
 @per_window
+@requirement(example='metric="accuracy", min=0.8', rank=10)
 def performance(
     model: Any,
     dataset: Dataset,
     *,
-    metric: str = "accuracy",
+    metric: Annotated[str, Reports("{value}")] = "accuracy",
     min: float | None = None,
     max: float | None = None,
     confidence: float | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from pytest_modelguard.checks._gate import (
 )
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import Profile
+from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 ATTACKS = ("loss", "confidence")
@@ -61,32 +62,49 @@ _HOW = (
 )
 
 
+@requirement(example="max_mia_auc=0.6", rank=40, needs=Needs(model="optional", data="required"))
 def privacy(
     model: Any,
     dataset: Dataset,
     *,
-    max_mia_auc: float | None = None,
-    max_mia_advantage: float | None = None,
-    members: Dataset | None = None,
+    max_mia_auc: Annotated[
+        float | None, Reports("mia_auc"), Needs(model="required", members="required")
+    ] = None,
+    max_mia_advantage: Annotated[
+        float | None, Reports("mia_advantage"), Needs(model="required", members="required")
+    ] = None,
+    members: Annotated[Dataset | None, Fixture("train_dataset")] = None,
     attack: str | None = None,
     samples: int | None = None,
     confidence: float | None = None,
-    pii: str | None = None,
+    pii: Annotated[str | None, Reports("pii_findings")] = None,
     columns: list[str] | None = None,
-    k_anonymity: int | None = None,
+    k_anonymity: Annotated[int | None, Reports("k_anonymity")] = None,
     quasi_identifiers: list[str] | None = None,
-    on: str | None = None,
-    prompts: Any = None,
-    max_extraction_rate: float | None = None,
-    records: Any = None,
+    on: Annotated[str | None, Needs(when="outputs", model="required", data="optional")] = None,
+    prompts: Annotated[Any, Fixture(), Needs(data="unused")] = None,
+    max_extraction_rate: Annotated[
+        float | None, Reports("extraction_rate"), Needs(model="required", data="unused")
+    ] = None,
+    records: Annotated[Any, Fixture()] = None,
     prefix_words: int = 8,
     suffix_words: int = 8,
-    max_exposure: float | None = None,
-    canaries: int | list[str] | None = None,
-    max_tpr_at_fpr: dict[float, float] | None = None,
-    trainer: Any = None,
+    max_exposure: Annotated[
+        float | None, Reports("exposure"), Needs(model="required", data="unused")
+    ] = None,
+    canaries: Annotated[int | list[str] | None, Fixture()] = None,
+    max_tpr_at_fpr: Annotated[
+        dict[float, float] | None,
+        Reports("tpr_at_fpr"),
+        Needs(model="required", members="required", trainer="optional"),
+    ] = None,
+    trainer: Annotated[Any, Fixture("train_model")] = None,
     shadow_models: int | None = None,
-    claimed_epsilon: float | None = None,
+    claimed_epsilon: Annotated[
+        float | None,
+        Reports("epsilon_lower_bound"),
+        Needs(model="unused", members="required", trainer="required"),
+    ] = None,
     delta: float | None = None,
     seed: int = 0,
     profile: Profile | None = None,

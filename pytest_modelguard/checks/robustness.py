@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Mapping
 from statistics import NormalDist
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from pytest_modelguard.adapters import adapt
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
+from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 DEFAULT_MAX_ACCURACY_DROP = 0.05
@@ -46,6 +47,7 @@ _MODE_NAMES = {
 }
 
 
+@requirement(example='eps=0.03, attack="pgd"', rank=30, metric="accuracy_drop")
 def robust(
     model: Any,
     dataset: Dataset,
@@ -56,19 +58,21 @@ def robust(
     steps: int | None = None,
     restarts: int = 1,
     max_accuracy_drop: float | None = None,
-    min_accuracy: float | None = None,
+    min_accuracy: Annotated[float | None, Reports("robust_accuracy")] = None,
     samples: int = 500,
     bounds: tuple[float, float] | None = None,
-    perturbation: str | None = None,
+    perturbation: Annotated[str | None, Reports("flip_rate")] = None,
     max_flip_rate: float | None = None,
     examples: int | None = None,
     immutable: list[str] | None = None,
-    monotonic: dict[str, str] | None = None,
+    monotonic: Annotated[dict[str, str] | None, Reports("violation_rate")] = None,
     max_violation_rate: float | None = None,
-    on: str | None = None,
-    min_similarity: float | None = None,
-    encoder: Any = None,
-    prompts: Any = None,
+    on: Annotated[str | None, Needs(when="prompts", model="required", data="optional")] = None,
+    min_similarity: Annotated[
+        float | None, Reports("answer_similarity"), Needs(model="required", encoder="optional")
+    ] = None,
+    encoder: Annotated[Any, Fixture("encoder")] = None,
+    prompts: Annotated[Any, Fixture(), Needs(data="unused")] = None,
     confidence: float | None = None,
     seed: int = 0,
     profile: Profile | None = None,

@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from pytest_modelguard.adapters import Adapter, adapt, to_numpy
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
+from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 GATES = {
@@ -38,24 +39,31 @@ GATES = {
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
+@requirement(example='sha256="..."', rank=50, needs=Needs(model="unused", data="unused"))
 def security(
     model: Any = None,
     dataset: Dataset | None = None,
     *,
-    sha256: str | None = None,
-    artifact: Any = None,
-    safe_load: bool = False,
+    sha256: Annotated[str | None, Reports("sha256")] = None,
+    artifact: Annotated[Any, Fixture(path=True)] = None,
+    safe_load: Annotated[bool, Reports("unsafe_globals")] = False,
     allow: list[str] | None = None,
     allow_unscanned: list[str] | None = None,
-    fuzz: bool = False,
+    fuzz: Annotated[
+        bool, Reports("fuzz_failures"), Needs(model="required", data="optional")
+    ] = False,
     examples: int | None = None,
-    max_attack_success: float | None = None,
+    max_attack_success: Annotated[
+        float | None, Reports("attack_success"), Needs(model="required", data="required")
+    ] = None,
     eps: float | None = None,
     attack: str | None = None,
     norm: str | None = None,
     samples: int = 500,
-    prompt_injection: Any = None,
-    max_leak_rate: float | None = None,
+    prompt_injection: Annotated[
+        Any, Reports("leak_rate"), Needs(model="required", data="unused")
+    ] = None,
+    max_leak_rate: Annotated[float | None, Needs(model="required", data="unused")] = None,
     system_prompt: str | None = None,
     canary: str | None = None,
     attacks: list[str] | None = None,

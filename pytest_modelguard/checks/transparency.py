@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from pytest_modelguard.checks.performance import METRICS as PERFORMANCE_METRICS
 from pytest_modelguard.checks.performance import performance
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.modelcard import ModelCard
+from pytest_modelguard.spec import FilePath, Fixture, Needs, Reports, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 #: performance metrics where a higher value is better; every other one is an error or a cost
@@ -54,16 +55,23 @@ class Claim:
     options: tuple[tuple[str, Any], ...] = ()
 
 
+@requirement(
+    example='model_card="MODEL_CARD.md"', rank=70, needs=Needs(model="unused", data="unused")
+)
 def transparency(
     model: Any = None,
     dataset: Dataset | None = None,
     *,
-    model_card: Any = None,
+    model_card: Annotated[Any, Reports("missing_fields"), FilePath()] = None,
     required: list[str] | None = None,
-    verify_claims: bool = False,
+    verify_claims: Annotated[
+        bool,
+        Reports("claim_error"),
+        Needs(model="required", data="required", members="optional", trainer="optional"),
+    ] = False,
     tolerance: float = 0.01,
-    members: Dataset | None = None,
-    trainer: Any = None,
+    members: Annotated[Dataset | None, Fixture("train_dataset")] = None,
+    trainer: Annotated[Any, Fixture("train_model")] = None,
     seed: int = 0,
 ) -> Verdict:
     """Gate the model card: every required field filled and, with ``verify_claims=True``,
