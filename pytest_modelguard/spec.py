@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -90,8 +91,9 @@ def requirement(
     """Declare a check function as a requirement (``@requirement()``): its name is the
     marker's, ``needs`` the subjects its gates need by default (model and data required),
     ``metric`` the one an error verdict is named by when no keyword names one, ``example``
-    the keywords a gate used without them is told to write, ``rank`` its place in listings. The function is returned unchanged: the plugin reads this from the
-    source, not at run time."""
+    the keywords a gate used without them is told to write, ``rank`` its place in
+    listings. The function is returned unchanged: the plugin reads this from the source,
+    not at run time."""
 
     def declare(function: Callable[..., Any]) -> Callable[..., Any]:
         return function
@@ -104,23 +106,70 @@ def requirement(
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of gate of a requirement: the keywords that choose it and the others it takes."""
+    """One kind of gate of a requirement: the keywords that choose it, the others it takes,
+    and the function that evaluates it, called as ``run(model, dataset, **keywords,
+    **context)`` (a ``"module:function"`` string is imported when the kind is used)."""
 
     name: str
     triggers: tuple[str, ...]
     options: tuple[str, ...] = ()
+    run: Callable[..., Any] | str = ""
+    context: tuple[str, ...] = ("seed", "profile")
 
     @property
     def keywords(self) -> tuple[str, ...]:
         return (*self.triggers, *self.options)
 
+    def function(self) -> Callable[..., Any]:
+        if not isinstance(self.run, str):
+            return self.run
+        module, _, name = self.run.partition(":")
+        return getattr(importlib.import_module(module), name)
 
-def one_kind(requirement: str, kinds: Iterable[Kind], given: Mapping[str, Any]) -> Kind:
-    """The one kind of gate the ``given`` keywords (those set to a value other than their
-    default) ask for. None, two, or a keyword that only another kind takes is a GateError
-    that says what to write: a keyword silently ignored would be a gate that cannot fail."""
-    kinds = list(kinds)
-    chosen = [kind for kind in kinds if any(name in given for name in kind.triggers)]
+
+def dispatch(
+    requirement: str,
+    kinds: Sequence[Kind],
+    model: Any,
+    dataset: Any,
+    keywords: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    fallback: Kind | None = None,
+) -> Any:
+    """Run the one kind of gate ``keywords`` ask for (see :func:`one_kind`) with its own
+    keywords and context: the body of a requirement whose gates come in kinds."""
+    kind = one_kind(requirement, kinds, keywords, fallback=fallback)
+    arguments = {name: keywords[name] for name in kind.keywords if name in keywords}
+    arguments.update({name: context[name] for name in kind.context})
+    return kind.function()(model, dataset, **arguments)
+
+
+def one_kind(
+    requirement: str,
+    kinds: Sequence[Kind],
+    keywords: Mapping[str, Any],
+    *,
+    fallback: Kind | None = None,
+) -> Kind:
+    """The one kind of gate the given keywords (those set to a value other than their
+    default) ask for: the kinds one of whose triggers is given, less any whose given
+    triggers another chosen kind also takes. None (without a ``fallback``), two, or a
+    keyword only another kind takes is a GateError that says what to write: a keyword
+    silently ignored would be a gate that cannot fail."""
+    declared = requirements().get(requirement)
+    given = given_keywords(keywords, declared.defaults() if declared else {})
+    chosen = [kind for kind in kinds if _given(kind.triggers, given)]
+    chosen = [
+        kind
+        for kind in chosen
+        if not any(
+            other is not kind and set(_given(kind.triggers, given)) <= set(other.keywords)
+            for other in chosen
+        )
+    ] or chosen
+    if not chosen and fallback is not None:
+        chosen = [fallback]
     if not chosen:
         how = "; ".join(f"{_keywords(k.triggers, ' or ')} ({k.name})" for k in kinds)
         raise GateError(f"a {requirement} gate checks one thing: give {how}")
@@ -135,12 +184,13 @@ def one_kind(requirement: str, kinds: Iterable[Kind], given: Mapping[str, Any]) 
     foreign = [name for name in given if name not in kind.keywords]
     if foreign:
         where = "; ".join(
-            f"{name}= is for {' or '.join(k.name for k in kinds if name in k.keywords)}"
+            f"{name}= is for {' or '.join(k.name for k in kinds if name in k.keywords)} gates"
             for name in foreign
         )
         raise GateError(
             f"{_keywords(foreign, ', ')} {'does' if len(foreign) == 1 else 'do'} not apply to "
-            f"a {kind.name} gate ({where}): remove it, or write a second @{requirement} marker"
+            f"{_article(kind.name)} {kind.name} gate ({where}): remove it, or write a second "
+            f"@{requirement} marker"
         )
     return kind
 
@@ -156,6 +206,10 @@ def _same(value: Any, default: Any) -> bool:
 
 def _given(names: Iterable[str], given: Mapping[str, Any]) -> list[str]:
     return [name for name in names if name in given]
+
+
+def _article(name: str) -> str:
+    return "an" if name[:1].lower() in "aeio" else "a"
 
 
 def _keywords(names: Iterable[str], joiner: str) -> str:

@@ -28,7 +28,7 @@ from pytest_modelguard.checks._gate import (
 )
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import Profile
-from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
+from pytest_modelguard.spec import Fixture, Kind, Needs, Reports, dispatch, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 ATTACKS = ("loss", "confidence")
@@ -39,27 +39,6 @@ ROC_POINTS = 101  # at most this many (fpr, tpr) points per attack in the eviden
 EXAMPLES = 10  # redacted PII examples kept in the evidence
 SMALLEST = 10  # smallest equivalence classes reported
 MODEL_OUTPUT = "<model output>"
-
-_GATES = {
-    "membership inference": (
-        ("max_mia_auc", "max_mia_advantage"),
-        ("members", "attack", "samples", "confidence"),
-    ),
-    "LiRA membership inference": (
-        ("max_tpr_at_fpr",),
-        ("members", "samples", "trainer", "shadow_models"),
-    ),
-    "differential-privacy audit": (
-        ("claimed_epsilon",),
-        ("members", "delta", "trainer", "canaries", "confidence"),
-    ),
-    "pii": (("pii",), ("columns",)),
-    "k-anonymity": (("k_anonymity",), ("quasi_identifiers",)),
-}
-_HOW = (
-    "max_mia_auc= or max_mia_advantage= (membership inference), max_tpr_at_fpr= (LiRA), "
-    "claimed_epsilon= (DP audit), pii='forbid' or k_anonymity="
-)
 
 
 @requirement(example="max_mia_auc=0.6", rank=40, needs=Needs(model="optional", data="required"))
@@ -124,138 +103,125 @@ def privacy(
     ``max_tpr_at_fpr=`` is LiRA (:mod:`~pytest_modelguard.checks.membership`) and
     ``claimed_epsilon=`` a differential-privacy audit (:mod:`~pytest_modelguard.checks.dp_audit`).
     """
-    generative = _generative(
-        model, dataset, pii=pii, on=on, prompts=prompts, samples=samples,
-        confidence=confidence, max_extraction_rate=max_extraction_rate, records=records,
-        prefix_words=prefix_words, suffix_words=suffix_words, max_exposure=max_exposure,
-        canaries=canaries, claimed_epsilon=claimed_epsilon, seed=seed, profile=profile,
-    )  # fmt: skip
-    if generative is not None:
-        return generative
     started = time.perf_counter()
-    given = {
-        "max_mia_auc": max_mia_auc,
-        "max_mia_advantage": max_mia_advantage,
-        "members": members,
-        "attack": attack,
-        "samples": samples,
-        "confidence": confidence,
-        "pii": pii,
-        "columns": columns,
-        "k_anonymity": k_anonymity,
-        "quasi_identifiers": quasi_identifiers,
-        "max_tpr_at_fpr": max_tpr_at_fpr,
-        "trainer": trainer,
-        "shadow_models": shadow_models,
-        "claimed_epsilon": claimed_epsilon,
-        "delta": delta,
-        "canaries": canaries,
+    keywords = {
+        k: v for k, v in locals().items() if k not in ("model", "dataset", "seed", "profile")
     }
-    gate = _gate_kind(given)
-    if not isinstance(dataset, Dataset):
-        raise GateError(f"the data is a {type(dataset).__name__}: pass a pytest_modelguard.Dataset")
-    if gate == "LiRA membership inference":
-        from pytest_modelguard.checks.membership import lira_gate
-
-        return lira_gate(
-            model, dataset, members, max_tpr_at_fpr=max_tpr_at_fpr,  # type: ignore[arg-type]
-            trainer=trainer, shadow_models=shadow_models, samples=samples, seed=seed,
-            profile=profile,
-        )  # fmt: skip
-    if gate == "differential-privacy audit":
-        from pytest_modelguard.checks.dp_audit import dp_audit_gate
-
-        return dp_audit_gate(
-            model, dataset, members, claimed_epsilon=claimed_epsilon,  # type: ignore[arg-type]
-            delta=delta, trainer=trainer, canaries=canaries, confidence=confidence,
-            seed=seed, profile=profile,
-        )  # fmt: skip
-    if gate == "membership inference":
-        verdict = _membership_inference(
-            model,
-            dataset,
-            members,
-            thresholds={"max_mia_auc": max_mia_auc, "max_mia_advantage": max_mia_advantage},
-            attack=attack,
-            samples=samples,
-            confidence=confidence,
-            seed=seed,
-        )
-    elif gate == "pii":
-        verdict = _pii(model, dataset, pii, columns)
-    else:
-        verdict = _k_anonymity(dataset, k_anonymity, quasi_identifiers)
-    verdict.duration = time.perf_counter() - started
+    if on not in (None, "outputs", "data"):
+        raise GateError(f"on={on!r}: choose 'outputs' (what a generator says) or 'data'")
+    keywords["on"] = None if on == "data" else on  # the data is what a gate scans by default
+    verdict = dispatch(
+        "privacy", KINDS_OF_GATE, model, dataset, keywords, {"seed": seed, "profile": profile}
+    )
+    verdict.duration = verdict.duration or time.perf_counter() - started
     return verdict
 
 
-def _generative(model: Any, dataset: Any, **spec: Any) -> Verdict | None:
-    """The generative-model privacy gates, or None when the call is not one of them."""
-    from pytest_modelguard.generative import memorisation
+def _rows(dataset: Any) -> Dataset:
+    if not isinstance(dataset, Dataset):
+        raise GateError(f"the data is a {type(dataset).__name__}: pass a pytest_modelguard.Dataset")
+    return dataset
 
-    on, pii = spec["on"], spec["pii"]
-    if on not in (None, "outputs", "data"):
-        raise GateError(f"on={on!r}: choose 'outputs' (what a generator says) or 'data'")
-    if spec["max_extraction_rate"] is not None:
-        return memorisation.extraction_gate(
-            model, spec["records"], max_extraction_rate=spec["max_extraction_rate"],
-            prefix_words=spec["prefix_words"], suffix_words=spec["suffix_words"],
-            confidence=spec["confidence"], profile=spec["profile"],
-        )  # fmt: skip
-    if spec["max_exposure"] is not None:
-        return memorisation.exposure_gate(
-            model, max_exposure=spec["max_exposure"], canaries=spec["canaries"],
-            samples=spec["samples"], confidence=spec["confidence"], seed=spec["seed"],
-        )  # fmt: skip
-    if pii is not None and on == "outputs":
-        return memorisation.pii_outputs_gate(
-            model, spec["prompts"] if spec["prompts"] is not None else dataset, pii=pii,
-            profile=spec["profile"],
-        )  # fmt: skip
-    # canaries= is a count for the DP audit (claimed_epsilon=) and canary texts here
-    audit = spec["claimed_epsilon"] is not None and not isinstance(spec["canaries"], str | list)
-    stray = [k for k in ("records", "canaries", "prompts") if spec[k] is not None]
-    if stray and not (stray == ["canaries"] and audit):
+
+def _lira(model: Any, dataset: Any, *, members: Any, **spec: Any) -> Verdict:
+    from pytest_modelguard.checks.membership import lira_gate
+
+    return lira_gate(model, _rows(dataset), members, **spec)
+
+
+def _dp_audit(model: Any, dataset: Any, *, members: Any, canaries: Any, **spec: Any) -> Verdict:
+    from pytest_modelguard.checks.dp_audit import dp_audit_gate
+
+    if isinstance(canaries, str | list):
         raise GateError(
-            f"{stray[0]}= applies to the generative gates (max_extraction_rate=, "
-            "max_exposure=, pii= with on='outputs')"
-            + (
-                ", or is a number of canaries for claimed_epsilon="
-                if stray[0] == "canaries"
-                else ""
-            )
-            + ": remove it"
+            "canaries= is a number of canaries for claimed_epsilon= (canary texts are for "
+            "max_exposure=)"
         )
-    return None
+    return dp_audit_gate(model, _rows(dataset), members, canaries=canaries, **spec)
 
 
-def _gate_kind(given: dict[str, Any]) -> str:
-    """The one gate kind asked for; keywords of another kind are an error."""
-    chosen = [
-        kind
-        for kind, (triggers, _) in _GATES.items()
-        if any(given[name] is not None for name in triggers)
-    ]
-    if not chosen:
-        raise GateError(f"privacy gate needs a requirement: give {_HOW}")
-    if len(chosen) > 1:
-        raise GateError(
-            f"one privacy gate checks one thing, got {' and '.join(chosen)}: use one marker "
-            "(or call) for each"
-        )
-    (gate,) = chosen
-    allowed = {*_GATES[gate][0], *_GATES[gate][1]}
-    for kind, (triggers, options) in _GATES.items():
-        stray = [
-            name
-            for name in (*triggers, *options)
-            if given[name] is not None and name not in allowed
-        ]
-        if kind != gate and stray:
-            raise GateError(
-                f"{stray[0]}= applies to {kind} gates, not to this {gate} gate: remove it"
-            )
-    return gate
+def _k_anonymity_gate(
+    model: Any, dataset: Any, *, k_anonymity: Any, quasi_identifiers: Any
+) -> Verdict:
+    return _k_anonymity(_rows(dataset), k_anonymity, quasi_identifiers)
+
+
+def _pii_outputs(
+    model: Any, dataset: Any, *, on: Any, pii: Any, prompts: Any, profile: Any
+) -> Verdict:
+    from pytest_modelguard.generative.memorisation import pii_outputs_gate
+
+    if pii is None:
+        raise GateError("on='outputs' scans what a generator says: add pii='forbid'")
+    prompts = prompts if prompts is not None else dataset
+    return pii_outputs_gate(model, prompts, pii=pii, profile=profile)
+
+
+def _extraction(model: Any, dataset: Any, *, records: Any, on: Any, **spec: Any) -> Verdict:
+    from pytest_modelguard.generative.memorisation import extraction_gate
+
+    return extraction_gate(model, records, **spec)
+
+
+def _exposure(model: Any, dataset: Any, *, on: Any, **spec: Any) -> Verdict:
+    from pytest_modelguard.generative.memorisation import exposure_gate
+
+    return exposure_gate(model, **spec)
+
+
+_HERE = "pytest_modelguard.checks.privacy"
+#: the kinds of privacy gate, each with the keywords it takes; ``on="outputs"`` is the
+#: PII gate of a generator's answers, and it may accompany the other generative gates
+KINDS_OF_GATE = (
+    Kind(
+        "membership inference",
+        triggers=("max_mia_auc", "max_mia_advantage"),
+        options=("members", "attack", "samples", "confidence"),
+        run=f"{_HERE}:_membership_inference",
+        context=("seed",),
+    ),
+    Kind(
+        "LiRA membership inference",
+        triggers=("max_tpr_at_fpr",),
+        options=("members", "samples", "trainer", "shadow_models"),
+        run=_lira,
+    ),
+    Kind(
+        "differential-privacy audit",
+        triggers=("claimed_epsilon",),
+        options=("members", "delta", "trainer", "canaries", "confidence"),
+        run=_dp_audit,
+    ),
+    Kind("pii", triggers=("pii",), options=("columns",), run=f"{_HERE}:_pii", context=()),
+    Kind(
+        "k-anonymity",
+        triggers=("k_anonymity",),
+        options=("quasi_identifiers",),
+        run=_k_anonymity_gate,
+        context=(),
+    ),
+    Kind(
+        "PII in outputs",
+        triggers=("on",),
+        options=("pii", "prompts"),
+        run=_pii_outputs,
+        context=("profile",),
+    ),
+    Kind(
+        "extraction",
+        triggers=("max_extraction_rate",),
+        options=("records", "prefix_words", "suffix_words", "confidence", "on"),
+        run=_extraction,
+        context=("profile",),
+    ),
+    Kind(
+        "exposure",
+        triggers=("max_exposure",),
+        options=("canaries", "samples", "confidence", "on"),
+        run=_exposure,
+        context=("seed",),
+    ),
+)
 
 
 # -- membership inference ---------------------------------------------------------------
@@ -263,15 +229,53 @@ def _gate_kind(given: dict[str, Any]) -> str:
 
 def _membership_inference(
     model: Any,
-    dataset: Dataset,
-    members: Any,
+    dataset: Any,
     *,
-    thresholds: dict[str, float | None],
+    max_mia_auc: float | None,
+    max_mia_advantage: float | None,
+    members: Any,
     attack: str | None,
     samples: int | None,
     confidence: float | None,
     seed: int,
 ) -> Verdict:
+    """Score-based attacks on the model's outputs for members and non-members; the worse
+    attack decides, on the upper bound of its interval with ``confidence``."""
+    thresholds = {"max_mia_auc": max_mia_auc, "max_mia_advantage": max_mia_advantage}
+    metric, threshold = _membership_request(thresholds, attack, samples, confidence)
+    if model is None:
+        raise GateError("membership inference attacks a model: pass the model")
+    dataset = _rows(dataset)
+    members = _members(members, dataset)
+    adapter, member_output, other_output = _membership_outputs(model, members, dataset)
+    attacks = _attacks(member_output, attack)
+    m = min(len(members), len(dataset), samples or len(members))
+    if m < MIN_SAMPLES:
+        raise GateError(
+            f"membership inference needs at least {MIN_SAMPLES} members and {MIN_SAMPLES} "
+            f"non-members; got {len(members)} and {len(dataset)}: add rows"
+        )
+    rng = np.random.default_rng([seed, 1])  # the bootstrap draws from seed itself
+    member_scores = _scores(attacks, member_output, members.target, _sample(rng, len(members), m))
+    other_scores = _scores(attacks, other_output, dataset.target, _sample(rng, len(dataset), m))
+    curves = {name: _Curve(member_scores[name], other_scores[name]) for name in attacks}
+    evidence: dict[str, Any] = {
+        "model": adapter.name,
+        "members": members.name,
+        "dataset": dataset.name,
+        "output": member_output.kind,
+        "n_members": m,
+        "n_non_members": m,
+        "sampled_from": [len(members), len(dataset)],
+        "membership_score": {name: SCORES[name] for name in attacks},
+    }
+    return _membership_verdict(curves, metric, threshold, confidence, seed, 2 * m, evidence)
+
+
+def _membership_request(
+    thresholds: dict[str, float | None], attack: Any, samples: Any, confidence: Any
+) -> tuple[str, float]:
+    """The metric and threshold of a membership-inference gate that can fail."""
     name, threshold = one_threshold("privacy", thresholds)
     metric = name.removeprefix("max_")
     what = "an attack AUC" if metric == "mia_auc" else "an advantage (TPR - FPR)"
@@ -291,10 +295,11 @@ def _membership_inference(
     if samples is not None and (type(samples) is not int or samples < MIN_SAMPLES):
         raise GateError(f"samples={samples!r}: use an integer of at least {MIN_SAMPLES}")
     check_confidence(confidence, N_RESAMPLES)
-    if model is None:
-        raise GateError("membership inference attacks a model: pass the model")
-    members = _members(members, dataset)
+    return metric, threshold
 
+
+def _membership_outputs(model: Any, members: Dataset, dataset: Dataset) -> tuple[Any, Any, Any]:
+    """The adapter and its (cached) outputs on the members and on the non-members."""
     adapter = adapt(model)
     if isinstance(adapter.model, Predictions):
         raise GateError(
@@ -309,29 +314,20 @@ def _membership_inference(
             f"{other_output.kind} on the non-members: state them with adapt(model, "
             "output=...) in the model fixture"
         )
-    attacks = _attacks(member_output, attack)
+    return adapter, member_output, other_output
 
-    m = min(len(members), len(dataset), samples or len(members))
-    if m < MIN_SAMPLES:
-        raise GateError(
-            f"membership inference needs at least {MIN_SAMPLES} members and {MIN_SAMPLES} "
-            f"non-members; got {len(members)} and {len(dataset)}: add rows"
-        )
-    rng = np.random.default_rng([seed, 1])  # the bootstrap draws from seed itself
-    member_scores = _scores(attacks, member_output, members.target, _sample(rng, len(members), m))
-    other_scores = _scores(attacks, other_output, dataset.target, _sample(rng, len(dataset), m))
-    curves = {name: _Curve(member_scores[name], other_scores[name]) for name in attacks}
+
+def _membership_verdict(
+    curves: dict[str, _Curve],
+    metric: str,
+    threshold: float,
+    confidence: float | None,
+    seed: int,
+    n: int,
+    evidence: dict[str, Any],
+) -> Verdict:
+    """Decide on the worst attack (its interval's upper bound with ``confidence``)."""
     values = np.array([curve.point[metric] for curve in curves.values()])
-    evidence: dict[str, Any] = {
-        "model": adapter.name,
-        "members": members.name,
-        "dataset": dataset.name,
-        "output": member_output.kind,
-        "n_members": m,
-        "n_non_members": m,
-        "sampled_from": [len(members), len(dataset)],
-        "membership_score": {name: SCORES[name] for name in attacks},
-    }
     low = high = None
     if confidence is not None:
         bounds = [
@@ -359,7 +355,7 @@ def _membership_inference(
         confidence=confidence,
         low=low,
         high=high,
-        n=2 * m,
+        n=n,
         formula=FORMULAS[metric],
         evidence=evidence,
     )
@@ -666,9 +662,11 @@ def _statistics(fpr: np.ndarray, tpr: np.ndarray) -> dict[str, np.ndarray]:
 # -- personal identifiers ---------------------------------------------------------------
 
 
-def _pii(model: Any, dataset: Dataset, pii: str | None, columns: list[str] | None) -> Verdict:
+def _pii(model: Any, dataset: Any, *, pii: str | None, columns: list[str] | None) -> Verdict:
+    """Personal identifiers in the data's text columns and in text the model outputs."""
     from pytest_modelguard import pii as detectors
 
+    dataset = _rows(dataset)
     if pii != "forbid":
         raise GateError(f"pii={pii!r}: the PII gate takes pii='forbid'")
     if dataset.is_streaming:
@@ -682,43 +680,13 @@ def _pii(model: Any, dataset: Dataset, pii: str | None, columns: list[str] | Non
         )
     texts = _text_columns(dataset, columns)
     evidence: dict[str, Any] = {"dataset": dataset.name, "kinds": list(detectors.KINDS)}
-    note = ""
-    if model is not None:
-        adapter = adapt(model)
-        evidence["model"] = adapter.name
-        try:
-            output = adapter.outputs(dataset)
-        except GateError:  # its message may quote a raw value of the data: not shown
-            note = "model output not scanned: the model does not run on this data"
-        else:
-            if output.array.dtype.kind in "USO" and output.array.ndim == 1:
-                texts[MODEL_OUTPUT] = output.array
-            else:
-                note = f"model output not scanned: it is {output.kind}, not text"
-        if note:
-            evidence["model_output"] = note
+    note = _model_texts(model, dataset, texts, evidence)
     if not texts:
         raise GateError(
             f"dataset {dataset.name!r} has no text columns to scan: name the columns with "
             f"columns=[...] (available: {', '.join(_named_columns(dataset)) or 'none'})"
         )
-    counts: Counter[tuple[str, str]] = Counter()
-    examples = []
-    scanned: dict[str, int] = {}
-    for column, values in texts.items():
-        strings = detectors.as_texts(values)
-        scanned[column] = sum(1 for text in strings if text.strip())
-        for finding in detectors.scan(strings):
-            counts[finding.kind, column] += 1
-            if len(examples) < EXAMPLES:
-                examples.append(
-                    {
-                        "kind": finding.kind,
-                        "column": column,
-                        "row": finding.row,
-                        "redacted": finding.redacted,
-                    }
-                )
+    counts, examples, scanned = _scan_texts(texts)
     evidence["columns"] = list(texts)
     evidence["texts_scanned"] = scanned
     if not any(scanned.values()):
@@ -733,11 +701,10 @@ def _pii(model: Any, dataset: Dataset, pii: str | None, columns: list[str] | Non
         if any(k == kind for k, _ in counts)
     }
     evidence["examples"] = examples
-    total = sum(counts.values())
     verdict = decide(
         requirement="privacy",
         metric="pii_findings",
-        values=np.array([total]),
+        values=np.array([sum(counts.values())]),
         operator="<=",
         threshold=0.0,
         n=len(dataset),
@@ -755,6 +722,51 @@ def _pii(model: Any, dataset: Dataset, pii: str | None, columns: list[str] | Non
     if note:
         verdict.message += f"\n  {note}"
     return verdict
+
+
+def _model_texts(model: Any, dataset: Dataset, texts: dict[str, Any], evidence: dict) -> str:
+    """Add the model's text output to ``texts``; a note says why it was not scanned."""
+    if model is None:
+        return ""
+    adapter = adapt(model)
+    evidence["model"] = adapter.name
+    try:
+        output = adapter.outputs(dataset)
+    except GateError:  # its message may quote a raw value of the data: not shown
+        note = "model output not scanned: the model does not run on this data"
+    else:
+        if output.array.dtype.kind in "USO" and output.array.ndim == 1:
+            texts[MODEL_OUTPUT] = output.array
+            return ""
+        note = f"model output not scanned: it is {output.kind}, not text"
+    evidence["model_output"] = note
+    return note
+
+
+def _scan_texts(
+    texts: dict[str, Any],
+) -> tuple[Counter[tuple[str, str]], list[dict[str, Any]], dict[str, int]]:
+    """Findings per (kind, column), the first redacted examples, and non-empty texts per column."""
+    from pytest_modelguard import pii as detectors
+
+    counts: Counter[tuple[str, str]] = Counter()
+    examples = []
+    scanned: dict[str, int] = {}
+    for column, values in texts.items():
+        strings = detectors.as_texts(values)
+        scanned[column] = sum(1 for text in strings if text.strip())
+        for finding in detectors.scan(strings):
+            counts[finding.kind, column] += 1
+            if len(examples) < EXAMPLES:
+                examples.append(
+                    {
+                        "kind": finding.kind,
+                        "column": column,
+                        "row": finding.row,
+                        "redacted": finding.redacted,
+                    }
+                )
+    return counts, examples, scanned
 
 
 def _text_columns(dataset: Dataset, columns: list[str] | None) -> dict[str, Any]:

@@ -23,28 +23,11 @@ from pytest_modelguard.adapters import adapt
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
+from pytest_modelguard.spec import Fixture, Kind, Needs, Reports, dispatch, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
 DEFAULT_MAX_ACCURACY_DROP = 0.05
 CI_LEVEL = 0.95
-_DEFAULTS: dict[str, Any] = {"restarts": 1, "samples": 500}
-#: the keywords each kind of robust gate takes (seed and profile always apply)
-MODES: dict[str, tuple[str, ...]] = {
-    "adversarial": (
-        "eps", "attack", "norm", "steps", "restarts", "max_accuracy_drop", "min_accuracy",
-        "samples", "bounds",
-    ),
-    "perturbation": (
-        "perturbation", "eps", "max_flip_rate", "examples", "immutable", "bounds",
-    ),
-    "monotonic": ("monotonic", "max_violation_rate", "examples", "bounds"),
-}  # fmt: skip
-_MODE_NAMES = {
-    "adversarial": "an adversarial gate (eps=, attack=)",
-    "perturbation": "a perturbation= gate",
-    "monotonic": "a monotonic= gate",
-}
 
 
 @requirement(example='eps=0.03, attack="pgd"', rank=30, metric="accuracy_drop")
@@ -60,7 +43,7 @@ def robust(
     max_accuracy_drop: float | None = None,
     min_accuracy: Annotated[float | None, Reports("robust_accuracy")] = None,
     samples: int = 500,
-    bounds: tuple[float, float] | None = None,
+    bounds: tuple[float, float] | dict[str, tuple[float, float]] | None = None,
     perturbation: Annotated[str | None, Reports("flip_rate")] = None,
     max_flip_rate: float | None = None,
     examples: int | None = None,
@@ -92,101 +75,55 @@ def robust(
     A generative model: ``perturbation="typo", on="prompts", min_similarity=`` compares its
     answers to clean and perturbed prompts under ``encoder``.
     """
-    if on is not None or min_similarity is not None:
-        from pytest_modelguard.generative.consistency import prompt_robustness_gate
+    keywords = {
+        k: v for k, v in locals().items() if k not in ("model", "dataset", "seed", "profile")
+    }
+    return dispatch(
+        "robust", KINDS, model, dataset, keywords, {"seed": seed, "profile": profile},
+        fallback=KINDS[-1],
+    )  # fmt: skip
 
-        if on != "prompts":
-            raise GateError(
-                f"min_similarity= gates answers to perturbed prompts: add on='prompts' (got {on!r})"
-            )
-        return prompt_robustness_gate(
-            model, prompts if prompts is not None else dataset, perturbation=perturbation,
-            min_similarity=min_similarity, encoder=encoder, examples=examples,
-            confidence=confidence, seed=seed, profile=profile,
-        )  # fmt: skip
-    generative_only = {"encoder": encoder, "prompts": prompts, "confidence": confidence}
-    stray = [name for name, value in generative_only.items() if value is not None]
-    if stray:
-        raise GateError(f"{stray[0]}= applies to prompt robustness (on='prompts'): remove it")
-    options = {
-        "eps": eps, "attack": attack, "norm": norm, "steps": steps, "restarts": restarts,
-        "max_accuracy_drop": max_accuracy_drop, "min_accuracy": min_accuracy,
-        "samples": samples, "bounds": bounds, "perturbation": perturbation,
-        "max_flip_rate": max_flip_rate, "examples": examples, "immutable": immutable,
-        "monotonic": monotonic, "max_violation_rate": max_violation_rate,
-    }  # fmt: skip
-    if monotonic is not None and perturbation is not None:
+
+def _prompt_robustness(model: Any, dataset: Any, *, on: Any, prompts: Any, **spec: Any) -> Verdict:
+    """A generator's answers to clean and perturbed prompts, compared under an encoder."""
+    from pytest_modelguard.generative.consistency import prompt_robustness_gate
+
+    if on != "prompts":
         raise GateError(
-            "robust got perturbation= and monotonic=: they are different gates; give one "
-            "per @robust marker"
+            f"min_similarity= gates answers to perturbed prompts: add on='prompts' (got {on!r})"
         )
-    mode = "monotonic" if monotonic is not None else "adversarial"
-    mode = "perturbation" if perturbation is not None else mode
-    _reject_foreign(mode, options)
-    if mode == "monotonic":
-        from pytest_modelguard.checks.directional import monotonic_gate
-
-        return monotonic_gate(
-            model,
-            dataset,
-            monotonic=monotonic,  # type: ignore[arg-type]
-            max_violation_rate=max_violation_rate,
-            examples=examples,
-            bounds=bounds,
-            seed=seed,
-            profile=profile,
-        )
-    if mode == "perturbation":
-        from pytest_modelguard.checks.perturbation import perturbation_gate
-
-        return perturbation_gate(
-            model,
-            dataset,
-            perturbation=perturbation,  # type: ignore[arg-type]
-            eps=eps,
-            max_flip_rate=max_flip_rate,
-            examples=examples,
-            immutable=immutable,
-            bounds=bounds,
-            seed=seed,
-            profile=profile,
-        )
-    return adversarial(
-        model,
-        dataset,
-        eps=eps,
-        attack=attack,
-        norm=norm,
-        steps=steps,
-        restarts=restarts,
-        max_accuracy_drop=max_accuracy_drop,
-        min_accuracy=min_accuracy,
-        samples=samples,
-        bounds=bounds,
-        seed=seed,
-        profile=profile,
-    )
+    return prompt_robustness_gate(model, prompts if prompts is not None else dataset, **spec)
 
 
-def _reject_foreign(mode: str, options: dict[str, Any]) -> None:
-    """Keywords given that the chosen kind of gate would silently ignore are an error."""
-    given = [name for name, value in options.items() if not _is_default(name, value)]
-    foreign = [name for name in given if name not in MODES[mode]]
-    if not foreign:
-        return
-    where = "; ".join(
-        f"{name}= is for {' or '.join(_MODE_NAMES[m] for m in MODES if name in MODES[m])}"
-        for name in foreign
-    )
-    raise GateError(
-        f"{', '.join(f'{name}=' for name in foreign)} do(es) not apply to "
-        f"{_MODE_NAMES[mode]} ({where}): remove it, or write a second @robust marker"
-    )
-
-
-def _is_default(name: str, value: Any) -> bool:
-    default = _DEFAULTS.get(name)
-    return value is None if default is None else (type(value) is type(default) and value == default)
+#: the kinds of robust gate, each with the keywords it takes (seed and profile always apply);
+#: a call that gives none of their triggers is an adversarial gate (the fallback)
+KINDS = (
+    Kind(
+        "prompt robustness",
+        triggers=("on", "min_similarity"),
+        options=("perturbation", "encoder", "prompts", "examples", "confidence"),
+        run=_prompt_robustness,
+    ),
+    Kind(
+        "monotonic",
+        triggers=("monotonic",),
+        options=("max_violation_rate", "examples", "bounds"),
+        run="pytest_modelguard.checks.directional:monotonic_gate",
+    ),
+    Kind(
+        "perturbation",
+        triggers=("perturbation",),
+        options=("eps", "max_flip_rate", "examples", "immutable", "bounds"),
+        run="pytest_modelguard.checks.perturbation:perturbation_gate",
+    ),
+    Kind(
+        "adversarial",
+        triggers=(),
+        options=("eps", "attack", "norm", "steps", "restarts", "max_accuracy_drop",
+                 "min_accuracy", "samples", "bounds"),
+        run="pytest_modelguard.checks.robustness:adversarial",
+    ),
+)  # fmt: skip
 
 
 # -- the adversarial gate --------------------------------------------------------------------

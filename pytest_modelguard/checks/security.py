@@ -27,15 +27,9 @@ from pytest_modelguard.adapters import Adapter, adapt, to_numpy
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
+from pytest_modelguard.spec import Fixture, Kind, Needs, Reports, dispatch, requirement
 from pytest_modelguard.verdict import GateError, Verdict
 
-GATES = {
-    "sha256": ("artifact",),
-    "safe_load": ("artifact", "allow", "allow_unscanned"),
-    "fuzz": ("examples",),
-    "max_attack_success": ("eps", "attack", "norm", "samples"),
-}
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -74,87 +68,73 @@ def security(
     """Gate one security property; which one is chosen by ``sha256=``, ``safe_load=True``,
     ``fuzz=True``, ``max_attack_success=`` or, for a generative model, ``prompt_injection=``
     with ``max_leak_rate=`` (exactly one of them)."""
-    injection = {
-        "prompt_injection": prompt_injection, "max_leak_rate": max_leak_rate,
-        "system_prompt": system_prompt, "canary": canary, "attacks": attacks,
-        "confidence": confidence,
-    }  # fmt: skip
-    if any(value is not None for value in injection.values()):
-        from pytest_modelguard.generative.injection import prompt_injection_gate
-
-        others = {
-            "sha256": sha256, "safe_load": safe_load or None, "fuzz": fuzz or None,
-            "max_attack_success": max_attack_success, "artifact": artifact, "eps": eps,
-        }  # fmt: skip
-        stray = [name for name, value in others.items() if value is not None]
-        if stray or prompt_injection is None:
-            raise GateError(
-                "a prompt-injection gate takes prompt_injection= with max_leak_rate= (and "
-                "system_prompt=, canary=, attacks=, examples=, confidence=)"
-                + (f"; remove {', '.join(f'{s}=' for s in stray)}" if stray else "")
-            )
-        return prompt_injection_gate(model, **injection, examples=examples, seed=seed,
-                                     profile=profile)  # fmt: skip
     started = time.perf_counter()
-    given = {
-        "sha256": sha256 is not None,
-        "safe_load": safe_load is not False,
-        "fuzz": fuzz is not False,
-        "max_attack_success": max_attack_success is not None,
+    keywords = {
+        k: v for k, v in locals().items() if k not in ("model", "dataset", "seed", "profile")
     }
-    chosen = [name for name, on in given.items() if on]
-    choices = "sha256='<hex digest>', safe_load=True, fuzz=True or max_attack_success=<rate>"
-    if len(chosen) != 1:
-        got = f"got {' and '.join(f'{c}=' for c in chosen)}" if chosen else "got none"
-        raise GateError(
-            f"a security gate checks one thing: give exactly one of {choices} ({got}); "
-            "use one marker per property"
-        )
-    (gate,) = chosen
-    extras = {
-        "artifact": artifact is not None,
-        "allow": allow is not None,
-        "allow_unscanned": allow_unscanned is not None,
-        "examples": examples is not None,
-        "eps": eps is not None,
-        "attack": attack is not None,
-        "norm": norm is not None,
-        "samples": samples != 500,
-    }
-    stray = [name for name, on in extras.items() if on and name not in GATES[gate]]
-    if stray:
-        raise GateError(
-            f"{', '.join(f'{s}=' for s in stray)} do(es) not apply to the {gate}= gate, which "
-            f"takes {', '.join(f'{k}=' for k in GATES[gate])}"
-        )
-    profile = profile or PROFILES["ci"]
-    if gate == "sha256":
-        verdict = _integrity(_artifact(artifact, gate), sha256)
-    elif gate == "safe_load":
-        if safe_load is not True:
-            raise GateError(f"safe_load= takes True, got {safe_load!r}")
-        verdict = _safe_load(
-            _artifact(artifact, gate),
-            pickles.check_allow(allow),
-            _check_patterns(allow_unscanned),
-        )
-    elif gate == "fuzz":
-        if fuzz is not True:
-            raise GateError(f"fuzz= takes True, got {fuzz!r}")
-        verdict = _fuzz(model, dataset, examples=examples, seed=seed, profile=profile)
-    else:
-        verdict = _attack_success(
-            model,
-            dataset,
-            max_attack_success=max_attack_success,
-            eps=eps,
-            attack=attack,
-            norm=norm,
-            samples=samples,
-            seed=seed,
-        )
-    verdict.duration = time.perf_counter() - started
+    verdict = dispatch(
+        "security", KINDS_OF_GATE, model, dataset, keywords,
+        {"seed": seed, "profile": profile or PROFILES["ci"]},
+    )  # fmt: skip
+    verdict.duration = verdict.duration or time.perf_counter() - started
     return verdict
+
+
+def _sha256(model: Any, dataset: Any, *, sha256: Any, artifact: Any) -> Verdict:
+    return _integrity(_artifact(artifact, "sha256"), sha256)
+
+
+def _safe_load_gate(
+    model: Any, dataset: Any, *, safe_load: Any, artifact: Any, allow: Any, allow_unscanned: Any
+) -> Verdict:
+    if safe_load is not True:
+        raise GateError(f"safe_load= takes True, got {safe_load!r}")
+    path = _artifact(artifact, "safe_load")
+    return _safe_load(path, pickles.check_allow(allow), _check_patterns(allow_unscanned))
+
+
+def _fuzz_gate(model: Any, dataset: Any, *, fuzz: Any, **search: Any) -> Verdict:
+    if fuzz is not True:
+        raise GateError(f"fuzz= takes True, got {fuzz!r}")
+    return _fuzz(model, dataset, **search)
+
+
+def _prompt_injection(model: Any, dataset: Any, **spec: Any) -> Verdict:
+    from pytest_modelguard.generative.injection import prompt_injection_gate
+
+    if spec["prompt_injection"] is None:
+        raise GateError(
+            "a prompt-injection gate takes prompt_injection= with max_leak_rate= (and "
+            "system_prompt=, canary=, attacks=, examples=, confidence=)"
+        )
+    return prompt_injection_gate(model, **spec)
+
+
+#: the kinds of security gate, each with the keywords it takes
+KINDS_OF_GATE = (
+    Kind("sha256", triggers=("sha256",), options=("artifact",), run=_sha256, context=()),
+    Kind(
+        "safe_load",
+        triggers=("safe_load",),
+        options=("artifact", "allow", "allow_unscanned"),
+        run=_safe_load_gate,
+        context=(),
+    ),
+    Kind("fuzz", triggers=("fuzz",), options=("examples",), run=_fuzz_gate),
+    Kind(
+        "attack success",
+        triggers=("max_attack_success",),
+        options=("eps", "attack", "norm", "samples"),
+        run="pytest_modelguard.checks.security:_attack_success",
+        context=("seed",),
+    ),
+    Kind(
+        "prompt injection",
+        triggers=("prompt_injection", "max_leak_rate"),
+        options=("system_prompt", "canary", "attacks", "examples", "confidence"),
+        run=_prompt_injection,
+    ),
+)
 
 
 def _verdict(
@@ -660,23 +640,9 @@ def _attack_success(
         clean_rows,
         eps_values,
         stratified_rows,
-        wilson,
     )
 
-    threshold = max_attack_success
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise GateError(f"max_attack_success={threshold!r} must be a number in [0, 1)")
-    check_threshold(
-        "max_attack_success", threshold, operator="<=", within=UNIT, what="a share of attacked rows"
-    )
-    if model is None or dataset is None:
-        raise GateError("max_attack_success= attacks a model on data: define model and dataset")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise GateError(f"samples={samples!r} must be a positive integer (rows to attack)")
-    if isinstance(model, Predictions):
-        raise GateError(
-            "stored Predictions cannot be attacked: the attack runs the model on new inputs"
-        )
+    threshold = _attack_request(model, dataset, max_attack_success, samples)
     epsilons = eps_values(eps)
     adapter = adapt(model)
     spec, norm, steps = attacks.resolve(adapter, attack, norm, None, 1)
@@ -708,9 +674,6 @@ def _attack_success(
         classes=classes,
         columns=list(dataset.features.columns) if dataset.is_dataframe else None,
     )
-    n = len(rows)
-    flipped = run.success.sum(axis=1)
-    rates = flipped / n
     evidence: dict[str, Any] = {
         "model": adapter.name,
         "dataset": dataset.name,
@@ -721,20 +684,50 @@ def _attack_success(
         **bounds_evidence,
         "logits": run.logits,
         "correct_rows": len(candidates),
-        "samples": n,
-        "per_eps": [
-            {"eps": e, "attack_success": float(rates[i]), "ci": list(wilson(int(flipped[i]), n))}
-            for i, e in enumerate(epsilons)
-        ],
-        "attack_seed": run.seed,
     }
+    return _attack_verdict(run, rows, epsilons, threshold, evidence)
+
+
+def _attack_request(model: Any, dataset: Any, threshold: Any, samples: Any) -> float:
+    """The threshold of an attack-success gate, once the request is one that can fail."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise GateError(f"max_attack_success={threshold!r} must be a number in [0, 1)")
+    check_threshold(
+        "max_attack_success", threshold, operator="<=", within=UNIT, what="a share of attacked rows"
+    )
+    if model is None or dataset is None:
+        raise GateError("max_attack_success= attacks a model on data: define model and dataset")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise GateError(f"samples={samples!r} must be a positive integer (rows to attack)")
+    if isinstance(model, Predictions):
+        raise GateError(
+            "stored Predictions cannot be attacked: the attack runs the model on new inputs"
+        )
+    return float(threshold)
+
+
+def _attack_verdict(
+    run: Any, rows: np.ndarray, epsilons: list[float], threshold: float, evidence: dict[str, Any]
+) -> Verdict:
+    """Decide on the worst eps's share of flipped rows; a failure names a flipped row."""
+    from pytest_modelguard.checks.robustness import wilson
+
+    n = len(rows)
+    flipped = run.success.sum(axis=1)
+    rates = flipped / n
+    evidence["samples"] = n
+    evidence["per_eps"] = [
+        {"eps": e, "attack_success": float(rates[i]), "ci": list(wilson(int(flipped[i]), n))}
+        for i, e in enumerate(epsilons)
+    ]
+    evidence["attack_seed"] = run.seed
     verdict = decide(
         requirement="security",
         metric="attack_success",
         values=rates,
         labels=[f"eps={e:g}" for e in epsilons],
         operator="<=",
-        threshold=float(threshold),
+        threshold=threshold,
         n=n,
         formula="correctly classified rows the attack flips within eps / correctly classified "
         "rows attacked",
@@ -743,6 +736,6 @@ def _attack_success(
     if verdict.status == "fail":
         worst = int(np.argmax(rates))
         row = int(rows[np.flatnonzero(run.success[worst])[0]])
-        verdict.counterexample = {"row": row, "eps": epsilons[worst], "attack": spec.name}
+        verdict.counterexample = {"row": row, "eps": epsilons[worst], "attack": evidence["attack"]}
         verdict.message = verdict.describe()
     return verdict
