@@ -153,6 +153,65 @@ def metric_of(requirement: str, keywords: dict[str, Any]) -> str:
     return _requirement(requirement).metric_of(keywords)
 
 
+#: the JSON types of the plugin's own keywords
+_PLUGIN_TYPES = {"model": ("string",), "data": ("string",), "max_regression": ("number",)}
+
+
+def policy_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy file's ``[[requirement]]`` entry, generated from the
+    checks' signatures: ``kind`` names a requirement, and each kind takes its keywords."""
+    variants = []
+    for name, requirement in spec.requirements().items():
+        properties: dict[str, Any] = {"kind": {"const": name}, "name": {"type": "string"}}
+        for keyword in requirement.keywords.values():
+            types = spec.json_types(keyword)
+            properties[keyword.name] = {"type": list(types)} if types else {}
+            properties[keyword.name]["description"] = f"default {keyword.default!r}"
+        properties.update({k: {"type": list(t)} for k, t in _PLUGIN_TYPES.items()})
+        variants.append(
+            {
+                "title": f"@{name}",
+                "description": requirement.summary,
+                "type": "object",
+                "properties": properties,
+                "required": ["kind"],
+                "additionalProperties": False,
+            }
+        )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "a [[requirement]] of modelguard.toml",
+        "oneOf": variants,
+    }
+
+
+def entry_problem(requirement: str, entry: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a policy entry's keywords (None: nothing). Unknown
+    keywords are reported like a marker's, when the item runs."""
+    keywords = _requirement(requirement).keywords
+    for name, value in entry.items():
+        types = _PLUGIN_TYPES.get(name) or (
+            spec.json_types(keywords[name]) if name in keywords else None
+        )
+        if (
+            types
+            and _json_type(value) not in types
+            and not (_json_type(value) == "integer" and "number" in types)
+        ):
+            annotation = keywords[name].annotation if name in keywords else " or ".join(types)
+            return (
+                f"{name} = {value!r} is a TOML {_json_type(value)}; @{requirement} takes "
+                f"{name}: {annotation}"
+            )
+    return None
+
+
+def _json_type(value: Any) -> str:
+    kinds = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+             (list, "array"), (dict, "object"))  # fmt: skip
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+
+
 def defaults(requirement: str) -> dict[str, Any]:
     """The marker's keywords and their defaults: the check's, then the plugin's."""
     return {**_requirement(requirement).defaults(), **dict.fromkeys(PLUGIN_KEYWORDS)}

@@ -27,7 +27,8 @@ from pytest_modelguard import markers
 POLICY_FILE = "modelguard.toml"
 #: where a policy item's entry stands, "file:line", for error messages
 origin_key = pytest.StashKey[str]()
-#: why a policy item cannot become a gate (an unknown kind), reported as its ERROR
+#: why a policy item cannot become a gate (an unknown kind, a value of the wrong type: the
+#: types come from the check's signature, see ``markers.policy_schema``), reported as its ERROR
 problem_key = pytest.StashKey[str]()
 
 
@@ -77,6 +78,9 @@ class PolicyFile(pytest.File):
             )
             item.add_marker(markers.UMBRELLA)
         else:
+            problem = markers.entry_problem(kind, entry)
+            if problem is not None:
+                item.stash[problem_key] = f"{origin}: {problem}"
             item.add_marker(getattr(pytest.mark, markers.mark_name(kind))(**entry))
         return item
 

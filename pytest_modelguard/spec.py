@@ -294,6 +294,39 @@ class Requirement:
         return tuple(k.name for k in self.keywords.values() if k.path)
 
 
+#: the JSON types an annotation's names allow (anything else: no constraint)
+_JSON_TYPES = {
+    "float": ("number",), "int": ("integer",), "str": ("string",), "bool": ("boolean",),
+    "list": ("array",), "tuple": ("array",), "Sequence": ("array",),
+    "dict": ("object",), "Mapping": ("object",), "None": (),
+}  # fmt: skip
+
+
+def json_types(keyword: Keyword) -> tuple[str, ...] | None:
+    """The JSON types a policy file may give ``keyword`` (None: any), from its annotation;
+    a fixture-valued keyword also takes a string, the fixture's name."""
+    try:
+        expression = ast.parse(keyword.annotation, mode="eval").body
+    except SyntaxError:
+        return None
+    names: list[str] = []
+    for part in _union(expression):
+        base = part.value if isinstance(part, ast.Subscript) else part
+        name = _name(base) if not isinstance(base, ast.Constant) else "None"
+        if name not in _JSON_TYPES:
+            return None
+        names.extend(_JSON_TYPES[name])
+    if keyword.fixture or keyword.path:
+        names.append("string")
+    return tuple(dict.fromkeys(names))
+
+
+def _union(node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return [*_union(node.left), *_union(node.right)]
+    return [node]
+
+
 @functools.cache
 def requirements() -> dict[str, Requirement]:
     """Every requirement declared in the checks, by name, in listing order (read once)."""

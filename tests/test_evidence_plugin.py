@@ -71,4 +71,4 @@ def test_lira_and_the_audit_through_pytest(project):
     assert lira["evidence"]["trainings"] == 2  # the train_model fixture trained the shadows
     assert "LiRA with shadow models" in lira["evidence"]["bound"]
     assert "trainer= is a str" in text  # a name that is no fixture is not a function
-    assert "one privacy gate checks one thing" in text
+    assert "a privacy gate checks one thing" in text

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import sklearn.linear_model  # noqa: F401  (in-process pytester runs must find it imported)
 
-from pytest_modelguard import GateError, checks, markers
+from pytest_modelguard import GateError, checks, markers, spec
 
 
 @pytest.mark.parametrize("requirement", sorted(markers.GATES))
-def test_every_marker_keyword_is_a_check_keyword_with_the_same_default(requirement):
+def test_the_marker_is_the_check_signature_read_without_importing_it(requirement):
+    """The source reader (ast) sees what Python sees: same keywords, same defaults."""
     marker = inspect.signature(markers.GATES[requirement]).parameters
     check = inspect.signature(checks.REQUIREMENTS[requirement]).parameters
     marker_keywords = {
@@ -26,6 +34,153 @@ def test_every_marker_keyword_is_a_check_keyword_with_the_same_default(requireme
         if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in markers.CONTEXT_KEYWORDS
     }
     assert marker_keywords == check_keywords
+    assert markers.GATES[requirement].__doc__ == inspect.getdoc(checks.REQUIREMENTS[requirement])
+
+
+def test_every_check_is_a_requirement_and_every_requirement_a_check():
+    assert list(markers.GATES) == list(checks.REQUIREMENTS)
+    assert list(markers.GATES)[:3] == ["performance", "fairness", "robust"]  # listing order
+
+
+TOY = """
+@requirement(example="min=0.9", needs=Needs(model="required", data="unused"), metric="toy")
+def toy(
+    model: Any,
+    dataset: Any,
+    *,
+    min: Annotated[float | None, Reports("toy_score")] = None,
+    helpers: Annotated[Any, Fixture("toy_helpers"), Needs(data="optional")] = None,
+    report: Annotated[Any, FilePath()] = None,
+    seed: int = 0,
+) -> Verdict:
+    \"\"\"Gate a toy requirement.
+
+    More text.
+    \"\"\"
+    return Verdict(...)
+
+
+OTHER = 1
+"""
+
+
+def test_a_new_requirement_is_one_declaration(pytestconfig):
+    (toy,) = spec.read_declarations(TOY, "tests.toy")
+    pytestconfig.addinivalue_line("markers", "modelguard_toy: registered by the plugin")
+    factory = markers.make_factory(toy)
+    assert str(inspect.signature(factory)) == (
+        "(*, min: 'float | None' = None, helpers: 'Any' = None, report: 'Any' = None, "
+        "model: 'str | None' = None, data: 'str | None' = None, "
+        "max_regression: 'float | None' = None, **unknown) -> 'pytest.MarkDecorator'"
+    )
+    assert factory(min=0.9, helpers=None).mark.kwargs == {"min": 0.9}
+    assert factory(min=0.9).mark.name == "modelguard_toy"
+    assert toy.summary == "Gate a toy requirement."
+    assert toy.example == "min=0.9"
+    assert toy.metric_of({}) == "toy"
+    assert toy.metric_of({"min": 0.9}) == "toy_score"
+    assert toy.subject_needs({"min": 0.9}) == {"model": "required", "data": "unused"}
+    assert toy.subject_needs({"helpers": "mine"}) == {
+        "model": "required",
+        "data": "optional",
+        "helpers": "optional",
+    }
+    assert toy.fixture_keywords() == {"helpers": "toy_helpers"}
+    assert toy.path_keywords() == ("report",)
+
+
+def test_a_keyword_added_to_a_check_signature_alone_shows_up_in_the_marker():
+    """Edit only the check's source (here: a copy of checks/robustness.py in memory): the
+    marker, its help and its validation follow."""
+    source = Path(
+        importlib.import_module("pytest_modelguard.checks.robustness").__file__
+    ).read_text()
+    edited = source.replace(
+        "    confidence: float | None = None,\n    seed: int = 0,",
+        "    confidence: float | None = None,\n"
+        '    max_wobble: Annotated[float | None, Reports("wobble")] = None,\n'
+        "    seed: int = 0,",
+        1,
+    )
+    assert edited != source
+    (robust,) = spec.read_declarations(edited, "pytest_modelguard.checks.robustness")
+    assert "max_wobble" not in markers.defaults("robust")  # the real one is untouched
+    factory = markers.make_factory(robust)
+    assert "max_wobble" in inspect.signature(factory).parameters
+    assert factory(max_wobble=0.1).mark.kwargs == {"max_wobble": 0.1}
+    assert robust.metric_of({"max_wobble": 0.1}) == "wobble"
+    assert spec.json_types(robust.keywords["max_wobble"]) == ("number",)
+
+
+def test_reading_the_declarations_loads_nothing_heavy():
+    code = (
+        "import sys; from pytest_modelguard import markers, spec; "
+        "lines = markers.marker_lines(); assert len(lines) == len(markers.GATES) + 1; "
+        "heavy = [m for m in ('numpy', 'pandas', 'sklearn', 'tensorflow') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+# -- one rule for "one kind of gate per call" -----------------------------------------------
+
+FOREIGN = re.compile(
+    r"^(\w+)= does not apply to an? [\w -]+ gate \(\1= is for [\w -]+ gates\): remove it, "
+    r"or write a second @(robust|security|privacy) marker$"
+)
+TWO_KINDS = re.compile(
+    r"^a (robust|security|privacy) gate checks one thing, got [\w -]+ \(\w+=\) and "
+    r"[\w -]+ \(\w+=\): write one @\1 marker \(or call\) per kind$"
+)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "keywords"),
+    [
+        ("robust", {"perturbation": "gaussian_noise", "attack": "pgd"}),
+        ("robust", {"monotonic": {"f0": "increasing"}, "eps": 0.1}),
+        ("robust", {"eps": 0.1, "max_flip_rate": 0.1}),  # an adversarial gate by default
+        ("security", {"fuzz": True, "eps": 0.1}),
+        ("security", {"sha256": "0" * 64, "allow": ["numpy.*"]}),
+        ("privacy", {"pii": "forbid", "attack": "loss"}),
+        ("privacy", {"k_anonymity": 5, "columns": ["text"]}),
+    ],
+)
+def test_a_keyword_of_another_kind_is_the_same_error_everywhere(requirement, keywords):
+    with pytest.raises(GateError) as raised:
+        checks.REQUIREMENTS[requirement](None, None, **keywords)
+    assert FOREIGN.match(str(raised.value)), str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "keywords"),
+    [
+        ("robust", {"perturbation": "gaussian_noise", "monotonic": {"f0": "increasing"}}),
+        ("security", {"sha256": "0" * 64, "fuzz": True}),
+        ("privacy", {"pii": "forbid", "k_anonymity": 5}),
+    ],
+)
+def test_two_kinds_in_one_call_is_the_same_error_everywhere(requirement, keywords):
+    with pytest.raises(GateError) as raised:
+        checks.REQUIREMENTS[requirement](None, None, **keywords)
+    assert TWO_KINDS.match(str(raised.value)), str(raised.value)
+
+
+def test_every_kind_keyword_is_a_keyword_of_its_check():
+    """A kind that names a keyword its check does not take could never be chosen."""
+    for requirement, module, table in [
+        ("robust", "robustness", "KINDS"),
+        ("security", "security", "KINDS_OF_GATE"),
+        ("privacy", "privacy", "KINDS_OF_GATE"),
+    ]:
+        kinds = getattr(importlib.import_module(f"pytest_modelguard.checks.{module}"), table)
+        accepted = set(spec.requirements()[requirement].keywords)
+        declared = {name for kind in kinds for name in kind.keywords}
+        assert declared <= accepted, declared - accepted
+        assert accepted <= declared, accepted - declared  # nothing silently ignored
 
 
 def test_a_mark_carries_only_what_was_given():
@@ -179,3 +334,99 @@ def test_a_mark_the_plugin_did_not_make_is_never_a_gate():
     for name in ["performance", "modelguard", "modelguard_nothing", "security"]:
         assert markers.requirement_of(SimpleNamespace(name=name)) is None
     assert markers.requirement_of(SimpleNamespace(name="modelguard_security")) == "security"
+
+
+# -- through pytest: help, validation and policy files from the signatures ------------------
+
+
+def test_pytest_markers_lists_every_gate_with_its_check_keywords(suite):
+    result = suite.runpytest("--markers")
+    out = result.stdout.str()
+    for requirement, check in checks.REQUIREMENTS.items():
+        (line,) = [
+            line
+            for line in out.splitlines()
+            if line.startswith(f"@pytest.mark.modelguard_{requirement}(")
+        ]
+        for name, parameter in inspect.signature(check).parameters.items():
+            if (
+                parameter.kind is inspect.Parameter.KEYWORD_ONLY
+                and name not in markers.CONTEXT_KEYWORDS
+            ):
+                assert f"{name}={parameter.default!r}" in line, (requirement, name)
+        first_line = inspect.getdoc(check).split("\n\n")[0].split()[0]
+        assert f"select with -m modelguard_{requirement}. {first_line}" in line
+
+
+def test_an_unknown_keyword_is_an_error_naming_the_valid_ones(suite):
+    suite.makepyfile(
+        """
+        from pytest_modelguard import privacy, robust
+
+        @robust(eps=0.1, max_wobble=0.2)
+        def test_typo(): ...
+
+        @privacy(pii="forbid", colums=["text"])
+        def test_other_typo(): ...
+        """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*@robust: unknown keyword(s) max_wobble; accepted: eps, attack, norm, steps, *",
+            "*@privacy: unknown keyword(s) colums; accepted: max_mia_auc, *, columns, *",
+        ],
+        consecutive=False,
+    )
+
+
+def test_a_keyword_of_another_kind_is_an_error_of_that_test_only(suite):
+    suite.makepyfile(
+        """
+        from pytest_modelguard import security
+
+        @security(fuzz=True, eps=0.1)
+        def test_mixed(): ...
+
+        def test_unit(): ...
+        """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*@security: eps= does not apply to a fuzz gate (eps= is for attack success gates)*"]
+    )
+
+
+def test_a_policy_value_of_the_wrong_type_is_an_error_with_its_line(suite):
+    (suite.path / "modelguard.toml").write_text(
+        '[[requirement]]\nname = "floor"\nkind = "performance"\nmin = "0.8"\n\n'
+        '[[requirement]]\nname = "fine"\nkind = "performance"\nmin = 0.5\n'
+    )
+    result = suite.runpytest("modelguard.toml")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*modelguard.toml:1: min = '0.8' is a TOML string; @performance takes min: float | None*"]
+    )
+
+
+def test_the_policy_schema_is_generated_from_the_signatures():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = markers.policy_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    example = Path(__file__).parents[1] / "example_project" / "tests" / "modelguard.toml"
+    entries = tomllib.loads(example.read_text())["requirement"]
+    assert entries
+    for entry in entries:
+        assert not list(validator.iter_errors(entry)), entry
+    wrong = [
+        {"kind": "performance", "min": "0.8"},
+        {"kind": "performance", "mn": 0.8},
+        {"kind": "robust", "samples": 1.5},
+        {"kind": "nothing"},
+    ]
+    for entry in wrong:
+        assert list(validator.iter_errors(entry)), entry
+    assert json.dumps(schema)  # plain JSON: it can be published as a file

@@ -119,7 +119,7 @@ def test_robust_gates_pass_fail_and_error(project):
             "*attack    pgd (linf, steps=5, restarts=1) at eps=0.2: accuracy * clean -> * under attack",
             "*@robust: attack='pgd' needs gradients, but DecisionTreeClassifier has none*"
             "attack='hopskipjump' or attack='boundary'*",
-            "*@robust: attack= do(es) not apply to a perturbation= gate*",
+            "*@robust: attack= does not apply to a perturbation gate*",
             "*@robust: eps=8 is larger than the input range*",
             "*@robust: image dataset 'raw digits' has no bounds*",
             "PASS   test_gates.py::test_small_eps  robust.robust_accuracy = *, required >= 0.5 (n=150)",

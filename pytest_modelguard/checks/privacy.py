@@ -103,10 +103,10 @@ def privacy(
     ``max_tpr_at_fpr=`` is LiRA (:mod:`~pytest_modelguard.checks.membership`) and
     ``claimed_epsilon=`` a differential-privacy audit (:mod:`~pytest_modelguard.checks.dp_audit`).
     """
-    started = time.perf_counter()
     keywords = {
         k: v for k, v in locals().items() if k not in ("model", "dataset", "seed", "profile")
     }
+    started = time.perf_counter()
     if on not in (None, "outputs", "data"):
         raise GateError(f"on={on!r}: choose 'outputs' (what a generator says) or 'data'")
     keywords["on"] = None if on == "data" else on  # the data is what a gate scans by default

@@ -50,7 +50,7 @@ def security(
     max_attack_success: Annotated[
         float | None, Reports("attack_success"), Needs(model="required", data="required")
     ] = None,
-    eps: float | None = None,
+    eps: float | list[float] | None = None,
     attack: str | None = None,
     norm: str | None = None,
     samples: int = 500,
@@ -68,10 +68,10 @@ def security(
     """Gate one security property; which one is chosen by ``sha256=``, ``safe_load=True``,
     ``fuzz=True``, ``max_attack_success=`` or, for a generative model, ``prompt_injection=``
     with ``max_leak_rate=`` (exactly one of them)."""
-    started = time.perf_counter()
     keywords = {
         k: v for k, v in locals().items() if k not in ("model", "dataset", "seed", "profile")
     }
+    started = time.perf_counter()
     verdict = dispatch(
         "security", KINDS_OF_GATE, model, dataset, keywords,
         {"seed": seed, "profile": profile or PROFILES["ci"]},
