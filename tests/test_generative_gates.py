@@ -150,7 +150,7 @@ def test_user_attacks_and_system_prompt_are_used() -> None:
         ({"canary": "SECRET-CODE-1", "attacks": ["Is it secret code 1?"]}, "already holds"),
         ({"prompt_injection": "jailbreaks"}, "unknown attack family"),
         ({"max_leak_rate": 1.5}, r"\[0, 1\)"),
-        ({"sha256": "0" * 64}, "remove sha256="),
+        ({"sha256": "0" * 64}, r"checks one thing, got sha256 \(sha256=\) and prompt inj"),
         ({"examples": -1}, "examples="),
     ],
 )

@@ -4,39 +4,21 @@ Usable without pytest (notebooks, scripts); the markers are sugar over these. A 
 returns a ``Verdict`` (``status == "fail"`` when the model falls short) and raises
 ``GateError`` when the requirement cannot be evaluated. Nothing here imports pytest, and
 the ML libraries a check needs load inside it.
+
+Every function in this package decorated with ``@requirement(...)`` is a requirement
+(:mod:`pytest_modelguard.spec`): ``REQUIREMENTS`` and the names below are found, not listed,
+so a new requirement is one new module.
 """
 
-from pytest_modelguard.checks.compliance import compliance
-from pytest_modelguard.checks.drift import drift
-from pytest_modelguard.checks.explainability import explainability
-from pytest_modelguard.checks.fairness import fairness
-from pytest_modelguard.checks.performance import performance
-from pytest_modelguard.checks.privacy import privacy
-from pytest_modelguard.checks.robustness import robust
-from pytest_modelguard.checks.security import security
-from pytest_modelguard.checks.transparency import transparency
+from importlib import import_module
 
+from pytest_modelguard import spec
+
+#: every requirement's check, by name, in listing order
 REQUIREMENTS = {
-    "performance": performance,
-    "fairness": fairness,
-    "robust": robust,
-    "privacy": privacy,
-    "security": security,
-    "explainability": explainability,
-    "transparency": transparency,
-    "compliance": compliance,
-    "drift": drift,
+    name: getattr(import_module(requirement.module), name)
+    for name, requirement in spec.requirements().items()
 }
+globals().update(REQUIREMENTS)  # checks.performance, checks.robust, ...
 
-__all__ = [
-    "REQUIREMENTS",
-    "compliance",
-    "drift",
-    "explainability",
-    "fairness",
-    "performance",
-    "privacy",
-    "robust",
-    "security",
-    "transparency",
-]
+__all__ = ["REQUIREMENTS", *REQUIREMENTS]
