@@ -358,33 +358,18 @@ def test_pytest_markers_lists_every_gate_with_its_check_keywords(suite):
         assert f"select with -m modelguard_{requirement}. {first_line}" in line
 
 
-def test_an_unknown_keyword_is_an_error_naming_the_valid_ones(suite):
+def test_misused_keywords_are_errors_of_their_tests_only(suite):
+    """An unknown keyword names the accepted ones; a keyword of another kind says which
+    kind takes it; a policy value of the wrong type gives its file, line and type."""
     suite.makepyfile(
         """
-        from pytest_modelguard import privacy, robust
+        from pytest_modelguard import privacy, robust, security
 
         @robust(eps=0.1, max_wobble=0.2)
         def test_typo(): ...
 
         @privacy(pii="forbid", colums=["text"])
         def test_other_typo(): ...
-        """
-    )
-    result = suite.runpytest()
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(
-        [
-            "*@robust: unknown keyword(s) max_wobble; accepted: eps, attack, norm, steps, *",
-            "*@privacy: unknown keyword(s) colums; accepted: max_mia_auc, *, columns, *",
-        ],
-        consecutive=False,
-    )
-
-
-def test_a_keyword_of_another_kind_is_an_error_of_that_test_only(suite):
-    suite.makepyfile(
-        """
-        from pytest_modelguard import security
 
         @security(fuzz=True, eps=0.1)
         def test_mixed(): ...
@@ -392,22 +377,21 @@ def test_a_keyword_of_another_kind_is_an_error_of_that_test_only(suite):
         def test_unit(): ...
         """
     )
-    result = suite.runpytest()
-    result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(
-        ["*@security: eps= does not apply to a fuzz gate (eps= is for attack success gates)*"]
-    )
-
-
-def test_a_policy_value_of_the_wrong_type_is_an_error_with_its_line(suite):
     (suite.path / "modelguard.toml").write_text(
         '[[requirement]]\nname = "floor"\nkind = "performance"\nmin = "0.8"\n\n'
         '[[requirement]]\nname = "fine"\nkind = "performance"\nmin = 0.5\n'
     )
-    result = suite.runpytest("modelguard.toml")
-    result.assert_outcomes(passed=1, errors=1)
+    result = suite.runpytest("test_misused_keywords_are_errors_of_their_tests_only.py",
+                             "modelguard.toml")  # fmt: skip
+    result.assert_outcomes(passed=2, errors=4)
     result.stdout.fnmatch_lines(
-        ["*modelguard.toml:1: min = '0.8' is a TOML string; @performance takes min: float | None*"]
+        [
+            "*@robust: unknown keyword(s) max_wobble; accepted: eps, attack, norm, steps, *",
+            "*@privacy: unknown keyword(s) colums; accepted: max_mia_auc, *, columns, *",
+            "*@security: eps= does not apply to a fuzz gate (eps= is for attack success gates)*",
+            "*modelguard.toml:1: min = '0.8' is a TOML string; @performance takes min: float | None*",
+        ],
+        consecutive=False,
     )
 
 
