@@ -348,25 +348,42 @@ def read_declarations(source: str, module: str) -> list[Requirement]:
     declared = []
     for match in _DECORATOR.finditer(source):
         try:
-            tree = ast.parse(_top_level_statement(source[match.start() :]))
+            text = _top_level_statement(source[match.start() :])
+            tree = ast.parse(text)
         except SyntaxError:
+            text = source
             tree = ast.parse(source)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and _decorator(node) is not None:
-                declared.append(_requirement(node, module))
+                declared.append(_requirement(node, module, text))
                 break
     return declared
 
 
 def _top_level_statement(source: str) -> str:
-    """The decorated function at the start of ``source``, up to the next top-level line."""
+    """The decorated function at the start of ``source``: its signature and docstring (a
+    body is not needed, and compiling it would triple the time)."""
     lines = source.splitlines()
     start = next((n for n, line in enumerate(lines) if line.startswith("def ")), 0)
     for number in range(start + 1, len(lines)):
         line = lines[number]
+        if line.startswith(")") and line.rstrip().endswith(":"):  # the signature's end
+            return "\n".join([*lines[: number + 1], *_docstring(lines[number + 1 :])])
         if line and not line[0].isspace() and not line.startswith(")"):
             return "\n".join(lines[:number])
     return source
+
+
+def _docstring(body: list[str]) -> list[str]:
+    """The docstring's lines at the start of a function body, then ``...`` for the rest."""
+    first = body[0].strip() if body else ""
+    quote = first[:3]
+    if quote not in ('"""', "'''"):
+        return ["    ..."]
+    if first.count(quote) >= 2 and len(first) > 3:
+        return [body[0]]
+    end = next((n for n, line in enumerate(body[1:], start=1) if quote in line), None)
+    return body[: end + 1] if end is not None else ["    ..."]
 
 
 def _decorator(node: ast.FunctionDef) -> ast.Call | None:
@@ -376,15 +393,16 @@ def _decorator(node: ast.FunctionDef) -> ast.Call | None:
     return None
 
 
-def _requirement(node: ast.FunctionDef, module: str) -> Requirement:
+def _requirement(node: ast.FunctionDef, module: str, source: str) -> Requirement:
     options = _call_kwargs(_decorator(node))  # type: ignore[arg-type]
+    lines = source.encode().splitlines()
     keywords = {}
     for argument, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
         if argument.arg in CONTEXT_KEYWORDS:
             continue
         if default is None:
             raise TypeError(f"{module}.{node.name}: keyword {argument.arg}= needs a default")
-        keywords[argument.arg] = _keyword(argument, ast.literal_eval(default))
+        keywords[argument.arg] = _keyword(argument, ast.literal_eval(default), lines)
     needs = options.get("needs")
     return Requirement(
         name=node.name,
@@ -398,7 +416,7 @@ def _requirement(node: ast.FunctionDef, module: str) -> Requirement:
     )
 
 
-def _keyword(argument: ast.arg, default: Any) -> Keyword:
+def _keyword(argument: ast.arg, default: Any, lines: list[bytes]) -> Keyword:
     annotation = argument.annotation
     declared: list[Any] = []
     if isinstance(annotation, ast.Subscript) and _name(annotation.value) == "Annotated":
@@ -410,7 +428,7 @@ def _keyword(argument: ast.arg, default: Any) -> Keyword:
     return Keyword(
         name=argument.arg,
         default=default,
-        annotation=ast.unparse(annotation) if annotation is not None else "Any",
+        annotation=_text(annotation, lines),
         metric=metric,
         needs=tuple((d.when, dict(d.subjects)) for d in declared if isinstance(d, Needs)),
         fixture=fixture is not None,
@@ -438,6 +456,19 @@ def _call_kwargs(node: ast.Call) -> dict[str, Any]:
         for k in node.keywords
         if k.arg is not None
     }
+
+
+def _text(node: ast.expr | None, lines: list[bytes]) -> str:
+    """The annotation as written, on one line (offsets are of the UTF-8 source)."""
+    if node is None:
+        return "Any"
+    first, last = node.lineno - 1, node.end_lineno - 1  # type: ignore[operator]
+    if first == last:
+        text = lines[first][node.col_offset : node.end_col_offset].decode()
+    else:
+        parts = [lines[first][node.col_offset :], *lines[first + 1 : last]]
+        text = b" ".join([*parts, lines[last][: node.end_col_offset]]).decode()
+    return " ".join(text.split()).replace("[ ", "[").replace(" ]", "]").replace(",]", "]")
 
 
 def _name(node: ast.expr) -> str:
