@@ -210,6 +210,79 @@ def test_an_error_verdict_is_named_by_the_metric_the_gate_would_report(
     assert markers.metric_of(requirement, keywords) == metric
 
 
+REQ, OPT, NO = "required", "optional", "unused"
+
+
+@pytest.mark.parametrize(
+    ("requirement", "keywords", "needs"),
+    [
+        ("performance", {"min": 0.8}, {"model": REQ, "data": REQ}),
+        (
+            "security",
+            {"sha256": "0" * 64, "artifact": "m.keras"},
+            {"model": NO, "data": NO, "artifact": OPT},
+        ),
+        ("security", {"fuzz": True}, {"model": REQ, "data": OPT}),
+        (
+            "security",
+            {"prompt_injection": "shipped", "max_leak_rate": 0.0},
+            {"model": REQ, "data": NO},
+        ),
+        ("privacy", {"pii": "forbid"}, {"model": OPT, "data": REQ}),
+        ("privacy", {"pii": "forbid", "on": "data"}, {"model": OPT, "data": REQ}),
+        ("privacy", {"pii": "forbid", "on": "outputs"}, {"model": REQ, "data": OPT}),
+        (
+            "privacy",
+            {"pii": "forbid", "on": "outputs", "prompts": "p"},
+            {"model": REQ, "data": NO, "prompts": OPT},
+        ),
+        ("privacy", {"max_mia_auc": 0.6}, {"model": REQ, "data": REQ, "members": REQ}),
+        (
+            "privacy",
+            {"max_tpr_at_fpr": {0.01: 0.1}},
+            {"model": REQ, "data": REQ, "members": REQ, "trainer": OPT},
+        ),
+        (
+            "privacy",
+            {"claimed_epsilon": 1.0, "canaries": 50},
+            {"model": NO, "data": REQ, "members": REQ, "trainer": REQ, "canaries": OPT},
+        ),
+        (
+            "privacy",
+            {"max_exposure": 3.0, "canaries": "c"},
+            {"model": REQ, "data": NO, "canaries": OPT},
+        ),
+        ("fairness", {"counterfactual": "identity"}, {"model": REQ, "data": OPT}),
+        (
+            "fairness",
+            {"counterfactual": "identity", "on": "outputs"},
+            {"model": REQ, "data": OPT, "encoder": OPT},
+        ),
+        (
+            "fairness",
+            {"counterfactual": "identity", "on": "outputs", "scorer": "s"},
+            {"model": REQ, "data": OPT, "encoder": NO, "scorer": OPT},
+        ),
+        ("fairness", {"association": "weat"}, {"model": REQ, "data": NO}),
+        (
+            "robust",
+            {"on": "prompts", "min_similarity": 0.8},
+            {"model": REQ, "data": OPT, "encoder": OPT},
+        ),
+        ("transparency", {"model_card": "c.md"}, {"model": NO, "data": NO}),
+        (
+            "transparency",
+            {"verify_claims": True},
+            {"model": REQ, "data": REQ, "members": OPT, "trainer": OPT},
+        ),
+        ("drift", {"max_psi": 0.2}, {"model": NO, "data": REQ, "reference": REQ}),
+        ("compliance", {"framework": "eu-ai-act"}, {"model": NO, "data": NO}),
+    ],
+)
+def test_the_subjects_a_gate_needs_come_from_the_declaration(requirement, keywords, needs):
+    assert markers.subject_needs(requirement, keywords) == needs
+
+
 # -- the plugin's marks coexist with a suite's own ------------------------------------------
 
 #: a suite that already has markers named like the requirements
