@@ -487,3 +487,13 @@ def test_the_policy_schema_is_generated_from_the_signatures():
     for entry in wrong:
         assert list(validator.iter_errors(entry)), entry
     assert json.dumps(schema)  # plain JSON: it can be published as a file
+
+
+def test_every_subject_a_declaration_needs_is_one_the_plugin_can_resolve():
+    """A Needs(...) role the plugin cannot name a fixture for would be a KeyError at run time."""
+    for name, requirement in spec.requirements().items():
+        roles = set(requirement.needs)
+        for keyword in requirement.keywords.values():
+            for _, subjects in keyword.needs:
+                roles |= set(subjects)
+        assert roles <= {"model", "data", *requirement.fixture_keywords()}, name
