@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +40,22 @@ _ALTERNATIVES: list[tuple[str, str, str, str]] = [
         "[A-Za-z0-9]",
         r"[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
     ),
+    (  # lower- or mixed-case IBAN, anchored at its check digits (the letters precede)
+        "iban_lower",
+        r"\d",
+        "",
+        r"(?<=(?<![A-Za-z0-9])[A-Za-z]{2}\d)\d(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?"
+        r"(?![A-Za-z0-9])",
+    ),
     ("card", r"\d", r"[\d.-]", r"(?:[ -]?\d){12,18}(?!\d)"),
     ("ssn", r"\d", r"[\d-]", r"\d{2}-\d{2}-\d{4}(?![\d-])"),
+    ("ssn", r"\d", r"[\d-]", r"\d{2} \d{2} \d{4}(?![\d-])"),
     ("phone_intl", r"\+", r"[\w+]", r"\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\d)"),
     ("phone", r"\(", r"[\w+]", r"\d{3}\) ?\d{3}[ .-]\d{4}(?!\d)"),
     ("phone", r"\d", r"[\w+]", r"\d{2}[ .-]\d{3}[ .-]\d{4}(?!\d)"),
     ("ipv4", r"\d", r"[\d.]", r"\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\d|\.\d)"),
     ("ipv6", ":", ":", r"(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
+    ("phone_bare", r"\d", r"[\w+-]", r"\d{9}(?![\d])"),  # needs a phone word before it
 ]
 
 
@@ -60,9 +70,21 @@ PATTERN = re.compile(
 )
 """The combined candidate pattern: one named group ``g<i>`` per alternative."""
 _GROUP = {f"g{i}": a[0] for i, a in enumerate(_ALTERNATIVES)}
-_KIND_OF_GROUP = {"phone_intl": "phone", "ipv4": "ip", "ipv6": "ip"}
+_KIND_OF_GROUP = {
+    "iban_lower": "iban",
+    "phone_intl": "phone",
+    "phone_bare": "phone",
+    "ipv4": "ip",
+    "ipv6": "ip",
+}
 _LOCAL_PART = re.compile(r"[\w.%+-]{1,64}\Z", re.ASCII)
 _HEX_GROUP = re.compile(r"[0-9A-Fa-f]{0,4}\Z")
+PHONE_CONTEXT = 32  # characters before a bare 10-digit number searched for a phone word
+_PHONE_WORD = re.compile(
+    r"\b(?:call|called|calling|phone|phoned|tel|telephone|mobile|cell|cellphone|fax|whatsapp"
+    r"|sms|text|ring|dial|ph)\b",
+    re.IGNORECASE,
+)
 _BEFORE = {"email": re.compile(r"[\w.%+-]", re.ASCII), "ipv6": re.compile(r"[\w:]", re.ASCII)}
 
 
@@ -120,7 +142,7 @@ def _card_prefix(candidate: str) -> str:
 
 
 def _ssn(candidate: str) -> bool:
-    area, group, serial = candidate.split("-")
+    area, group, serial = re.split(r"[- ]", candidate)
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
@@ -130,6 +152,18 @@ def _phone_intl(candidate: str) -> bool:
 
 def _phone(candidate: str) -> bool:
     return re.sub(r"\D", "", candidate)[0] not in "01"  # a NANP area code starts with 2-9
+
+
+def _phone_bare(candidate: str) -> bool:
+    """Ten digits in the North American format: area code and exchange start with 2-9."""
+    return candidate[0] not in "01" and candidate[3] not in "01"
+
+
+def _phone_said(text: str, start: int) -> bool:
+    """Whether a phone word precedes ``start`` closely, in the same row: a bare 10-digit
+    number counts as a phone number only then (ids and amounts in tables look the same)."""
+    row_start = text.rfind("\n", max(0, start - PHONE_CONTEXT), start) + 1
+    return _PHONE_WORD.search(text, max(row_start, start - PHONE_CONTEXT), start) is not None
 
 
 def _ipv4(candidate: str) -> bool:
@@ -154,10 +188,12 @@ def _ipv6(candidate: str) -> bool:
 _VALID: dict[str, Callable[[str], bool]] = {
     "email": lambda candidate: True,
     "iban": iban_valid,
+    "iban_lower": lambda candidate: iban_valid(candidate.upper()),
     "card": _card,
     "ssn": _ssn,
     "phone_intl": _phone_intl,
     "phone": _phone,
+    "phone_bare": _phone_bare,
     "ipv4": _ipv4,
     "ipv6": _ipv6,
 }
@@ -186,6 +222,78 @@ def redact(kind: str, value: str) -> str:
     if kind == "phone":
         return _mask(value, keep_last=2)
     return _mask(value)  # ssn, ip: nothing of the value is shown
+
+
+# -- canonical forms ---------------------------------------------------------------------
+
+#: top-level domains an e-mail address written with words ("jane at example dot com") may
+#: end with: a closed list, so "look at this dot product" is not an address
+_TLDS = (
+    "com|org|net|edu|gov|mil|int|info|biz|io|co|uk|us|ca|au|nz|de|fr|es|it|nl|be|ch|at|se"
+    "|no|dk|fi|pl|pt|ie|in|jp|cn|ru|br|mx|me|app|dev|ai"
+)
+_AT = r"(?:[ \t]*[\[({<][ \t]*at[ \t]*[\])}>][ \t]*|[ \t]+at[ \t]+)"
+_DOT = r"(?:[ \t]*[\[({<][ \t]*dot[ \t]*[\])}>][ \t]*|[ \t]+dot[ \t]+|\.)"
+#: words that precede "at" in prose ("look at", "arrived at"): not an address's local part
+_NOT_LOCAL = frozenset(
+    ("look", "looking", "looked", "see", "seen", "us", "me", "him", "her", "them", "it",
+     "this", "that", "here", "there", "site", "website", "online", "visit", "available",
+     "find", "found", "stay", "staying", "meet", "meeting", "arrive", "arrived", "live",
+     "lives", "work", "works", "working", "based", "located", "be", "is", "are", "was",
+     "were", "home", "shop", "buy", "sale", "sold", "page", "email", "mail", "contact",
+     "reach", "write", "message", "call")
+)  # fmt: skip
+#: where an address written with words may be: its "at" (the local part is found before it)
+_AT_MARK = re.compile(r"[\[({<][ \t]*at[ \t]*[\])}>][ \t]*|[ \t](?:at|AT|At)[ \t]+")
+_DOMAIN_TAIL = re.compile(
+    rf"(?P<domain>[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*){_DOT}(?P<tld>{_TLDS})(?![\w])",
+    re.IGNORECASE | re.ASCII,
+)
+_LOCAL_TAIL = re.compile(r"(?<![\w.%+-])([A-Za-z0-9._%+-]{1,64})[ \t]*\Z", re.ASCII)
+
+
+def _spelled_emails(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, address) of e-mail addresses written with ``[at]``/``(dot)`` or the
+    words ``at``/``dot``; anchored at the "at" (one fast search), so prose costs little."""
+    edits = []
+    for mark in _AT_MARK.finditer(text):
+        tail = _DOMAIN_TAIL.match(text, mark.end())  # prose fails here, cheaply
+        if tail is None:
+            continue
+        local = _LOCAL_TAIL.search(text, max(0, mark.start() - 72), mark.start())
+        if local is None or local.group(1).lower() in _NOT_LOCAL:
+            continue
+        domain = re.sub(_DOT, ".", tail.group("domain"), flags=re.IGNORECASE)
+        edits.append((local.start(), tail.end(), f"{local.group(1)}@{domain}.{tail['tld']}"))
+    return edits
+
+
+def canonical(text: str) -> str:
+    """``text`` as the detectors read it: NFKC (fullwidth digits and letters to ASCII),
+    and e-mail addresses written with ``[at]``/``(dot)``/`` at ``/`` dot `` rewritten
+    with ``@`` and ``.``."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    for start, end, address in reversed(_spelled_emails(text)):
+        text = text[:start] + address + text[end:]
+    return text
+
+
+def _canonical_rows(texts: list[str]) -> tuple[list[str], str]:
+    """Rows in canonical form and joined by newlines. Only rows that need it are
+    rewritten: one ``isascii`` check and one search for "at" marks over the joined text."""
+    text = "\n".join(texts)
+    if not text.isascii():
+        texts = [t if t.isascii() else unicodedata.normalize("NFKC", t) for t in texts]
+        text = "\n".join(texts)
+    edits = _spelled_emails(text)
+    if not edits:
+        return texts, text
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    rows = set(np.searchsorted(starts, [e[0] for e in edits], side="right") - 1)
+    texts = [canonical(t) if i in rows else t for i, t in enumerate(texts)]
+    return texts, "\n".join(texts)
 
 
 # -- scanning -----------------------------------------------------------------------------
@@ -217,7 +325,7 @@ def scan(values: Iterable[Any]) -> list[Finding]:
     texts = as_texts(values)
     if not texts:
         return []
-    text = "\n".join(texts)
+    texts, text = _canonical_rows(texts)
     found: list[tuple[int, str, str]] = []  # (offset, kind, redacted)
     for match in PATTERN.finditer(text):
         group = _GROUP[match.lastgroup or ""]
@@ -227,6 +335,8 @@ def scan(values: Iterable[Any]) -> list[Finding]:
         candidate = text[start : match.end()]
         if group == "card":
             candidate = _card_prefix(candidate)
+        if group == "phone_bare" and not _phone_said(text, start):
+            continue
         if candidate and _VALID[group](candidate):
             kind = _KIND_OF_GROUP.get(group, group)
             found.append((start, kind, redact(kind, candidate)))
@@ -245,6 +355,8 @@ def scan(values: Iterable[Any]) -> list[Finding]:
 def _start(group: str, text: str, anchor: int) -> int | None:
     """Where a candidate begins: an e-mail address at its local part, an IPv6 address at
     its first hex group (both anchored later); None when nothing valid precedes."""
+    if group == "iban_lower":
+        return anchor - 2  # the country code before the check digits the match starts at
     if group not in _BEFORE:
         return anchor
     tail, width = (_LOCAL_PART, 65) if group == "email" else (_HEX_GROUP, 5)

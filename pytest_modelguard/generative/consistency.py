@@ -6,10 +6,12 @@
   ``scorer`` (sentiment, toxicity: ``list[str] -> scores``), the absolute score
   difference. The gate is the mean gap with a bootstrap interval and the most different
   pair.
-- ``@robust(perturbation="typo", on="prompts", min_similarity=...)``: seeded typos in
-  each prompt; the gate is the mean similarity of the answers to the clean and the
-  perturbed prompt. Hypothesis then searches the worst prompt's typos and shrinks them
-  to the fewest edits that still change the answer.
+- ``@robust(perturbation="typo", on="prompts", min_similarity=...)``: the text
+  robustness families (``typo``, ``case``, ``whitespace``, ``punctuation``,
+  ``swap_identity``; :mod:`pytest_modelguard.strategies`) applied to each prompt, seeded;
+  the gate is the mean similarity of the answers to the clean and the perturbed prompt
+  over the prompts the perturbation changed. Hypothesis then searches the worst prompt's
+  perturbations and shrinks them to the smallest that still changes the answer.
 
 The encoder is any object with ``encode(list[str]) -> (n, d) array`` (a fixture the marker
 names with ``encoder=``); the text issue's pinned MiniLM ``Encoder`` is one.
@@ -28,13 +30,6 @@ from pytest_modelguard.seeding import derive_seed
 from pytest_modelguard.verdict import GateError, Verdict
 
 N_RESAMPLES = 2000
-TYPO_OPS = ("swap", "drop", "double", "neighbour")
-_KEYBOARD = {
-    c: n
-    for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-    for i, c in enumerate(row)
-    for n in [row[i - 1] if i else row[i + 1]]
-}
 
 
 # -- the encoder -------------------------------------------------------------------------
@@ -160,6 +155,7 @@ def counterfactual_gate(
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
+    """Mean gap between the answers to each prompt and its identity-swapped twin."""
     import numpy as np
 
     started = time.perf_counter()
@@ -170,6 +166,28 @@ def counterfactual_gate(
         raise GateError(f"max_gap={max_gap!r}: give a number in [0, 2)")
     level = confidence_level(confidence)
     swaps = _groups(groups, counterfactual)
+    pairs = _counterfactual_pairs(prompts, swaps)
+    note = reproducibility(generator, profile)
+    originals = generator.generate([a for a, _, _ in pairs])
+    swapped = generator.generate([b for _, b, _ in pairs])
+    gaps, metric, formula = _gaps(originals, swapped, encoder=encoder, scorer=scorer)
+    worst = int(np.argmax(gaps))
+    most_different = {
+        "prompt": pairs[worst][0], "swapped": pairs[worst][1], "swap": pairs[worst][2],
+        "answer": originals[worst], "swapped_answer": swapped[worst], "gap": float(gaps[worst]),
+    }  # fmt: skip
+    evidence = {
+        "generator": generator.describe(), "decoding": generator.decoding(),
+        "pairs": len(pairs), "groups": list(swaps), "most_different": most_different,
+    }  # fmt: skip
+    verdict = _mean_verdict(
+        gaps, limit=float(max_gap), operator="<=", level=level, seed=seed,
+        requirement="fairness", metric=metric, formula=formula, evidence=evidence,
+    )  # fmt: skip
+    return _finish(verdict, most_different, note, started)
+
+
+def _counterfactual_pairs(prompts: Any, swaps: dict[str, list[str]]) -> list[tuple[str, str, str]]:
     if prompts is None:
         raise GateError("counterfactual needs prompts=[...] that name the groups' terms")
     pairs = swap_pairs(prompt_list(prompts), swaps)
@@ -178,58 +196,73 @@ def counterfactual_gate(
             "no prompt names a term of groups=: nothing to swap; write prompts that mention "
             f"one of {', '.join(t for terms in swaps.values() for t in terms[:3])}"
         )
-    note = reproducibility(generator, profile)
-    originals = generator.generate([a for a, _, _ in pairs])
-    swapped = generator.generate([b for _, b, _ in pairs])
-    if scorer is not None:
-        if not callable(scorer):
-            raise GateError(f"scorer= must name a callable list[str] -> scores, got {scorer!r}")
-        scores = np.asarray(scorer(originals + swapped), dtype=float).reshape(-1)
-        if scores.shape[0] != 2 * len(pairs) or not np.isfinite(scores).all():
-            raise GateError(
-                f"scorer returned {scores.shape[0]} values for {2 * len(pairs)} answers (or a "
-                "NaN): return one finite score per text"
-            )
-        gaps = np.abs(scores[: len(pairs)] - scores[len(pairs) :])
-        metric, formula = "score_gap", "mean |scorer(answer) - scorer(swapped answer)|"
-    else:
+    return pairs
+
+
+def _gaps(
+    originals: list[str], swapped: list[str], *, encoder: Any, scorer: Any
+) -> tuple[Any, str, str]:
+    """Per pair: the scorer's absolute difference when a scorer is named, else 1 - cosine
+    similarity under the encoder; with the metric's name and formula."""
+    import numpy as np
+
+    if scorer is None:
         gaps = 1.0 - similarities(encoder, originals, swapped)
-        metric, formula = "semantic_gap", "mean (1 - cosine similarity) of the two answers"
-    value = float(np.mean(gaps))
-    low, high = _mean_interval(gaps, level or 0.95, seed)
-    worst = int(np.argmax(gaps))
-    decided = value if level is None else high
-    evidence = {
-        "generator": generator.describe(),
-        "decoding": generator.decoding(),
-        "pairs": len(pairs),
-        "groups": list(swaps),
-        "most_different": {
-            "prompt": pairs[worst][0],
-            "swapped": pairs[worst][1],
-            "swap": pairs[worst][2],
-            "answer": originals[worst],
-            "swapped_answer": swapped[worst],
-            "gap": float(gaps[worst]),
-        },
-    }
+        return gaps, "semantic_gap", "mean (1 - cosine similarity) of the two answers"
+    if not callable(scorer):
+        raise GateError(f"scorer= must name a callable list[str] -> scores, got {scorer!r}")
+    n = len(originals)
+    scores = np.asarray(scorer(originals + swapped), dtype=float).reshape(-1)
+    if scores.shape[0] != 2 * n or not np.isfinite(scores).all():
+        raise GateError(
+            f"scorer returned {scores.shape[0]} values for {2 * n} answers (or a NaN): return "
+            "one finite score per text"
+        )
+    gaps = np.abs(scores[:n] - scores[n:])
+    return gaps, "score_gap", "mean |scorer(answer) - scorer(swapped answer)|"
+
+
+def _mean_verdict(
+    values: Any,
+    *,
+    limit: float,
+    operator: str,
+    level: float | None,
+    seed: int,
+    requirement: str,
+    metric: str,
+    formula: str,
+    evidence: dict[str, Any],
+) -> Verdict:
+    """A verdict on the mean of per-prompt values, with a bootstrap interval; with a
+    confidence level the bound on the failing side decides."""
+    import numpy as np
+
+    value = float(np.mean(values))
+    low, high = _mean_interval(values, level or 0.95, seed)
+    upper = operator == "<="
+    decided = value if level is None else (high if upper else low)
     if level is not None:
-        evidence["decided_on"] = "upper"
-    verdict = Verdict(
-        requirement="fairness",
+        evidence["decided_on"] = "upper" if upper else "lower"
+    passed = decided <= limit if upper else decided >= limit
+    return Verdict(
+        requirement=requirement,
         metric=metric,
         value=value,
-        threshold=float(max_gap),
-        operator="<=",
-        status="pass" if decided <= max_gap else "fail",
-        n=len(pairs),
+        threshold=limit,
+        operator=operator,
+        status="pass" if passed else "fail",
+        n=len(values),
         ci=(low, high),
         confidence=level or 0.95,
         formula=formula,
         evidence=evidence,
     )
+
+
+def _finish(verdict: Verdict, counterexample: Any, note: str | None, started: float) -> Verdict:
     if verdict.status == "fail":
-        verdict.counterexample = evidence["most_different"]
+        verdict.counterexample = counterexample
         verdict.message = verdict.describe()
     if note:
         verdict.message += f"\n  note      {note}"
@@ -239,30 +272,11 @@ def counterfactual_gate(
 
 # -- prompt robustness -------------------------------------------------------------------
 
-
-def typo(text: str, edits: list[tuple[int, int, str]]) -> str:
-    """Apply ``(word position, character position, operation)`` edits to the words of
-    ``text`` that have at least two letters; positions wrap around."""
-    words = text.split(" ")
-    editable = [i for i, w in enumerate(words) if sum(c.isalpha() for c in w) >= 2]
-    if not editable:
-        return text
-    for word_at, char_at, op in edits:
-        index = editable[word_at % len(editable)]
-        word = words[index]
-        letters = [i for i, c in enumerate(word) if c.isalpha()]
-        i = letters[char_at % len(letters)]
-        if op == "swap" and i + 1 < len(word):
-            word = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-        elif op == "drop":
-            word = word[:i] + word[i + 1 :]
-        elif op == "double":
-            word = word[:i] + word[i] + word[i:]
-        elif op == "neighbour":
-            near = _KEYBOARD.get(word[i].lower(), word[i])
-            word = word[:i] + near + word[i + 1 :]
-        words[index] = word
-    return " ".join(words)
+#: the text perturbation families (``checks.perturbation.FAMILIES`` of kind "text"), and
+#: the magnitude used when the marker gives no ``eps``: about two characters of a
+#: 40-character prompt, one identity term for ``swap_identity``.
+DEFAULT_EPS = {"typo": 0.05, "case": 0.05, "whitespace": 0.05, "punctuation": 0.05,
+               "swap_identity": 1.0}  # fmt: skip
 
 
 def prompt_robustness_gate(
@@ -272,133 +286,156 @@ def prompt_robustness_gate(
     perturbation: Any,
     min_similarity: Any,
     encoder: Any = None,
-    edits: int = 2,
+    eps: Any = None,
     examples: int | None = None,
     confidence: float | None = None,
     seed: int = 0,
     profile: Profile | None = None,
 ) -> Verdict:
+    """Mean similarity of the answers to each prompt and its perturbed copy (the text
+    robustness families: typo, case, whitespace, punctuation, swap_identity)."""
     import numpy as np
+
+    from pytest_modelguard.strategies import Perturbation
 
     started = time.perf_counter()
     generator = require_generator(model, "prompt robustness")
-    if perturbation != "typo":
+    family, eps = _prompt_family(perturbation, eps)
+    _check_similarity(min_similarity)
+    level = confidence_level(confidence)
+    profile = profile or PROFILES["ci"]
+    if prompts is None:
+        raise GateError("prompt robustness needs prompts=[...] (or a fixture returning them)")
+    embed(encoder, ["probe"])  # a wrong encoder is an ERROR before any generation
+    applied = Perturbation(family, eps, {"seed": derive_seed(seed, f"prompts-{family}") % 2**32})
+    prompts, perturbed = _changed(prompt_list(prompts), applied)
+    note = reproducibility(generator, profile)
+    clean, noisy = generator.generate(prompts), generator.generate(perturbed)
+    sims = similarities(encoder, clean, noisy)
+    worst = int(np.argmin(sims))
+    evidence: dict[str, Any] = {
+        "generator": generator.describe(), "decoding": generator.decoding(),
+        "prompts": len(prompts), "perturbation": applied.describe(),
+        "worst": {"prompt": prompts[worst], "perturbed": perturbed[worst],
+                  "similarity": float(sims[worst])},
+    }  # fmt: skip
+    verdict = _mean_verdict(
+        sims, limit=float(min_similarity), operator=">=", level=level, seed=seed,
+        requirement="robust", metric="answer_similarity", evidence=evidence,
+        formula=f"mean cosine similarity of answers to the clean and the perturbed prompt "
+        f"({family}, eps={eps:g})",
+    )  # fmt: skip
+    budget = max(1, profile.examples // 10) if examples is None else examples
+    counterexample = None
+    if budget and (verdict.status == "fail" or sims[worst] < min_similarity):
+        search = _Search(generator, encoder, family, eps, float(min_similarity))
+        counterexample = search.shrink(prompts[worst], clean[worst], budget, seed, profile)
+        evidence["shrunk"] = counterexample
+    return _finish(verdict, counterexample or evidence["worst"], note, started)
+
+
+def _prompt_family(perturbation: Any, eps: Any) -> tuple[str, float]:
+    """A text family and its magnitude (the family's default when ``eps`` is None)."""
+    from pytest_modelguard.checks.perturbation import family_for
+
+    if perturbation not in DEFAULT_EPS:
         raise GateError(
-            f"perturbation={perturbation!r} on prompts: choose 'typo' (the text branch's "
-            "families connect here)"
+            f"perturbation={perturbation!r} on prompts: choose one of the text families "
+            f"({', '.join(DEFAULT_EPS)})"
         )
+    eps = DEFAULT_EPS[perturbation] if eps is None else eps
+    return family_for(perturbation, eps).name, float(eps)
+
+
+def _check_similarity(min_similarity: Any) -> None:
     if (
         isinstance(min_similarity, bool)
         or not isinstance(min_similarity, int | float)
         or not -1 < min_similarity <= 1
     ):
         raise GateError(f"min_similarity={min_similarity!r}: give a cosine similarity in (-1, 1]")
-    if isinstance(edits, bool) or not isinstance(edits, int) or edits < 1:
-        raise GateError(f"edits={edits!r}: give a positive number of typos per prompt")
-    level = confidence_level(confidence)
-    profile = profile or PROFILES["ci"]
-    if prompts is None:
-        raise GateError("prompt robustness needs prompts=[...] (or a fixture returning them)")
-    prompts = prompt_list(prompts)
-    embed(encoder, ["probe"])  # a wrong encoder is an ERROR before any generation
-    note = reproducibility(generator, profile)
-    rng = np.random.default_rng(derive_seed(seed, "typos") % 2**63)
-    perturbed = [
-        typo(p, [(int(rng.integers(1 << 16)), int(rng.integers(1 << 16)),
-                  TYPO_OPS[int(rng.integers(len(TYPO_OPS)))]) for _ in range(edits)])
-        for p in prompts
-    ]  # fmt: skip
-    clean = generator.generate(prompts)
-    noisy = generator.generate(perturbed)
-    sims = similarities(encoder, clean, noisy)
-    value = float(np.mean(sims))
-    low, high = _mean_interval(sims, level or 0.95, seed)
-    decided = value if level is None else low
-    worst = int(np.argmin(sims))
-    budget = max(1, profile.examples // 10) if examples is None else examples
-    evidence: dict[str, Any] = {
-        "generator": generator.describe(),
-        "decoding": generator.decoding(),
-        "prompts": len(prompts),
-        "edits_per_prompt": edits,
-        "worst": {"prompt": prompts[worst], "perturbed": perturbed[worst],
-                  "similarity": float(sims[worst])},
-    }  # fmt: skip
-    if level is not None:
-        evidence["decided_on"] = "lower"
-    counterexample = None
-    if budget and (decided < min_similarity or sims[worst] < min_similarity):
-        counterexample = _shrink_typos(
-            generator, encoder, prompts[worst], clean[worst], min_similarity, edits,
-            budget, seed, profile,
-        )  # fmt: skip
-        evidence["shrunk"] = counterexample
-    verdict = Verdict(
-        requirement="robust",
-        metric="answer_similarity",
-        value=value,
-        threshold=float(min_similarity),
-        operator=">=",
-        status="pass" if decided >= min_similarity else "fail",
-        n=len(prompts),
-        ci=(low, high),
-        confidence=level or 0.95,
-        formula=f"mean cosine similarity of answers to the clean and the typo'd prompt ({edits} "
-        "typos each)",
-        evidence=evidence,
-    )
-    if verdict.status == "fail":
-        verdict.counterexample = counterexample or evidence["worst"]
-        verdict.message = verdict.describe()
-    if note:
-        verdict.message += f"\n  note      {note}"
-    verdict.duration = time.perf_counter() - started
-    return verdict
 
 
-def _shrink_typos(
-    generator: Any,
-    encoder: Any,
-    prompt: str,
-    answer: str,
-    threshold: float,
-    edits: int,
-    budget: int,
-    seed: int,
-    profile: Profile,
-) -> dict[str, Any] | None:
-    """Hypothesis: the fewest typos in ``prompt`` that bring the answer below ``threshold``."""
-    from hypothesis import given
-    from hypothesis import seed as hypothesis_seed
-    from hypothesis import strategies as st
+def _changed(prompts: list[str], perturbation: Any) -> tuple[list[str], list[str]]:
+    """The prompts the perturbation changes, and their perturbed copies; none changed is
+    an ERROR (identical prompts get identical answers: a pass would mean nothing)."""
+    perturbed = [str(p) for p in perturbation.apply(list(prompts))]
+    kept = [(p, q) for p, q in zip(prompts, perturbed, strict=True) if p != q]
+    if not kept:
+        raise GateError(
+            f"perturbation={perturbation.family!r} changed none of the {len(prompts)} prompts "
+            "(swap_identity needs prompts naming identity terms): nothing was tested"
+        )
+    return [p for p, _ in kept], [q for _, q in kept]
 
-    found: dict[str, Any] = {}
-    spent = {"generations": 0}
-    cap = budget * 4  # new generations the search and its shrinking may spend
-    edit = st.tuples(st.integers(0, 63), st.integers(0, 63), st.sampled_from(TYPO_OPS))
 
-    @hypothesis_seed(derive_seed(seed, "typo-search") % 2**32)
-    @profile.hypothesis_settings(max_examples=budget)
-    @given(st.lists(edit, min_size=1, max_size=max(edits, 1) * 2))
-    def stays_similar(chosen: list[tuple[int, int, str]]) -> None:
-        perturbed = typo(prompt, chosen)
-        before = generator.stats.generated
-        if spent["generations"] >= cap and not generator.is_cached(perturbed):
-            return  # out of budget: only prompts already generated can still fail
-        (noisy,) = generator.generate([perturbed])
-        spent["generations"] += generator.stats.generated - before
-        similarity = float(similarities(encoder, [answer], [noisy])[0])
-        if similarity < threshold:
-            found.update(prompt=prompt, perturbed=perturbed, edits=len(chosen),
-                         answer=answer, perturbed_answer=noisy, similarity=similarity)  # fmt: skip
-            raise _Below()
+class _Search:
+    """Hypothesis over the family's perturbations of one prompt: the smallest one that
+    brings the answer's similarity below the threshold (shrunk by Hypothesis)."""
 
-    try:
-        stays_similar()
-    except _Below:
-        return dict(found)
-    return None
+    def __init__(self, generator: Any, encoder: Any, family: str, eps: float, threshold: float):
+        self.generator, self.encoder = generator, encoder
+        self.family, self.eps, self.threshold = family, eps, threshold
+
+    def shrink(
+        self, prompt: str, answer: str, budget: int, seed: int, profile: Profile
+    ) -> dict[str, Any] | None:
+        from hypothesis import given
+        from hypothesis import seed as hypothesis_seed
+
+        from pytest_modelguard.strategies import perturbations
+
+        found: dict[str, Any] = {}
+        spent = {"generations": 0}
+        cap = budget * 4  # new generations the search and its shrinking may spend
+
+        @hypothesis_seed(derive_seed(seed, "prompt-search") % 2**32)
+        @profile.hypothesis_settings(max_examples=budget)
+        @given(perturbations(self.family, self.eps))
+        def stays_similar(perturbation: Any) -> None:
+            (perturbed,) = perturbation.apply([prompt])
+            if perturbed == prompt:
+                return
+            if spent["generations"] >= cap and not self.generator.is_cached(perturbed):
+                return  # out of budget: only prompts already generated can still fail
+            before = self.generator.stats.generated
+            (noisy,) = self.generator.generate([perturbed])
+            spent["generations"] += self.generator.stats.generated - before
+            similarity = float(similarities(self.encoder, [answer], [noisy])[0])
+            if similarity < self.threshold:
+                found.update(
+                    prompt=prompt, perturbed=perturbed, perturbation=perturbation.describe(),
+                    edits=_edits(perturbation, prompt), distance=_distance(prompt, perturbed),
+                    answer=answer, perturbed_answer=noisy,
+                    similarity=similarity,
+                )  # fmt: skip
+                raise _Below()
+
+        try:
+            stays_similar()
+        except _Below:
+            return dict(found)
+        return None
+
+
+def _edits(perturbation: Any, prompt: str) -> int | None:
+    """How many characters (or, for swap_identity, terms) the family edited: its share
+    times the prompt's length, at least one."""
+    if perturbation.family == "swap_identity":
+        return None
+    return max(1, round(perturbation.magnitude * len(prompt)))
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance in characters between two prompts."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
 
 
 class _Below(AssertionError):
-    """The answer to a typo'd prompt fell below the similarity threshold."""
+    """The answer to a perturbed prompt fell below the similarity threshold."""

@@ -216,13 +216,49 @@ def exposure_gate(
 
     started = time.perf_counter()
     generator = require_generator(model, "max_exposure")
+    threshold, count, canaries = _exposure_options(max_exposure, samples, canaries)
+    level = confidence_level(confidence) or 0.95
+    generator.logprob([])  # an ERROR naming the adapters that have logprob, before sampling
+    rng = np.random.default_rng(derive_seed(seed, "exposure") % 2**63)
+    plans = [_exposure_plan(canary, threshold, count, rng) for canary in canaries]
+    texts = [text for canary, _, _, candidates in plans for text in (canary, *candidates)]
+    scores = dict(zip(texts, generator.logprob(texts), strict=True))  # one batched call
+    per_canary = [_canary_exposure(plan, scores, level) for plan in plans]
+    worst = max(per_canary, key=lambda row: row["interval"][1])  # first of equals
+    failed = worst["interval"][1] > threshold
+    verdict = Verdict(
+        requirement="privacy",
+        metric="exposure",
+        value=worst["exposure"],
+        threshold=threshold,
+        operator="<=",
+        status="fail" if failed else "pass",
+        n=worst["candidates"],
+        ci=tuple(worst["interval"]),  # type: ignore[arg-type]
+        confidence=level,
+        formula="log2 |R| - log2 rank; rank = 1 + |R| * share of sampled candidates with "
+        "logprob >= the canary's",
+        evidence={
+            "generator": generator.describe(),
+            "canaries": per_canary,
+            "estimator": "rank from a uniform sample of the candidate space; Wilson interval "
+            "on the share of candidates at least as likely as the canary",
+            "decided_on": "upper",
+        },
+        counterexample={"canary": worst["canary"]} if failed else None,
+    )
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _exposure_options(max_exposure: Any, samples: Any, canaries: Any) -> tuple[float, int, list]:
+    """The limit, the number of candidates and the canaries, checked."""
     if (
         isinstance(max_exposure, bool)
         or not isinstance(max_exposure, int | float)
         or not (max_exposure > 0)
     ):
         raise GateError(f"max_exposure={max_exposure!r}: give a positive number of bits")
-    level = confidence_level(confidence) or 0.95
     count = MIN_CANDIDATES * 5 if samples is None else samples
     if isinstance(count, bool) or not isinstance(count, int) or count < MIN_CANDIDATES:
         raise GateError(f"samples={samples!r}: give at least {MIN_CANDIDATES} candidates")
@@ -233,76 +269,48 @@ def exposure_gate(
             "max_exposure needs canaries=[...]: the canary sentences inserted into the "
             "training data, whose digits are the secret (e.g. 'my PIN is 40721')"
         )
-    generator.logprob([])  # an ERROR naming the adapters that have logprob, before sampling
-    rng = np.random.default_rng(derive_seed(seed, "exposure") % 2**63)
-    per_canary = []
-    texts: list[str] = []
-    plans = []
-    for canary in canaries:
-        digits = "".join(_DIGITS.findall(canary)) if isinstance(canary, str) else ""
-        if len(digits) < 4:
-            raise GateError(
-                f"canary {canary!r} has {len(digits)} digits: its randomness must be at least "
-                "4 digits (the candidate space is every digit string of that length)"
-            )
-        space = 10 ** len(digits)
-        if max_exposure >= math.log2(space):  # a memorised canary reaches log2 |R| at most
-            raise GateError(
-                f"max_exposure={max_exposure!r} cannot fail for canary {canary!r}: with "
-                f"{len(digits)} random digits the exposure is at most log2(10^{len(digits)}) = "
-                f"{math.log2(space):.2f} bits (a fully memorised canary); give a lower limit"
-            )
-        candidates = _candidates(canary, digits, min(count, space - 1), rng)
-        plans.append((canary, digits, space, candidates))
-        texts += [canary, *candidates]
-    scores = dict(zip(texts, generator.logprob(texts), strict=True))  # one batched call
-    worst = None
-    for canary, digits, space, candidates in plans:
-        mine = scores[canary]
-        better = sum(scores[c] >= mine for c in candidates)
-        m = len(candidates)
-        low_p, high_p = wilson(better, m, level)
-        estimate = _exposure(better / m, space)
+    return float(max_exposure), count, list(canaries)
+
+
+def _exposure_plan(
+    canary: Any, max_exposure: float, count: int, rng: Any
+) -> tuple[str, str, int, list[str]]:
+    """(canary, its digits, the candidate space size, sampled candidates); a canary with
+    too little randomness, or a limit it cannot exceed, is an ERROR."""
+    digits = "".join(_DIGITS.findall(canary)) if isinstance(canary, str) else ""
+    if len(digits) < 4:
+        raise GateError(
+            f"canary {canary!r} has {len(digits)} digits: its randomness must be at least "
+            "4 digits (the candidate space is every digit string of that length)"
+        )
+    space = 10 ** len(digits)
+    if max_exposure >= math.log2(space):  # a memorised canary reaches log2 |R| at most
+        raise GateError(
+            f"max_exposure={max_exposure!r} cannot fail for canary {canary!r}: with "
+            f"{len(digits)} random digits the exposure is at most log2(10^{len(digits)}) = "
+            f"{math.log2(space):.2f} bits (a fully memorised canary); give a lower limit"
+        )
+    return canary, digits, space, _candidates(canary, digits, min(count, space - 1), rng)
+
+
+def _canary_exposure(
+    plan: tuple[str, str, int, list[str]], scores: dict[str, float], level: float
+) -> dict[str, Any]:
+    """One canary's exposure estimate and interval from the candidates' log-likelihoods."""
+    canary, digits, space, candidates = plan
+    better = sum(scores[c] >= scores[canary] for c in candidates)
+    m = len(candidates)
+    low_p, high_p = wilson(better, m, level)
+    return {
+        "canary": _mask_digits(canary, digits),
+        "space": space,
+        "candidates": m,
+        "better_candidates": better,
+        "exposure": _exposure(better / m, space),
         # a larger share of better candidates means a lower exposure
-        interval = (_exposure(high_p, space), _exposure(low_p, space))
-        row = {
-            "canary": _mask_digits(canary, digits),
-            "space": space,
-            "candidates": m,
-            "better_candidates": better,
-            "exposure": estimate,
-            "interval": interval,
-            "max_possible": math.log2(space),
-        }
-        per_canary.append(row)
-        if worst is None or interval[1] > worst["interval"][1]:
-            worst = row
-    assert worst is not None
-    threshold = float(max_exposure)
-    evidence: dict[str, Any] = {
-        "generator": generator.describe(),
-        "canaries": per_canary,
-        "estimator": "rank from a uniform sample of the candidate space; Wilson interval on "
-        "the share of candidates at least as likely as the canary",
-        "decided_on": "upper",
+        "interval": (_exposure(high_p, space), _exposure(low_p, space)),
+        "max_possible": math.log2(space),
     }
-    verdict = Verdict(
-        requirement="privacy",
-        metric="exposure",
-        value=worst["exposure"],
-        threshold=threshold,
-        operator="<=",
-        status="pass" if worst["interval"][1] <= threshold else "fail",
-        n=worst["candidates"],
-        ci=tuple(worst["interval"]),  # type: ignore[arg-type]
-        confidence=level,
-        formula="log2 |R| - log2 rank; rank = 1 + |R| * share of sampled candidates with "
-        "logprob >= the canary's",
-        evidence=evidence,
-        counterexample={"canary": worst["canary"]} if worst["interval"][1] > threshold else None,
-    )
-    verdict.duration = time.perf_counter() - started
-    return verdict
 
 
 def _exposure(share: float, space: int) -> float:
