@@ -9,6 +9,7 @@ of the original word. The shipped lexicons (``data/lexicons.json``) note their s
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,8 +19,6 @@ from importlib import resources
 from typing import Any
 
 from pytest_modelguard.verdict import GateError
-
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,20 @@ class Group:
         return [t for terms in self.roles.values() for t in terms]
 
 
+#: joins texts for one regex pass over all of them (a text holding it is scanned alone)
+_SEPARATOR = "\x00"
+
+
+@dataclass
+class Scan:
+    """Where a :class:`Swapper` found its terms in a list of texts, from one regex pass."""
+
+    texts: list[str]
+    joined: str  # the texts joined by _SEPARATOR (empty when scanned text by text)
+    spans: list[tuple[int, int, int]]  # (start, end, group) in ``joined``
+    found: list[list[tuple[int, int, int]]]  # per text: (start, end, group) in the text
+
+
 @dataclass
 class Swapper:
     """Finds the terms of some groups in texts and rewrites texts into one group."""
@@ -41,7 +54,8 @@ class Swapper:
     exclude: frozenset[str] = frozenset()
     _where: dict[str, tuple[int, str, int]] = field(default_factory=dict, init=False)
     _pattern: re.Pattern[str] | None = field(default=None, init=False)
-    _single_words: bool = field(default=False, init=False)
+    _lower: re.Pattern[str] | None = field(default=None, init=False)
+    _replacements: dict[tuple[str, int], str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for g, group in enumerate(self.groups):
@@ -56,9 +70,9 @@ class Swapper:
         self._pattern = re.compile(
             r"(?<![\w'])(" + "|".join(map(re.escape, words)) + r")(?![\w])", re.IGNORECASE
         )
-        # one-word terms (every shipped one): split into words and look each up, which is
-        # several times faster than the alternation; multi-word custom terms use the pattern
-        self._single_words = all(_WORD.fullmatch(term) for term in words)
+        # the same terms as a trie on lower-cased text: one pass, no backtracking over a
+        # flat alternation of every term (several times faster on many texts)
+        self._lower = re.compile(r"(?<![\w'])(?:" + _trie(words) + r")(?![\w])")
 
     @property
     def names(self) -> list[str]:
@@ -66,26 +80,65 @@ class Swapper:
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """``(start, end, group)`` of every identity term in ``text``."""
-        if self._single_words:
+        return self.scan([text]).found[0]
+
+    def scan(self, texts: list[str]) -> Scan:
+        """:meth:`find` for every text, in one regex pass over the joined, lower-cased texts
+        (text by text when lower-casing changes a text's length, as "İ" does)."""
+        joined = _SEPARATOR.join(texts)
+        lower = joined.lower()
+        if len(lower) != len(joined) or any(_SEPARATOR in t for t in texts):
+            assert self._pattern is not None
             where = self._where
-            return [
-                (m.start(), m.end(), where[word][0])
-                for m in _WORD.finditer(text)
-                if (word := m.group(0).lower()) in where
-                and (m.start() == 0 or text[m.start() - 1] != "'")
+            found = [
+                [
+                    (m.start(), m.end(), where[m.group(0).lower()][0])
+                    for m in self._pattern.finditer(t)
+                ]
+                for t in texts
             ]
-        assert self._pattern is not None
-        return [
-            (m.start(), m.end(), self._where[m.group(0).lower()][0])
-            for m in self._pattern.finditer(text)
-        ]
+            return Scan(texts, "", [], found)
+        assert self._lower is not None
+        where = self._where
+        spans = [(m.start(), m.end(), where[m.group(0)][0]) for m in self._lower.finditer(lower)]
+        found: list[list[tuple[int, int, int]]] = [[] for _ in texts]
+        if spans:
+            offsets = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+            text = 0
+            for start, stop, group in spans:
+                while offsets[text + 1] <= start:
+                    text += 1
+                base = offsets[text]
+                found[text].append((start - base, stop - base, group))
+        return Scan(texts, joined, spans, found)
+
+    def swap_all(self, scan: Scan, target: int) -> list[str]:
+        """Every scanned text with all its identity terms set to group ``target``: one
+        splice over the joined texts, then one split."""
+        if not scan.joined:
+            return [
+                self.swap(t, target, found=f)[0]
+                for t, f in zip(scan.texts, scan.found, strict=True)
+            ]
+        joined, out, last = scan.joined, [], 0
+        for start, end, group in scan.spans:
+            if group != target:
+                out.append(joined[last:start])
+                out.append(self.replacement(joined[start:end], target))
+                last = end
+        out.append(joined[last:])
+        return "".join(out).split(_SEPARATOR)
 
     def replacement(self, word: str, target: int) -> str:
         """``word`` (a found term) as the corresponding term of group ``target``."""
-        _, role, position = self._where[word.lower()]
-        roles = self.groups[target].roles
-        terms = roles.get(role) or next(iter(roles.values()))
-        return _same_case(word, terms[position % len(terms)])
+        key = (word, target)
+        cached = self._replacements.get(key)
+        if cached is None:
+            _, role, position = self._where[word.lower()]
+            roles = self.groups[target].roles
+            terms = roles.get(role) or next(iter(roles.values()))
+            cached = self._replacements[key] = _same_case(word, terms[position % len(terms)])
+        return cached
 
     def swap(
         self,
@@ -110,6 +163,25 @@ class Swapper:
             changed += new.lower() != word.lower()
         out.append(text[last:])
         return "".join(out), changed
+
+
+def _trie(words: Iterable[str]) -> str:
+    """A regex matching exactly ``words`` (longest first), as a trie of escaped characters."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(c) + build(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(root)
 
 
 def _same_case(original: str, term: str) -> str:
