@@ -18,6 +18,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
 from pytest_modelguard.verdict import GateError
 
 
@@ -38,12 +40,35 @@ _SEPARATOR = "\x00"
 
 @dataclass
 class Scan:
-    """Where a :class:`Swapper` found its terms in a list of texts, from one regex pass."""
+    """Where a :class:`Swapper` found its terms in a list of texts, from one regex pass.
+
+    ``pieces`` is the joined texts cut at every term (odd pieces are the terms, as
+    written), ``groups`` the group of each term and ``text_of`` the text it is in.
+    """
 
     texts: list[str]
-    joined: str  # the texts joined by _SEPARATOR (empty when scanned text by text)
-    spans: list[tuple[int, int, int]]  # (start, end, group) in ``joined``
-    found: list[list[tuple[int, int, int]]]  # per text: (start, end, group) in the text
+    pieces: list[str]
+    groups: list[int]
+    text_of: np.ndarray
+    split: bool = True  # whether the spliced texts can be split apart at the separator
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The texts that mention at least one term."""
+        return np.unique(self.text_of)
+
+    @property
+    def found(self) -> list[list[tuple[int, int, int]]]:
+        """Per text, ``(start, end, group)`` of its terms (what :meth:`Swapper.find` gives)."""
+        found: list[list[tuple[int, int, int]]] = [[] for _ in self.texts]
+        if not self.groups:
+            return found
+        ends = list(itertools.accumulate(map(len, self.pieces)))
+        offsets = list(itertools.accumulate((len(t) + 1 for t in self.texts), initial=0))
+        for k, (text, group) in enumerate(zip(self.text_of.tolist(), self.groups, strict=True)):
+            base = offsets[text]
+            found[text].append((ends[2 * k] - base, ends[2 * k + 1] - base, group))
+        return found
 
 
 @dataclass
@@ -72,7 +97,7 @@ class Swapper:
         )
         # the same terms as a trie on lower-cased text: one pass, no backtracking over a
         # flat alternation of every term (several times faster on many texts)
-        self._lower = re.compile(r"(?<![\w'])(?:" + _trie(words) + r")(?![\w])")
+        self._lower = re.compile(r"(?<![\w'])(" + _trie(words) + r")(?![\w])")
 
     @property
     def names(self) -> list[str]:
@@ -80,54 +105,63 @@ class Swapper:
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """``(start, end, group)`` of every identity term in ``text``."""
-        return self.scan([text]).found[0]
+        assert self._pattern is not None
+        return [
+            (m.start(), m.end(), self._where[m.group(0).lower()][0])
+            for m in self._pattern.finditer(text)
+        ]
 
     def scan(self, texts: list[str]) -> Scan:
-        """:meth:`find` for every text, in one regex pass over the joined, lower-cased texts
-        (text by text when lower-casing changes a text's length, as "İ" does)."""
+        """Every term of every text, in one regex split of the joined, lower-cased texts;
+        the loops run in C (a text whose length lower-casing changes, as "İ" does, or that
+        holds the separator, is matched on its own with the case-insensitive pattern)."""
         joined = _SEPARATOR.join(texts)
         lower = joined.lower()
-        if len(lower) != len(joined) or any(_SEPARATOR in t for t in texts):
-            assert self._pattern is not None
-            where = self._where
-            found = [
-                [
-                    (m.start(), m.end(), where[m.group(0).lower()][0])
-                    for m in self._pattern.finditer(t)
-                ]
-                for t in texts
-            ]
-            return Scan(texts, "", [], found)
+        if len(lower) != len(joined) or joined.count(_SEPARATOR) != max(len(texts) - 1, 0):
+            return self._scan_one_by_one(texts)
         assert self._lower is not None
-        where = self._where
-        spans = [(m.start(), m.end(), where[m.group(0)][0]) for m in self._lower.finditer(lower)]
-        found: list[list[tuple[int, int, int]]] = [[] for _ in texts]
-        if spans:
-            offsets = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
-            text = 0
-            for start, stop, group in spans:
-                while offsets[text + 1] <= start:
-                    text += 1
-                base = offsets[text]
-                found[text].append((start - base, stop - base, group))
-        return Scan(texts, joined, spans, found)
+        cut = self._lower.split(lower)  # text, term, text, term, ..., text
+        ends = list(itertools.accumulate(map(len, cut), initial=0))
+        pieces = list(map(joined.__getitem__, map(slice, ends[:-1], ends[1:])))
+        groups = [self._where[term][0] for term in cut[1::2]]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
+        starts = np.asarray(ends[1:-1:2], dtype=np.int64)
+        text_of = np.searchsorted(np.cumsum(lengths), starts, side="right")
+        return Scan(texts, pieces, groups, text_of)
+
+    def _scan_one_by_one(self, texts: list[str]) -> Scan:
+        assert self._pattern is not None
+        pieces: list[str] = []
+        groups, text_of, between = [], [], ""
+        for i, text in enumerate(texts):
+            between += _SEPARATOR if i else ""
+            last = 0
+            for m in self._pattern.finditer(text):
+                pieces += [between + text[last : m.start()], m.group(0)]
+                groups.append(self._where[m.group(0).lower()][0])
+                text_of.append(i)
+                between, last = "", m.end()
+            between += text[last:]
+        pieces.append(between)
+        split = not any(_SEPARATOR in t for t in texts)
+        return Scan(texts, pieces, groups, np.asarray(text_of, dtype=np.int64), split)
 
     def swap_all(self, scan: Scan, target: int) -> list[str]:
         """Every scanned text with all its identity terms set to group ``target``: one
-        splice over the joined texts, then one split."""
-        if not scan.joined:
+        splice of the cut texts, then one split."""
+        if not scan.split:
+            found = scan.found
             return [
-                self.swap(t, target, found=f)[0]
-                for t, f in zip(scan.texts, scan.found, strict=True)
+                self.swap(t, target, found=f)[0] for t, f in zip(scan.texts, found, strict=True)
             ]
-        joined, out, last = scan.joined, [], 0
-        for start, end, group in scan.spans:
-            if group != target:
-                out.append(joined[last:start])
-                out.append(self.replacement(joined[start:end], target))
-                last = end
-        out.append(joined[last:])
-        return "".join(out).split(_SEPARATOR)
+        words = scan.pieces[1::2]
+        table = {w: w for w in set(words)}
+        for word in table:
+            if self._where[word.lower()][0] != target:
+                table[word] = self.replacement(word, target)
+        out = list(scan.pieces)
+        out[1::2] = map(table.__getitem__, words)
+        return "".join(out).split(_SEPARATOR) if scan.texts else []
 
     def replacement(self, word: str, target: int) -> str:
         """``word`` (a found term) as the corresponding term of group ``target``."""

@@ -78,7 +78,7 @@ def identity_swap(
             "the model itself"
         )
     scan = swapper.scan(texts)
-    rows = np.array([i for i, f in enumerate(scan.found) if f], dtype=int)
+    rows = scan.rows
     if not len(rows):
         raise GateError(
             f"none of the {len(texts)} texts of {source} mentions a term of {swapper.names}, "
@@ -96,7 +96,7 @@ def identity_swap(
         "excluded_terms": sorted(excluded),
     }
     if target is not None:
-        _label_by_construction(scan.found, rows, target, swapper.names, evidence)
+        _label_by_construction(scan, target, swapper.names, evidence)
     scorer = _Scorer(adapter, pos_label, decision_threshold)
     measured = _measure(swapper, scan, rows, scorer, evidence)
     verdict = _decide(measured, threshold, evidence, confidence, n_resamples, seed)
@@ -302,25 +302,22 @@ class _Scorer:
 
 
 def _label_by_construction(
-    found: list[list[tuple[int, int, int]]],
-    rows: np.ndarray,
-    target: np.ndarray,
-    names: list[str],
-    evidence: dict[str, Any],
+    scan: Scan, target: np.ndarray, names: list[str], evidence: dict[str, Any]
 ) -> None:
     """Warn when the label follows the group (swaps would then change the truth)."""
-    pure = {}
-    for i in rows:
-        owners = {g for _, _, g in found[i]}
-        if len(owners) == 1:
-            pure.setdefault(owners.pop(), []).append(i)
+    # the texts whose terms all belong to one group, by group
+    codes = np.unique(scan.text_of * len(names) + np.asarray(scan.groups, dtype=np.int64))
+    texts, counts = np.unique(codes // len(names), return_counts=True)
+    single = np.isin(codes // len(names), texts[counts == 1])
+    owners, members = codes[single] % len(names), codes[single] // len(names)
+    pure = {int(g): members[owners == g] for g in np.unique(owners)}
     big = {g: idx for g, idx in pure.items() if len(idx) >= MIN_TEXTS_FOR_LABEL_CHECK}
     if len(big) < 2:
         return
-    labels = np.unique(target[np.concatenate(list(big.values()))].astype(str))
+    shown = np.asarray(target).astype(str)
+    labels = np.unique(shown[np.concatenate(list(big.values()))])
     dists = {
-        g: np.array([np.mean(target[idx].astype(str) == label) for label in labels])
-        for g, idx in big.items()
+        g: np.array([np.mean(shown[idx] == label) for label in labels]) for g, idx in big.items()
     }
     shift = max(
         0.5 * np.abs(dists[a] - dists[b]).sum() for a, b in itertools.combinations(dists, 2)
