@@ -171,11 +171,14 @@ class TokenTable:
 
 
 def ranks_of(importance: np.ndarray) -> np.ndarray:
-    """Rank 1 for the most important type of each row (ties share the better rank)."""
-    order = -np.sort(-importance, axis=1)
-    return 1 + np.stack(
-        [np.searchsorted(-order[r], -importance[r], side="left") for r in range(len(order))]
+    """Rank 1 for the most important type of each row (ties share the better rank). A type
+    with importance 0 moves nothing: it takes the last rank, not a share of a tie at 0 that
+    would put it "among the top k" when fewer than k types matter at all."""
+    ascending = np.sort(-importance, axis=1)
+    ranks = 1 + np.stack(
+        [np.searchsorted(ascending[r], -importance[r], side="left") for r in range(len(importance))]
     )
+    return np.where(importance > 0, ranks, importance.shape[1])
 
 
 def _evidence(
