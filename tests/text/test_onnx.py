@@ -252,3 +252,52 @@ def _string_session():
 
 def _tabular(tabular) -> Dataset:
     return Dataset.from_arrays(tabular["x"][:50], tabular["y"][:50], name="rows")
+
+
+ONNX_CONFTEST = """
+import numpy as np
+import onnxruntime
+import pytest
+import skl2onnx
+from skl2onnx.common.data_types import FloatTensorType
+from sklearn.linear_model import LogisticRegression
+from pytest_modelguard import Dataset
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(400, 4)).astype(np.float32)
+Y = (X[:, 0] - X[:, 1] > 0).astype(int)
+
+@pytest.fixture(scope="session")
+def model():
+    fitted = LogisticRegression().fit(X[:300], Y[:300])
+    graph = skl2onnx.to_onnx(fitted, initial_types=[("x", FloatTensorType([None, 4]))])
+    return onnxruntime.InferenceSession(
+        graph.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+
+@pytest.fixture(scope="session")
+def dataset():
+    return Dataset.from_arrays(X[300:], Y[300:], name="holdout")
+"""
+
+ONNX_TESTS = """
+from pytest_modelguard import performance, robust
+
+@performance(metric="accuracy", min=0.9)
+def test_accuracy(): ...
+
+@robust(eps=0.1, attack="pgd", max_accuracy_drop=0.2)
+def test_pgd_on_a_session(): ...
+"""
+
+
+def test_an_onnx_session_fixture_through_pytest(pytester: pytest.Pytester):
+    pytester.makeconftest(ONNX_CONFTEST)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    pytester.makepyfile(test_onnx_gates=ONNX_TESTS)
+    result = pytester.runpytest("-rA")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 1 and outcomes.get("errors") == 1, result.stdout.str()
+    out = result.stdout.str()
+    assert "performance.accuracy" in out
+    assert "attack='pgd' needs gradients, but ONNX Runtime session" in out
