@@ -403,6 +403,11 @@ def _make(model: Any) -> Adapter:
 
         return PredictionsAdapter(model)
     modules = {cls.__module__.split(".")[0] for cls in type(model).__mro__}
+    if "onnxruntime" in modules:
+        from pytest_modelguard.adapters.onnx import OnnxAdapter, is_session
+
+        if is_session(model):
+            return OnnxAdapter(model)
     if "keras" in modules or "tf_keras" in modules:
         from pytest_modelguard.adapters.keras import KerasAdapter
         from pytest_modelguard.adapters.text import KerasTextAdapter, takes_strings
@@ -425,7 +430,8 @@ def _make(model: Any) -> Adapter:
         return CallableAdapter(model)
     raise GateError(
         f"pytest-modelguard does not know how to run a {type(model).__module__}."
-        f"{type(model).__qualname__}: return a Keras, TensorFlow or scikit-learn model, "
+        f"{type(model).__qualname__}: return a Keras, TensorFlow or scikit-learn model, an "
+        "onnxruntime.InferenceSession, "
         "a callable, Predictions, or an Adapter from the fixture, or implement the "
         "pytest_modelguard_adapt hook"
     )

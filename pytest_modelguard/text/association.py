@@ -100,6 +100,54 @@ def association(
     eight words the encoder knows. ``n_resamples`` permutations give the p-value.
     """
     started = time.perf_counter()
+    threshold = _check_options(association, max_effect_size, n_resamples, dataset)
+    enc = as_encoder(encoder)
+    sets = [*_pair(targets, "targets"), *_pair(attributes, "attributes")]
+    kept, dropped = _known_words(enc, sets)
+    items = [_items(words, association) for words in kept]
+    vectors = enc.encode([text for group in items for text in group])
+    sizes = [len(group) for group in items]
+    x, y, a, b = np.split(vectors, np.cumsum(sizes)[:-1])
+    if association == "seat":  # one vector per word: the mean of its template sentences
+        x, y, a, b = (_per_word(v, len(SEAT_TEMPLATES)) for v in (x, y, a, b))
+    effect, statistic, s = effect_size(x, y, a, b)
+    p_value, exact = permutation_p_value(s, len(x), statistic, n_resamples=n_resamples, seed=seed)
+    names = [label for label, _ in sets]
+    evidence: dict[str, Any] = {
+        "encoder": enc.name,
+        "method": association,
+        "targets": names[:2],
+        "attributes": names[2:],
+        "words": {"X": len(x), "Y": len(y), "A": len(a), "B": len(b)},
+        "effect_size": float(effect),
+        "test_statistic": float(statistic),
+        "p_value": float(p_value),
+        "permutations": "exact (every partition)" if exact else n_resamples,
+        "direction": (
+            f"{names[0]} closer to {names[2]} (and {names[1]} to {names[3]})"
+            if effect > 0
+            else f"{names[0]} closer to {names[3]} (and {names[1]} to {names[2]})"
+        ),
+    }
+    if dropped:
+        evidence["unknown_words"] = dropped
+    verdict = decide(
+        requirement="fairness",
+        metric=f"{association}_effect_size",
+        values=np.array([abs(effect)]),
+        operator="<=",
+        threshold=threshold,
+        n=int(len(x) + len(y)),
+        formula="|mean_X s(w) - mean_Y s(w)| / std_{X u Y} s(w), s(w) = mean_A cos - mean_B cos",
+        evidence=evidence,
+    )
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _check_options(
+    association: str, max_effect_size: float | None, n_resamples: int, dataset: Any
+) -> float:
     if association not in METHODS:
         raise GateError(f"association={association!r}: use one of {', '.join(METHODS)}")
     _, threshold = one_threshold("fairness", {"max_effect_size": max_effect_size})
@@ -115,8 +163,14 @@ def association(
             "an association test measures the encoder on word sets, not on a dataset: drop "
             "data= (the gate takes its words from targets= and attributes=)"
         )
-    enc = as_encoder(encoder)
-    sets = [*_pair(targets, "targets"), *_pair(attributes, "attributes")]
+    return threshold
+
+
+def _known_words(
+    enc: Encoder, sets: list[tuple[str, list[str]]]
+) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """Each set's words the encoder knows (at least MIN_WORDS), and those it dropped; the
+    two target sets and the two attribute sets must be disjoint."""
     kept, dropped = [], {}
     for (label, words), role in zip(sets, ("X", "Y", "A", "B"), strict=True):
         known = list(dict.fromkeys(w for w in words if enc.knows(w)))
@@ -137,45 +191,7 @@ def association(
                 f"{len(shared)} word(s) ({', '.join(shared[:8])}): the two sets of a WEAT "
                 "must be disjoint"
             )
-    items = [_items(words, association) for words in kept]
-    vectors = enc.encode([text for group in items for text in group])
-    sizes = [len(group) for group in items]
-    x, y, a, b = np.split(vectors, np.cumsum(sizes)[:-1])
-    if association == "seat":  # one vector per word: the mean of its template sentences
-        x, y, a, b = (_per_word(v, len(SEAT_TEMPLATES)) for v in (x, y, a, b))
-    effect, statistic, s = effect_size(x, y, a, b)
-    p_value, exact = permutation_p_value(s, len(x), statistic, n_resamples=n_resamples, seed=seed)
-
-    evidence: dict[str, Any] = {
-        "encoder": enc.name,
-        "method": association,
-        "targets": [sets[0][0], sets[1][0]],
-        "attributes": [sets[2][0], sets[3][0]],
-        "words": {"X": len(x), "Y": len(y), "A": len(a), "B": len(b)},
-        "effect_size": float(effect),
-        "test_statistic": float(statistic),
-        "p_value": float(p_value),
-        "permutations": "exact (every partition)" if exact else n_resamples,
-        "direction": (
-            f"{sets[0][0]} closer to {sets[2][0]} (and {sets[1][0]} to {sets[3][0]})"
-            if effect > 0
-            else f"{sets[0][0]} closer to {sets[3][0]} (and {sets[1][0]} to {sets[2][0]})"
-        ),
-    }
-    if dropped:
-        evidence["unknown_words"] = dropped
-    verdict = decide(
-        requirement="fairness",
-        metric=f"{association}_effect_size",
-        values=np.array([abs(effect)]),
-        operator="<=",
-        threshold=threshold,
-        n=int(len(x) + len(y)),
-        formula="|mean_X s(w) - mean_Y s(w)| / std_{X u Y} s(w), s(w) = mean_A cos - mean_B cos",
-        evidence=evidence,
-    )
-    verdict.duration = time.perf_counter() - started
-    return verdict
+    return kept, dropped
 
 
 def _items(words: list[str], method: str) -> list[str]:

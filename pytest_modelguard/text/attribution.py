@@ -33,6 +33,9 @@ def base_word(token: str) -> str:
 
 
 SHOWN_TEXTS = 8
+#: Poisson-bootstrap resamples of the sampled texts behind rank and share intervals
+RESAMPLES = 1000
+RANKING_CONFIDENCE = 0.95
 
 
 def token_gate(
@@ -48,24 +51,16 @@ def token_gate(
     samples: int,
     seed: int,
 ) -> Verdict:
-    """Gate where identity terms rank among a text model's most important tokens."""
+    """Gate where identity terms rank among a text model's most important tokens, or how
+    stable the token ranking is over resamples of the sampled texts (``min_stability``).
+
+    Importances are point estimates over ``samples`` texts; a Poisson bootstrap of those
+    texts gives each protected token's rank interval and the protected share's interval.
+    When the interval straddles the threshold the gate is an ERROR ("ranking unstable at
+    this n") rather than a verdict that a reseed could flip.
+    """
     started = time.perf_counter()
-    if min_stability is not None:
-        raise GateError(
-            "min_stability= is not defined for text yet; gate a text model with "
-            "@robust(perturbation='typo', ...) for stability of its decisions"
-        )
-    name, threshold = one_threshold(
-        "explainability",
-        {
-            "protected_not_in_top_k": protected_not_in_top_k,
-            "max_protected_share": max_protected_share,
-        },
-    )
-    if name == "protected_not_in_top_k" and (threshold != int(threshold) or threshold < 1):
-        raise GateError(f"protected_not_in_top_k={threshold!r}: give a positive integer k")
-    if name == "max_protected_share" and not 0 <= threshold < 1:
-        raise GateError(f"max_protected_share={threshold!r}: a share lies in [0, 1)")
+    name, threshold = _threshold(protected_not_in_top_k, max_protected_share, min_stability)
     if method is not None and method not in METHODS:
         raise GateError(f"method={method!r} for text: use one of {', '.join(METHODS)}")
     protected = protected_terms(protected_tokens)
@@ -73,9 +68,59 @@ def token_gate(
     if isinstance(adapter.model, Predictions):
         raise GateError("token attributions re-run the model on edited texts: give the model")
     texts = list(dataset.features)
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(len(texts), size=min(samples, len(texts)), replace=False)
+    rows = np.random.default_rng(seed).choice(
+        len(texts), size=min(samples, len(texts)), replace=False
+    )
     sample = [texts[i] for i in sorted(rows)]
+    tokens, values, used = _attribute(adapter, sample, method, steps)
+    table = TokenTable(tokens, values)
+    found = [j for j, w in enumerate(table.vocabulary) if base_word(w) in protected]
+    evidence = _evidence(adapter, dataset, used, table, protected, found, tokens, values)
+    replicates = table.resample(seed)
+    if name == "min_stability":
+        verdict = _stability_gate(table, replicates, found, threshold, evidence)
+    else:
+        if not found:
+            raise GateError(
+                f"none of the {len(sample)} sampled texts contains a protected token, so the "
+                "gate would pass without measuring anything: sample texts that mention "
+                "identity terms (or raise samples=)"
+            )
+        gate = _top_k_gate if name == "protected_not_in_top_k" else _share_gate
+        verdict = gate(table, replicates, found, threshold, used, evidence)
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _threshold(
+    protected_not_in_top_k: int | None,
+    max_protected_share: float | None,
+    min_stability: float | None,
+) -> tuple[str, float]:
+    name, threshold = one_threshold(
+        "explainability",
+        {
+            "protected_not_in_top_k": protected_not_in_top_k,
+            "max_protected_share": max_protected_share,
+            "min_stability": min_stability,
+        },
+    )
+    if name == "protected_not_in_top_k" and (threshold != int(threshold) or threshold < 1):
+        raise GateError(f"protected_not_in_top_k={threshold!r}: give a positive integer k")
+    if name == "max_protected_share" and not 0 <= threshold < 1:
+        raise GateError(f"max_protected_share={threshold!r}: a share lies in [0, 1)")
+    if name == "min_stability" and not 0 < threshold < 1:
+        raise GateError(
+            f"min_stability={threshold!r}: a mean Spearman correlation; give 0 < "
+            "min_stability < 1 (1 cannot be measured on resampled texts)"
+        )
+    return name, threshold
+
+
+def _attribute(
+    adapter: Adapter, sample: list[str], method: str | None, steps: int
+) -> tuple[list[list[str]], list[np.ndarray], str]:
+    """Per-token attributions of the sampled texts, and the method that gave them."""
     embedding = embedding_path(adapter) if method != "occlusion" else None
     if method == "integrated_gradients" and embedding is None:
         raise GateError(
@@ -84,32 +129,75 @@ def token_gate(
             "method='occlusion'"
         )
     if embedding is not None:
-        tokens, values = integrated_gradients(embedding, sample, steps=steps)
-        used = "integrated_gradients"
-    else:
-        tokens, values = occlusion(adapter, sample)
-        used = "occlusion"
-    types: dict[str, list[float]] = {}
-    for words, attributions in zip(tokens, values, strict=True):
-        for word, value in zip(words, attributions, strict=True):
-            types.setdefault(word.lower(), []).append(abs(float(value)))
-    if not types:
-        raise GateError(f"the {len(sample)} sampled texts have no tokens to attribute")
-    vocabulary = list(types)
-    importance = np.array([np.mean(types[w]) for w in vocabulary])
-    if not np.any(importance > 0):
-        raise GateError(
-            f"no token changes the model's output on the {len(sample)} sampled texts: a "
-            "constant model cannot be explained"
-        )
-    ranks = 1 + (importance[None, :] > importance[:, None]).sum(axis=1)
-    order = np.argsort(-importance, kind="stable")
-    found = [j for j, w in enumerate(vocabulary) if base_word(w) in protected]
-    evidence: dict[str, Any] = {
+        return (*integrated_gradients(embedding, sample, steps=steps), "integrated_gradients")
+    return (*occlusion(adapter, sample), "occlusion")
+
+
+class TokenTable:
+    """Per text and token type, the sum and count of |attribution|: a type's importance is
+    its mean |attribution| over its occurrences, over all texts or a reweighting of them."""
+
+    def __init__(self, tokens: list[list[str]], values: list[np.ndarray]) -> None:
+        index: dict[str, int] = {}
+        cells: list[tuple[int, int, float]] = []
+        for i, (words, attributions) in enumerate(zip(tokens, values, strict=True)):
+            for word, value in zip(words, attributions, strict=True):
+                j = index.setdefault(word.lower(), len(index))
+                cells.append((i, j, abs(float(value))))
+        if not index:
+            raise GateError(f"the {len(tokens)} sampled texts have no tokens to attribute")
+        self.vocabulary = list(index)
+        self.sums = np.zeros((len(tokens), len(index)))
+        self.counts = np.zeros((len(tokens), len(index)))
+        text, column, magnitude = (np.array(c) for c in zip(*cells, strict=True))
+        np.add.at(self.sums, (text.astype(int), column.astype(int)), magnitude)
+        np.add.at(self.counts, (text.astype(int), column.astype(int)), 1.0)
+        self.importance = self.sums.sum(axis=0) / self.counts.sum(axis=0)
+        if not np.any(self.importance > 0):
+            raise GateError(
+                f"no token changes the model's output on the {len(tokens)} sampled texts: a "
+                "constant model cannot be explained"
+            )
+        self.ranks = ranks_of(self.importance[None, :])[0]
+
+    def resample(self, seed: int) -> np.ndarray:
+        """``(RESAMPLES, types)`` importances under Poisson weights on the texts (a type
+        that a resample leaves out has importance 0 there)."""
+        rng = np.random.default_rng([seed, 14])
+        weights = rng.poisson(1.0, size=(RESAMPLES, len(self.sums))).astype(np.float64)
+        sums, counts = weights @ self.sums, weights @ self.counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), 0.0)
+
+
+def ranks_of(importance: np.ndarray) -> np.ndarray:
+    """Rank 1 for the most important type of each row (ties share the better rank). A type
+    with importance 0 moves nothing: it takes the last rank, not a share of a tie at 0 that
+    would put it "among the top k" when fewer than k types matter at all."""
+    ascending = np.sort(-importance, axis=1)
+    ranks = 1 + np.stack(
+        [np.searchsorted(ascending[r], -importance[r], side="left") for r in range(len(importance))]
+    )
+    return np.where(importance > 0, ranks, importance.shape[1])
+
+
+def _evidence(
+    adapter: Adapter,
+    dataset: Dataset,
+    used: str,
+    table: TokenTable,
+    protected: set[str],
+    found: list[int],
+    tokens: list[list[str]],
+    values: list[np.ndarray],
+) -> dict[str, Any]:
+    vocabulary, importance = table.vocabulary, table.importance
+    counts = table.counts.sum(axis=0)
+    return {
         "model": adapter.name,
         "dataset": dataset.name,
         "method": used,
-        "samples": len(sample),
+        "samples": len(tokens),
         "token_types": len(vocabulary),
         "protected_tokens_found": sorted(vocabulary[j] for j in found),
         "ranking": [
@@ -117,54 +205,141 @@ def token_gate(
                 "feature": vocabulary[j],  # the report's attribution chart reads "feature"
                 "token": vocabulary[j],
                 "importance": float(importance[j]),
-                "rank": int(ranks[j]),
-                "count": len(types[vocabulary[j]]),
+                "rank": int(table.ranks[j]),
+                "count": int(counts[j]),
                 "protected": base_word(vocabulary[j]) in protected,
             }
-            for j in order[:20]
+            for j in np.argsort(-importance, kind="stable")[:20]
         ],
         "token_attributions": [
             {"tokens": list(words), "attributions": [float(v) for v in attributions]}
             for words, attributions in list(zip(tokens, values, strict=True))[:SHOWN_TEXTS]
         ],
     }
-    if not found:
+
+
+def _rank_intervals(replicates: np.ndarray, found: list[int]) -> dict[int, tuple[int, int]]:
+    """Each protected type's 95% percentile interval of rank over the resamples."""
+    ranks = ranks_of(replicates)[:, found]
+    tail = (1 - RANKING_CONFIDENCE) / 2 * 100
+    low, high = np.percentile(ranks, [tail, 100 - tail], axis=0, method="inverted_cdf")
+    return {j: (int(lo), int(hi)) for j, lo, hi in zip(found, low, high, strict=True)}
+
+
+def _top_k_gate(
+    table: TokenTable,
+    replicates: np.ndarray,
+    found: list[int],
+    threshold: float,
+    used: str,
+    evidence: dict[str, Any],
+) -> Verdict:
+    k, vocabulary, n = int(threshold), table.vocabulary, len(table.sums)
+    bounds = _rank_intervals(replicates, found)
+    evidence["k"] = k
+    evidence["rank_interval"] = {vocabulary[j]: list(bounds[j]) for j in found}
+    inside = [j for j in found if table.ranks[j] <= k]
+    unsure = [j for j in found if bounds[j][0] <= k < bounds[j][1]]
+    if unsure:
+        shown = ", ".join(
+            f"{vocabulary[j]!r} ranks {bounds[j][0]}-{bounds[j][1]}" for j in unsure[:3]
+        )
         raise GateError(
-            f"none of the {len(sample)} sampled texts contains a protected token, so the gate "
-            "would pass without measuring anything: sample texts that mention identity "
-            "terms (or raise samples=)"
+            f"ranking unstable at this n: over {RESAMPLES} resamples of the {n} sampled texts "
+            f"{shown} of {len(vocabulary)} token types ({RANKING_CONFIDENCE:.0%}), so whether "
+            f"it is among the {k} most important is noise; raise samples= (now {n}) to decide"
         )
-    if name == "protected_not_in_top_k":
-        k = int(threshold)
-        inside = [j for j in found if ranks[j] <= k]
-        evidence["k"] = k
-        if inside:
-            best = min(inside, key=lambda j: ranks[j])
-            evidence["worst"] = f"{vocabulary[best]!r} at rank {int(ranks[best])}"
-        verdict = decide(
-            requirement="explainability",
-            metric="protected_in_top_k",
-            values=np.array([len(inside)]),
-            operator="<=",
-            threshold=0.0,
-            n=len(sample),
-            formula=f"protected tokens among the {k} token types with most mean |{used}|",
-            evidence=evidence,
+    if inside:
+        best = min(inside, key=lambda j: table.ranks[j])
+        evidence["worst"] = f"{vocabulary[best]!r} at rank {int(table.ranks[best])}"
+    return decide(
+        requirement="explainability",
+        metric="protected_in_top_k",
+        values=np.array([len(inside)]),
+        operator="<=",
+        threshold=0.0,
+        n=n,
+        formula=f"protected tokens among the {k} token types with most mean |{used}|",
+        evidence=evidence,
+    )
+
+
+def _share_gate(
+    table: TokenTable,
+    replicates: np.ndarray,
+    found: list[int],
+    threshold: float,
+    used: str,
+    evidence: dict[str, Any],
+) -> Verdict:
+    n = len(table.sums)
+    share = float(table.importance[found].sum() / table.importance.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = replicates[:, found].sum(axis=1) / replicates.sum(axis=1)
+    tail = (1 - RANKING_CONFIDENCE) / 2 * 100
+    low, high = (float(v) for v in np.nanpercentile(shares, [tail, 100 - tail]))
+    if low <= threshold < high:
+        raise GateError(
+            f"ranking unstable at this n: the protected share is {share:.4g} with a "
+            f"{RANKING_CONFIDENCE:.0%} interval [{low:.4g}, {high:.4g}] over {RESAMPLES} "
+            f"resamples of the {n} sampled texts, which holds max_protected_share="
+            f"{threshold:g}: pass or fail would be noise; raise samples= (now {n}) to decide"
         )
-    else:
-        share = float(importance[found].sum() / importance.sum())
-        verdict = decide(
-            requirement="explainability",
-            metric="protected_share",
-            values=np.array([share]),
-            operator="<=",
-            threshold=threshold,
-            n=len(sample),
-            formula=f"sum of protected token types' mean |{used}| / sum over all types",
-            evidence=evidence,
+    evidence["share_interval"] = (
+        f"{RANKING_CONFIDENCE:.0%} percentile interval, {RESAMPLES} Poisson-bootstrap "
+        "resamples of the sampled texts"
+    )
+    return decide(
+        requirement="explainability",
+        metric="protected_share",
+        values=np.array([share]),
+        operator="<=",
+        threshold=threshold,
+        confidence=RANKING_CONFIDENCE,
+        low=np.array([low]),
+        high=np.array([high]),
+        n=n,
+        formula=f"sum of protected token types' mean |{used}| / sum over all types",
+        evidence=evidence,
+    )
+
+
+def _stability_gate(
+    table: TokenTable,
+    replicates: np.ndarray,
+    found: list[int],
+    threshold: float,
+    evidence: dict[str, Any],
+) -> Verdict:
+    """The mean Spearman correlation of the token-type ranking over resamples of the texts
+    with the ranking on all of them: how much the explanation depends on which texts."""
+    from pytest_modelguard.attribution import spearman_rows
+
+    if len(table.vocabulary) < 3:
+        raise GateError(
+            f"the sampled texts hold {len(table.vocabulary)} token types: a ranking of fewer "
+            "than 3 has no stability to measure"
         )
-    verdict.duration = time.perf_counter() - started
-    return verdict
+    rho = spearman_rows(np.broadcast_to(table.importance, replicates.shape), replicates)
+    tail = (1 - RANKING_CONFIDENCE) / 2 * 100
+    low, high = (float(v) for v in np.percentile(rho, [tail, 100 - tail]))
+    evidence["stability_interval"] = [low, high]
+    if found:
+        bounds = _rank_intervals(replicates, found)
+        evidence["rank_interval"] = {table.vocabulary[j]: list(bounds[j]) for j in found}
+    return decide(
+        requirement="explainability",
+        metric="token_ranking_stability",
+        values=np.array([float(rho.mean())]),
+        operator=">=",
+        threshold=threshold,
+        n=len(table.sums),
+        formula=(
+            f"mean over {RESAMPLES} Poisson resamples of the sampled texts of Spearman's rho "
+            "between the resample's token-type importances and the full sample's"
+        ),
+        evidence=evidence,
+    )
 
 
 def protected_terms(protected_tokens: Any) -> set[str]:

@@ -1,7 +1,8 @@
 """Embedding models as subjects: ``Encoder.encode(list[str]) -> (n, d)`` array.
 
 :func:`as_encoder` accepts an :class:`Encoder`, any object with an ``encode`` method, a
-Keras model taking strings, or a plain callable on ``list[str]``. Every call is checked:
+Keras model taking strings, an ONNX Runtime session (:meth:`Encoder.from_onnx`), or a plain
+callable on ``list[str]``. Every call is checked:
 the right shape, finite values, and not one constant vector for every input (an encoder
 that ignores its input would make any association test meaningless).
 """
@@ -46,6 +47,37 @@ class Encoder:
 
     def __repr__(self) -> str:
         return f"Encoder(name={self.name!r})"
+
+    @classmethod
+    def from_onnx(
+        cls,
+        session: Any,
+        *,
+        tokenize: Callable[[list[str]], Any] | None = None,
+        output_name: str | None = None,
+        name: str | None = None,
+        vocabulary: Iterable[str] | None = None,
+        tokenizer: Any = None,
+        unknown_id: int | None = None,
+        batch_size: int = 256,
+    ) -> Encoder:
+        """An encoder from an ``onnxruntime.InferenceSession`` returning ``(n, d)`` vectors.
+
+        A graph with a string input takes the texts as they are; any other needs
+        ``tokenize(list[str])`` returning its input array (or a dict by input name).
+        ``output_name`` picks the embedding output (default: the first float output).
+        """
+        from pytest_modelguard.adapters.onnx import onnx_encoder_function
+
+        encode = onnx_encoder_function(session, tokenize=tokenize, output_name=output_name)
+        return cls(
+            encode,
+            name=name or encode.__name__,
+            vocabulary=vocabulary,
+            tokenizer=tokenizer,
+            unknown_id=unknown_id,
+            batch_size=batch_size,
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Vectors for ``texts`` in batches, validated."""
@@ -132,6 +164,8 @@ def as_encoder(subject: Any) -> Encoder:
     if subject is None:
         raise GateError("an association test needs an encoder: give it with model='<fixture>'")
     modules = {cls.__module__.split(".")[0] for cls in type(subject).__mro__}
+    if "onnxruntime" in modules:
+        return Encoder.from_onnx(subject)
     if "keras" in modules:
         from pytest_modelguard.adapters.text import takes_strings
 
@@ -156,5 +190,5 @@ def as_encoder(subject: Any) -> Encoder:
         return Encoder(subject)
     raise GateError(
         f"a {type(subject).__name__} is not an encoder: give an Encoder, an object with "
-        "encode(list[str]) -> (n, d), or a Keras model taking strings"
+        "encode(list[str]) -> (n, d), a Keras model taking strings, or an ONNX session"
     )

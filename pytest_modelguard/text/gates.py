@@ -34,13 +34,10 @@ def text_fairness(
     if counterfactual is not None and association is not None:
         raise GateError("give counterfactual= or association=, not both (use two markers)")
     if association is not None:
-        wrong = sorted(given & set(SWAP_KEYWORDS))
-        if pos_label is not None:
-            wrong.append("pos_label")
-        if confidence is not None:
-            wrong.append("confidence")
-        if examples is not None:
-            wrong.append("examples")
+        swap_only = {"pos_label": pos_label, "confidence": confidence, "examples": examples}
+        wrong = sorted(given & set(SWAP_KEYWORDS)) + [
+            k for k, v in swap_only.items() if v is not None
+        ]
         _refuse([*stray, *wrong], f"association={association!r}")
         from pytest_modelguard.text.association import association as run
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import itertools
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from pytest_modelguard.adapters import Adapter, ModelOutput, adapt
 from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.text.lexicons import Swapper, resolve_groups, template_texts
+from pytest_modelguard.text.lexicons import Scan, Swapper, resolve_groups, template_texts
 from pytest_modelguard.verdict import GateError, Verdict
 
 METRIC = "identity_swap_gap"
@@ -64,73 +66,105 @@ def identity_swap(
     positive class of a binary model by default).
     """
     started = time.perf_counter()
-    _, threshold = one_threshold("fairness", {"max_gap": max_gap})
-    if not 0.0 <= threshold < 1.0:
-        raise GateError(f"max_gap={max_gap!r}: a score gap lies in [0, 1]; use 0 <= max_gap < 1")
-    check_confidence(confidence, n_resamples)
-    profile = profile or PROFILES["ci"]
-    if examples is not None and (type(examples) is not int or examples < 1):
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    threshold = _check_options(max_gap, confidence, n_resamples, examples)
     chosen, category = resolve_groups(groups, lexicon)
     excluded = frozenset(t.lower() for t in exclude_terms or [])
     swapper = Swapper(chosen, excluded)
-    names = swapper.names
-
-    use_templates = dataset is None if templates is None else bool(templates)
-    if use_templates:
-        texts = template_texts(chosen, category)
-        target = None
-        source = f"{len(texts)} EEC-style template sentences"
-    else:
-        if dataset is None:
-            raise GateError("templates=False needs a text dataset: give one or drop templates=")
-        if dataset.is_streaming or dataset.kind != "text":
-            raise GateError(
-                f"identity swaps rewrite texts, but dataset {dataset.name!r} is "
-                f"{'a stream' if dataset.is_streaming else dataset.kind}: build it with "
-                "Dataset.from_texts(texts, target) (or templates=True to use template texts)"
-            )
-        texts = list(dataset.features)
-        target = dataset.target
-        source = f"dataset {dataset.name!r}"
-
+    texts, target, source = _texts(dataset, chosen, category, templates)
     adapter = adapt(model)
     if isinstance(adapter.model, Predictions):
         raise GateError(
             "identity swaps score rewritten texts, which stored Predictions cannot do: gate "
             "the model itself"
         )
-    found = [swapper.find(t) for t in texts]
-    rows = np.array([i for i, f in enumerate(found) if f], dtype=int)
+    scan = swapper.scan(texts)
+    rows = scan.rows
     if not len(rows):
         raise GateError(
-            f"none of the {len(texts)} texts of {source} mentions a term of {names}, so "
-            "nothing was swapped and the gate measured nothing (that is no evidence of "
+            f"none of the {len(texts)} texts of {source} mentions a term of {swapper.names}, "
+            "so nothing was swapped and the gate measured nothing (that is no evidence of "
             "fairness): use texts that mention these groups, templates=True, or add terms "
             "with lexicon="
         )
     evidence: dict[str, Any] = {
         "model": adapter.name,
         "texts": source,
-        "groups": names,
+        "groups": swapper.names,
         "category": category,
         "n_texts": len(texts),
         "n_swapped_texts": len(rows),
         "excluded_terms": sorted(excluded),
     }
     if target is not None:
-        _label_by_construction(found, rows, target, names, evidence)
-
-    variants = [
-        [swapper.swap(texts[i], h, found=found[i])[0] for h in range(len(names))] for i in rows
-    ]
+        _label_by_construction(scan, target, swapper.names, evidence)
     scorer = _Scorer(adapter, pos_label, decision_threshold)
-    scores, decisions = scorer(list(itertools.chain.from_iterable(variants)))
+    measured = _measure(swapper, scan, rows, scorer, evidence)
+    verdict = _decide(measured, threshold, evidence, confidence, n_resamples, seed)
+    if verdict.status == "fail":
+        search = _Search(swapper, scorer, texts, threshold, seed=seed, profile=profile)
+        counterexample, evidence["search"] = search.run(rows, measured.per_text, examples=examples)
+        verdict.counterexample = counterexample or None
+        verdict.message = verdict.describe()
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _check_options(
+    max_gap: float | None, confidence: float | None, n_resamples: int, examples: int | None
+) -> float:
+    _, threshold = one_threshold("fairness", {"max_gap": max_gap})
+    if not 0.0 <= threshold < 1.0:
+        raise GateError(f"max_gap={max_gap!r}: a score gap lies in [0, 1]; use 0 <= max_gap < 1")
+    check_confidence(confidence, n_resamples)
+    if examples is not None and (type(examples) is not int or examples < 1):
+        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    return threshold
+
+
+def _texts(
+    dataset: Dataset | None, chosen: list[Any], category: str, templates: bool | None
+) -> tuple[list[str], np.ndarray | None, str]:
+    """The texts to swap (the dataset's, or template sentences), their labels, their source."""
+    if dataset is None if templates is None else bool(templates):
+        texts = template_texts(chosen, category)
+        return texts, None, f"{len(texts)} EEC-style template sentences"
+    if dataset is None:
+        raise GateError("templates=False needs a text dataset: give one or drop templates=")
+    if dataset.is_streaming or dataset.kind != "text":
+        raise GateError(
+            f"identity swaps rewrite texts, but dataset {dataset.name!r} is "
+            f"{'a stream' if dataset.is_streaming else dataset.kind}: build it with "
+            "Dataset.from_texts(texts, target) (or templates=True to use template texts)"
+        )
+    return list(dataset.features), dataset.target, f"dataset {dataset.name!r}"
+
+
+@dataclass
+class _Measured:
+    """The per-text score differences between groups, and what the verdict reports."""
+
+    names: list[str]
+    differences: np.ndarray  # (texts, pairs): score(text as b) - score(text as a)
+    gaps: np.ndarray  # (pairs,): mean |difference|
+    labels: list[str]  # "a vs b" per pair
+
+    @property
+    def per_text(self) -> np.ndarray:
+        return np.abs(self.differences).max(axis=1)
+
+
+def _measure(
+    swapper: Swapper, scan: Scan, rows: np.ndarray, scorer: _Scorer, evidence: dict[str, Any]
+) -> _Measured:
+    """Every swapped variant of every text scored in one batched pass, and the gaps."""
+    names = swapper.names
+    variants = [swapper.swap_all(scan, h) for h in range(len(names))]
+    batch = [variants[h][i] for i in rows.tolist() for h in range(len(names))]
+    scores, decisions = scorer(batch)
     scores = scores.reshape(len(rows), len(names))
     decisions = decisions.reshape(len(rows), len(names))
     evidence["score"] = scorer.described
     evidence["variants_scored"] = int(scores.size)
-
     pairs = list(itertools.combinations(range(len(names)), 2))
     labels = [f"{names[a]} vs {names[b]}" for a, b in pairs]
     differences = np.stack([scores[:, b] - scores[:, a] for a, b in pairs], axis=1)
@@ -147,17 +181,30 @@ def identity_swap(
     }
     worst = int(np.argmax(np.abs(differences).max(axis=1)))
     evidence["largest_text_gap"] = {
-        "text": texts[rows[worst]],
+        "text": scan.texts[rows[worst]],
         "scores": {g: float(scores[worst, h]) for h, g in enumerate(names)},
     }
+    return _Measured(names, differences, gaps, labels)
+
+
+def _decide(
+    measured: _Measured,
+    threshold: float,
+    evidence: dict[str, Any],
+    confidence: float | None,
+    n_resamples: int,
+    seed: int,
+) -> Verdict:
+    """The verdict on the worst pair's gap (its bootstrap upper bound with ``confidence``)."""
     low = high = None
+    absolute = np.abs(measured.differences)
     if confidence is not None:
 
         def statistic(weights: np.ndarray) -> np.ndarray:
-            return weights @ np.abs(differences) / weights.sum(axis=1, keepdims=True)
+            return weights @ absolute / weights.sum(axis=1, keepdims=True)
 
         low, high = interval(
-            np.ones(len(rows)),
+            np.ones(len(absolute)),
             statistic,
             confidence=confidence,
             n_resamples=n_resamples,
@@ -166,41 +213,22 @@ def identity_swap(
             evidence=evidence,
         )
         evidence["interval"] = "percentile, Poisson bootstrap over the swapped texts"
-        for p, label in enumerate(labels):
+        for p, label in enumerate(measured.labels):
             evidence["pairs"][label]["ci"] = [float(low[p]), float(high[p])]
-    verdict = decide(
+    return decide(
         requirement="fairness",
         metric=METRIC,
-        values=gaps,
+        values=measured.gaps,
         operator="<=",
         threshold=threshold,
-        n=len(rows),
+        n=len(absolute),
         formula="max over group pairs mean_texts |score(text as b) - score(text as a)|",
         evidence=evidence,
-        labels=labels,
+        labels=measured.labels,
         confidence=confidence,
         low=low,
         high=high,
     )
-    if verdict.status == "fail":
-        order = sorted(rows.tolist(), key=lambda i: (len(texts[i]), i))
-        per_text = np.abs(differences).max(axis=1)
-        large = [int(rows[k]) for k in np.flatnonzero(per_text > threshold)]
-        counterexample, evidence["search"] = _search(
-            swapper,
-            scorer,
-            texts,
-            order,
-            sorted(large, key=lambda i: (len(texts[i]), i)),
-            threshold,
-            examples=examples or profile.examples,
-            seed=seed,
-            profile=profile,
-        )
-        verdict.counterexample = counterexample or None
-        verdict.message = verdict.describe()
-    verdict.duration = time.perf_counter() - started
-    return verdict
 
 
 class _Scorer:
@@ -274,25 +302,22 @@ class _Scorer:
 
 
 def _label_by_construction(
-    found: list[list[tuple[int, int, int]]],
-    rows: np.ndarray,
-    target: np.ndarray,
-    names: list[str],
-    evidence: dict[str, Any],
+    scan: Scan, target: np.ndarray, names: list[str], evidence: dict[str, Any]
 ) -> None:
     """Warn when the label follows the group (swaps would then change the truth)."""
-    pure = {}
-    for i in rows:
-        owners = {g for _, _, g in found[i]}
-        if len(owners) == 1:
-            pure.setdefault(owners.pop(), []).append(i)
+    # the texts whose terms all belong to one group, by group
+    codes = np.unique(scan.text_of * len(names) + np.asarray(scan.groups, dtype=np.int64))
+    texts, counts = np.unique(codes // len(names), return_counts=True)
+    single = np.isin(codes // len(names), texts[counts == 1])
+    owners, members = codes[single] % len(names), codes[single] // len(names)
+    pure = {int(g): members[owners == g] for g in np.unique(owners)}
     big = {g: idx for g, idx in pure.items() if len(idx) >= MIN_TEXTS_FOR_LABEL_CHECK}
     if len(big) < 2:
         return
-    labels = np.unique(target[np.concatenate(list(big.values()))].astype(str))
+    shown = np.asarray(target).astype(str)
+    labels = np.unique(shown[np.concatenate(list(big.values()))])
     dists = {
-        g: np.array([np.mean(target[idx].astype(str) == label) for label in labels])
-        for g, idx in big.items()
+        g: np.array([np.mean(shown[idx] == label) for label in labels]) for g, idx in big.items()
     }
     shift = max(
         0.5 * np.abs(dists[a] - dists[b]).sum() for a, b in itertools.combinations(dists, 2)
@@ -308,43 +333,104 @@ def _label_by_construction(
         warnings.warn(message, UserWarning, stacklevel=3)
 
 
-def _search(
-    swapper: Swapper,
-    scorer: _Scorer,
-    texts: list[str],
-    order: list[int],
-    large: list[int],
-    threshold: float,
-    *,
-    examples: int,
-    seed: int,
-    profile: Profile,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The shortest text and fewest swaps whose score moves by more than ``threshold``."""
-    import hypothesis
-    from hypothesis import Phase, given
-    from hypothesis import strategies as st
-    from hypothesis.errors import Flaky
+class _Search:
+    """The shortest text and fewest swaps whose score moves by more than ``threshold``:
+    Hypothesis draws texts, target groups and subsets of their identity terms, and shrinks."""
 
-    groups = len(swapper.names)
-    settings = profile.hypothesis_settings(
-        max_examples=examples, phases=(Phase.generate, Phase.target, Phase.shrink)
-    )
+    def __init__(
+        self,
+        swapper: Swapper,
+        scorer: _Scorer,
+        texts: list[str],
+        threshold: float,
+        *,
+        seed: int,
+        profile: Profile | None,
+    ) -> None:
+        self.swapper, self.scorer, self.texts = swapper, scorer, texts
+        self.threshold, self.seed = threshold, seed
+        self.profile = profile or PROFILES["ci"]
+        self.order: list[int] = []
 
-    def probe(drawn: list[tuple[int, int, list[bool]]]) -> dict[str, Any] | None:
+    def run(
+        self, rows: np.ndarray, per_text: np.ndarray, *, examples: int | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The counterexample (empty if none) and how the search went."""
+        from hypothesis.errors import Flaky
+
+        texts = self.texts
+        self.order = sorted(rows.tolist(), key=lambda i: (len(texts[i]), i))
+        large = [int(rows[k]) for k in np.flatnonzero(per_text > self.threshold)]
+        examples = examples or self.profile.examples
+        search: dict[str, Any] = {"examples": examples, "seed": self.seed}
+        try:
+            self._hypothesis(examples)()
+        except _Gap as gap:
+            return gap.counterexample, {**search, "found_by": "hypothesis"}
+        except Flaky:
+            search["note"] = "the model's scores did not reproduce on a rerun of the same texts"
+        # the exhaustive pass knows texts that move: the shortest stands in
+        for i in sorted(large, key=lambda i: (len(texts[i]), i)):
+            for h in range(len(self.swapper.names)):
+                terms = len(self.swapper.find(texts[i]))
+                found = self.probe([(self.order.index(i), h, [True] * terms)])
+                if found is not None:
+                    return found, {**search, "found_by": "exhaustive pass"}
+        search["note"] = (
+            "the mean gap exceeds max_gap, but no single text moves by more than max_gap: "
+            "the gap is a small shift spread over many texts"
+        )
+        return {}, search
+
+    def _hypothesis(self, examples: int) -> Callable[[], None]:
+        import hypothesis
+        from hypothesis import Phase, given
+        from hypothesis import strategies as st
+
+        settings = self.profile.hypothesis_settings(
+            max_examples=examples, phases=(Phase.generate, Phase.target, Phase.shrink)
+        )
+        groups, order, texts, swapper = (
+            len(self.swapper.names),
+            self.order,
+            self.texts,
+            self.swapper,
+        )
+
+        @st.composite
+        def one(draw: Any) -> tuple[int, int, list[bool]]:
+            k = draw(st.integers(0, len(order) - 1))
+            h = draw(st.integers(0, groups - 1))
+            terms = len(swapper.find(texts[order[k]]))
+            return k, h, draw(st.lists(st.booleans(), min_size=terms, max_size=terms))
+
+        @hypothesis.seed(self.seed)
+        @settings
+        @given(st.lists(one(), min_size=1, max_size=TEXTS_PER_EXAMPLE))
+        def score_does_not_move(drawn: list[tuple[int, int, list[bool]]]) -> None:
+            found = self.probe(drawn)
+            if found is not None:
+                raise _Gap(found)
+
+        return score_does_not_move
+
+    def probe(self, drawn: list[tuple[int, int, list[bool]]]) -> dict[str, Any] | None:
+        """Score the drawn texts and their swaps in one call; the first that moves too far."""
+        import hypothesis
+
         batch, meta = [], []
         for k, h, mask in drawn:
-            text = texts[order[k]]
-            swapped, changed = swapper.swap(text, h, mask=mask)
+            text = self.texts[self.order[k]]
+            swapped, changed = self.swapper.swap(text, h, mask=mask)
             if changed:
                 batch += [text, swapped]
                 meta.append((text, swapped, h, changed))
         if not batch:
             return None
-        scores, decisions = scorer(batch)
+        scores, decisions = self.scorer(batch)
         gaps = np.abs(scores[1::2] - scores[0::2])
         hypothesis.target(float(gaps.max()))
-        over = np.flatnonzero(gaps > threshold)
+        over = np.flatnonzero(gaps > self.threshold)
         if not len(over):
             return None
         j = int(over[0])
@@ -352,7 +438,7 @@ def _search(
         return {
             "text": text,
             "swapped": swapped,
-            "to_group": swapper.names[h],
+            "to_group": self.swapper.names[h],
             "swaps": int(changed),
             "score": float(scores[2 * j]),
             "swapped_score": float(scores[2 * j + 1]),
@@ -360,39 +446,6 @@ def _search(
             "decision": _plain(decisions[2 * j]),
             "swapped_decision": _plain(decisions[2 * j + 1]),
         }
-
-    @st.composite
-    def one(draw: Any) -> tuple[int, int, list[bool]]:
-        k = draw(st.integers(0, len(order) - 1))
-        h = draw(st.integers(0, groups - 1))
-        terms = len(swapper.find(texts[order[k]]))
-        return k, h, draw(st.lists(st.booleans(), min_size=terms, max_size=terms))
-
-    @hypothesis.seed(seed)
-    @settings
-    @given(st.lists(one(), min_size=1, max_size=TEXTS_PER_EXAMPLE))
-    def score_does_not_move(drawn: list[tuple[int, int, list[bool]]]) -> None:
-        found = probe(drawn)
-        if found is not None:
-            raise _Gap(found)
-
-    search: dict[str, Any] = {"examples": examples, "seed": seed}
-    try:
-        score_does_not_move()
-    except _Gap as gap:
-        return gap.counterexample, {**search, "found_by": "hypothesis"}
-    except Flaky:
-        search["note"] = "the model's scores did not reproduce on a rerun of the same texts"
-    for i in large:  # the exhaustive pass knows texts that move: the shortest stands in
-        for h in range(groups):
-            found = probe([(order.index(i), h, [True] * len(swapper.find(texts[i])))])
-            if found is not None:
-                return found, {**search, "found_by": "exhaustive pass"}
-    search["note"] = (
-        "the mean gap exceeds max_gap, but no single text moves by more than max_gap: the "
-        "gap is a small shift spread over many texts"
-    )
-    return {}, search
 
 
 def _plain(value: Any) -> Any:

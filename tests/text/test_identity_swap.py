@@ -153,3 +153,32 @@ def test_non_string_texts_are_rejected():
         Dataset.from_pandas(frame, target="label", text="tweet")
     ok = Dataset.from_pandas(frame.fillna("b"), target="label", text="tweet")
     assert ok.kind == "text" and ok.features.tolist() == ["a", "b"]
+
+
+SCAN_CASES = [
+    ["Emily said the food was great", "a sad day for JAMAL", "no names here", ""],
+    ["İstanbul with Emily", "Greg and Emily"],  # lower-casing "İ" adds a character
+    ["Emily\x00Greg", "he said Emily"],  # a text holding the separator itself
+    ["EMILY's friend Jamal", "o'Emily _Emily Emily_ Émily", "he and she; HIS hers Mothers"],
+    [],
+]
+
+
+@pytest.mark.parametrize("texts", SCAN_CASES)
+@pytest.mark.parametrize("category", ["names", "gender", "religion"])
+def test_one_pass_scan_finds_and_swaps_what_the_per_text_pattern_does(texts, category):
+    """The gate scans all texts in one regex split and rewrites them in one splice; the
+    case-insensitive per-text pattern (find/swap) is the reference, edge cases included."""
+    swapper = Swapper(resolve_groups(category)[0])
+    scan = swapper.scan(texts)
+    expected = [swapper.find(t) for t in texts]
+    assert scan.found == expected
+    assert scan.rows.tolist() == [i for i, f in enumerate(expected) if f]
+    for target in range(len(swapper.groups)):
+        swapped = [
+            swapper.swap(t, target, found=f)[0] for t, f in zip(texts, expected, strict=True)
+        ]
+        assert swapper.swap_all(scan, target) == swapped
+    if texts == SCAN_CASES[0] and category == "names":
+        assert swapper.swap_all(scan, 1)[1] == "a sad day for JAMAL"
+        assert swapper.swap_all(scan, 1)[0] != texts[0]  # Emily became another name

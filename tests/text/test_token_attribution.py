@@ -110,3 +110,71 @@ def test_report_shades_tokens_by_attribution():
     assert 'background:rgba(220,50,47,1.00)" title="+0.5000">lovely' in html
     assert 'background:rgba(38,139,210,0.50)" title="-0.2500">&lt;day&gt;' in html
     assert _token_shading({}, {"token_attributions": []}) == []
+
+
+WEIGHTS = {"great": 2.0, "lovely": 1.8, "wonderful": 1.6, "excellent": 1.4}
+WEIGHTS.update({"awful": -2.0, "terrible": -1.8, "horrible": -1.6, "bad": -1.4})
+
+
+def sometimes_jamal(texts: list[str]) -> np.ndarray:
+    """Adjectives decide; the name Jamal pulls the score down in two of the five frames
+    only, so how much it matters depends on which texts were sampled."""
+    scores = []
+    for text in texts:
+        z = sum(WEIGHTS.get(w, 0.0) for w in text.lower().split())
+        if "Jamal" in text and ("food" in text or "movie" in text):
+            z -= 8.0
+        scores.append(1 / (1 + np.exp(-z)))
+    return np.array(scores)
+
+
+@pytest.fixture(scope="module")
+def many_texts() -> Dataset:
+    from tests.text.conftest import make_texts
+
+    texts, labels = make_texts(600, biased=False, seed=4)
+    return Dataset.from_texts(texts, labels, name="600 name sentences")
+
+
+def test_a_rank_the_sample_cannot_decide_is_an_error_not_a_verdict(many_texts):
+    """On 40 texts Jamal's rank ranges over the whole vocabulary across resamples: a point
+    estimate would pass or fail by which texts the seed drew."""
+    spec = {"protected_tokens": "identity", "protected_not_in_top_k": 3, "seed": 1}
+    with pytest.raises(GateError, match=r"ranking unstable at this n: .*'jamal' ranks 1-"):
+        checks.explainability(sometimes_jamal, many_texts, samples=40, **spec)
+    verdict = checks.explainability(sometimes_jamal, many_texts, samples=600, **spec)
+    assert verdict.status == "pass"
+    low, high = verdict.evidence["rank_interval"]["jamal"]
+    assert 3 < low <= high  # surely below the top 3 (8 adjectives outrank it)
+
+
+def test_a_protected_token_that_moves_nothing_is_not_in_the_top_k():
+    """Only two words matter; every other type has importance 0. A tie at 0 used to give
+    them all rank 3, so an inert name counted as "among the top 3" and failed the gate."""
+    texts = [
+        f"{name} found it {word}" for name in ("Emily", "Jamal") for word in ("great", "awful")
+    ]
+    data = Dataset.from_texts(texts * 5, [1, 0] * 10)
+
+    def adjectives_only(batch: list[str]) -> np.ndarray:
+        return np.array([0.9 if "great" in t else 0.1 if "awful" in t else 0.5 for t in batch])
+
+    verdict = checks.explainability(
+        adjectives_only, data, protected_tokens="identity", protected_not_in_top_k=3
+    )
+    assert verdict.status == "pass"
+    assert verdict.evidence["rank_interval"]["jamal"] == [6, 6]  # the last of 6 types
+
+
+def test_min_stability_of_the_token_ranking_over_resamples(many_texts):
+    spec = {"protected_tokens": "identity", "min_stability": 0.9, "seed": 1}
+    few = checks.explainability(sometimes_jamal, many_texts, samples=10, **spec)
+    many = checks.explainability(sometimes_jamal, many_texts, samples=300, **spec)
+    assert few.status == "fail" and many.status == "pass"
+    assert few.value < 0.9 < many.value
+    assert many.evidence["stability_interval"][0] <= many.value
+    assert "jamal" in many.evidence["rank_interval"]
+    with pytest.raises(GateError, match="min_stability=1"):
+        checks.explainability(
+            sometimes_jamal, many_texts, protected_tokens="identity", min_stability=1.0
+        )
