@@ -71,40 +71,8 @@ def counterfactual_flip_rate(
     values = _column_values(dataset.features, column)
     groups = _groups(values, name)
     codes = np.searchsorted(groups, values)
-
-    adapter = adapt(model)
-    if isinstance(adapter.model, Predictions):
-        raise GateError(
-            f"{METRIC} runs the model on rows with the attribute changed; stored Predictions "
-            "cannot score those: gate the model itself"
-        )
-    output = adapter.outputs(dataset)
-    if output.kind == "values":
-        raise GateError(
-            f"counterfactual flips compare decisions, but the model {adapter.name} returns "
-            "regression values; use a classifier (or a callable returning scores or labels)"
-        )
-    base = predicted_labels(output, dataset.target, decision_threshold)
-    flipped = np.zeros(len(dataset), dtype=bool)
-    changes: dict[tuple[int, int], tuple[int, int]] = {}  # (original, alternative) -> (rows, flips)
-    for g, group in enumerate(groups):
-        rows = np.flatnonzero(codes != g)
-        counterfactual = _with_attribute(dataset.features, rows, column, [group] * len(rows))
-        decisions, _ = _decisions(adapter, dataset, counterfactual, rows, decision_threshold)
-        changed = decisions != base[rows]
-        flipped[rows[changed]] = True
-        for o in np.unique(codes[rows]):
-            of_group = codes[rows] == o
-            changes[int(o), g] = (int(of_group.sum()), int(changed[of_group].sum()))
-    transitions = {
-        f"{_plain(groups[o])} -> {_plain(groups[g])}": {
-            "rows": total,
-            "flips": flips,
-            "rate": flips / total,
-        }
-        for (o, g), (total, flips) in sorted(changes.items())
-    }
-
+    adapter, base = _decisions_of(model, dataset, decision_threshold)
+    flipped, transitions = _flips(adapter, dataset, column, groups, codes, base, decision_threshold)
     rate = float(flipped.mean())
     evidence: dict[str, Any] = {
         "model": adapter.name,
@@ -133,6 +101,58 @@ def counterfactual_flip_rate(
         verdict.message = verdict.describe()
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+def _decisions_of(
+    model: Any, dataset: Dataset, decision_threshold: float
+) -> tuple[Adapter, np.ndarray]:
+    """The model's adapter and its decisions on the rows as they are."""
+    adapter = adapt(model)
+    if isinstance(adapter.model, Predictions):
+        raise GateError(
+            f"{METRIC} runs the model on rows with the attribute changed; stored Predictions "
+            "cannot score those: gate the model itself"
+        )
+    output = adapter.outputs(dataset)
+    if output.kind == "values":
+        raise GateError(
+            f"counterfactual flips compare decisions, but the model {adapter.name} returns "
+            "regression values; use a classifier (or a callable returning scores or labels)"
+        )
+    return adapter, predicted_labels(output, dataset.target, decision_threshold)
+
+
+def _flips(
+    adapter: Adapter,
+    dataset: Dataset,
+    column: int,
+    groups: np.ndarray,
+    codes: np.ndarray,
+    base: np.ndarray,
+    decision_threshold: float,
+) -> tuple[np.ndarray, dict[str, dict[str, Any]]]:
+    """Every row re-scored with the attribute set to each other group, in one batched pass
+    per group: which rows' decisions flip, and the flips per (original -> other) group."""
+    flipped = np.zeros(len(dataset), dtype=bool)
+    changes: dict[tuple[int, int], tuple[int, int]] = {}  # (original, alternative) -> (rows, flips)
+    for g, group in enumerate(groups):
+        rows = np.flatnonzero(codes != g)
+        counterfactual = _with_attribute(dataset.features, rows, column, [group] * len(rows))
+        decisions, _ = _decisions(adapter, dataset, counterfactual, rows, decision_threshold)
+        changed = decisions != base[rows]
+        flipped[rows[changed]] = True
+        for o in np.unique(codes[rows]):
+            of_group = codes[rows] == o
+            changes[int(o), g] = (int(of_group.sum()), int(changed[of_group].sum()))
+    transitions = {
+        f"{_plain(groups[o])} -> {_plain(groups[g])}": {
+            "rows": total,
+            "flips": flips,
+            "rate": flips / total,
+        }
+        for (o, g), (total, flips) in sorted(changes.items())
+    }
+    return flipped, transitions
 
 
 # -- which column is the attribute ----------------------------------------------------------

@@ -150,27 +150,8 @@ def perturbation_gate(
     threshold = check_rate("max_flip_rate", max_flip_rate, needed_by="perturbation gates")
     profile = profile or PROFILES["ci"]
     examples = examples_for(examples, profile)
-    if immutable and family.kind != "tabular":
-        raise GateError(
-            f"immutable= names tabular columns; perturbation={family.name!r} perturbs "
-            f"{family.kind} data: drop immutable="
-        )
-    bounds = dataset.bounds if bounds is None else bounds
-    context = _context(family, dataset, bounds, immutable or [])
-    if family.kind == "tabular" and not any(column.mutable for column in context):
-        raise GateError(
-            f"immutable= names every feature column, so {family.name} would change nothing "
-            "and the gate could not fail: leave at least one column mutable"
-        )
-
-    adapter = adapt(model)
-    clean = adapter.outputs(dataset)
-    if clean.kind == "values":
-        raise GateError(
-            f"a flip rate compares decisions, but the model {adapter.name} returns regression "
-            "values; use a classifier (or gate a regressor with monotonic=)"
-        )
-    before = predicted_labels(clean, dataset.target, DECISION_THRESHOLD)
+    context = _checked_context(family, dataset, bounds, immutable)
+    adapter, before = _clean_decisions(model, dataset)
     probe = _Probe(adapter, dataset, before, context, threshold, seed)
 
     from pytest_modelguard import strategies
@@ -207,6 +188,38 @@ def perturbation_gate(
         verdict.message = verdict.describe()
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+def _checked_context(
+    family: Family, dataset: Dataset, bounds: Any, immutable: list[str] | None
+) -> Any:
+    """What the family perturbs within (columns and their bounds, or pixel bounds); a
+    context in which nothing can change is an error, since the gate could not fail."""
+    if immutable and family.kind != "tabular":
+        raise GateError(
+            f"immutable= names tabular columns; perturbation={family.name!r} perturbs "
+            f"{family.kind} data: drop immutable="
+        )
+    bounds = dataset.bounds if bounds is None else bounds
+    context = _context(family, dataset, bounds, immutable or [])
+    if family.kind == "tabular" and not any(column.mutable for column in context):
+        raise GateError(
+            f"immutable= names every feature column, so {family.name} would change nothing "
+            "and the gate could not fail: leave at least one column mutable"
+        )
+    return context
+
+
+def _clean_decisions(model: Any, dataset: Dataset) -> tuple[Adapter, np.ndarray]:
+    """The model's adapter and its decisions on the unperturbed rows."""
+    adapter = adapt(model)
+    clean = adapter.outputs(dataset)
+    if clean.kind == "values":
+        raise GateError(
+            f"a flip rate compares decisions, but the model {adapter.name} returns regression "
+            "values; use a classifier (or gate a regressor with monotonic=)"
+        )
+    return adapter, predicted_labels(clean, dataset.target, DECISION_THRESHOLD)
 
 
 class _Probe:
