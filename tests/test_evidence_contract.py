@@ -281,3 +281,12 @@ def test_the_contract_module_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_report_says_why_a_plot_is_missing(verdicts):
+    data = _json(verdicts["robust"])
+    data["evidence"]["eps_curve"] = data["evidence"].pop("curve")
+    page = html.render({"seed": 1, "profile": "ci", "started": "", "verdicts": [data]})
+    assert "No plot: the evidence does not match AdversarialEvidence" in page
+    assert "evidence: no &#x27;curve&#x27;" in page
+    assert "robust accuracy against eps" not in page

@@ -19,19 +19,11 @@ from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_th
 from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 METRIC = "counterfactual_flip_rate"
 MAX_GROUPS = 50  # a counterfactual substitutes every other value; more than this is not a group
 ROWS_PER_EXAMPLE = 64  # rows one Hypothesis example may score in one batched model call
-
-
-class _Flip(AssertionError):
-    """Raised inside the Hypothesis property: carries the counterexample it found."""
-
-    def __init__(self, counterexample: dict[str, Any]) -> None:
-        super().__init__(counterexample)
-        self.counterexample = counterexample
 
 
 def counterfactual_flip_rate(
@@ -58,8 +50,7 @@ def counterfactual_flip_rate(
         raise GateError(
             f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"
         )
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    require_count("examples", examples, what="(Hypothesis examples)")
 
     if dataset.is_streaming:
         raise GateError(
@@ -382,12 +373,12 @@ def _counterexample(
     def decision_does_not_change(drawn: list[tuple[int, int]]) -> None:
         found = probe(drawn)
         if found is not None:
-            raise _Flip(found)
+            raise Counterexample(found)
 
     search = {"examples": examples, "seed": seed}
     try:
         decision_does_not_change()
-    except _Flip as flip:
+    except Counterexample as flip:
         return flip.counterexample, {**search, "found_by": "hypothesis"}
     except Flaky:
         search["note"] = "the model's decisions did not reproduce on a rerun of the same rows"

@@ -20,7 +20,7 @@ import numpy as np
 from pytest_modelguard.checks._gate import UNIT, check_threshold, one_threshold
 from pytest_modelguard.groups import MISSING, _order
 from pytest_modelguard.logs import per_window
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 CORRECTIONS = ("holm", "bh")
 PSI_FLOOR = 1e-4  # a bin's share floor in the PSI, so an empty bin is large, not infinite
@@ -94,8 +94,7 @@ def _check_options(name: str, threshold: float, *, correction: str, bins: int) -
         raise GateError(f"alpha={threshold!r} could never pass: use a level strictly below 1")
     if name != "alpha" and threshold <= 0.0:
         raise GateError(f"{name}={threshold!r}: use a positive bound (0 could never pass)")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise GateError(f"bins={bins!r}: use an integer of at least 2")
+    require_count("bins", bins, at_least=2)
     return threshold
 
 

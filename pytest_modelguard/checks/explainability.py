@@ -29,7 +29,7 @@ from pytest_modelguard.checks.perturbation import (
 )
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 METHODS = ("integrated_gradients", "permutation")
 #: integrated gradients must add up to f(x) - f(baseline) within this share of mean |f(x) - f(b)|
@@ -643,11 +643,12 @@ def _stability(
 
 def _check_threshold(name: str, value: float, k: Any) -> None:
     if name == "protected_not_in_top_k":
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise GateError(
-                f"protected_not_in_top_k={k!r}: give a positive integer k (protected features "
-                "must rank below the k most important), e.g. protected_not_in_top_k=3"
-            )
+        require_count(
+            "protected_not_in_top_k",
+            k,
+            what="k (protected features must rank below the k most important), "
+            "e.g. protected_not_in_top_k=3",
+        )
     elif name == "max_protected_share":
         check_threshold(name, value, operator="<=", within=UNIT, what="a share of importance")
     elif name == "min_stability":
@@ -660,8 +661,7 @@ def _check_threshold(name: str, value: float, k: Any) -> None:
 
 
 def _check_count(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GateError(f"{name}={value!r}: give a positive integer")
+    require_count(name, value)
 
 
 def _feature_names(dataset: Dataset) -> list[str]:

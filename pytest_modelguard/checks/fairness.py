@@ -34,7 +34,7 @@ from pytest_modelguard.stats import (
     two_sided_z,
     wilson,
 )
-from pytest_modelguard.verdict import GateError, Operator, Verdict
+from pytest_modelguard.verdict import GateError, Operator, Verdict, require_count
 
 METHODS = ("between_groups", "to_overall")
 SMALL_GROUPS = ("error", "ignore")
@@ -869,8 +869,7 @@ def _check_options(
         raise GateError(f"method={method!r}: use one of {', '.join(METHODS)}")
     if small_groups not in SMALL_GROUPS:
         raise GateError(f"small_groups={small_groups!r}: use one of {', '.join(SMALL_GROUPS)}")
-    if type(min_group_size) is not int or min_group_size < 1:
-        raise GateError(f"min_group_size={min_group_size!r}: use a positive integer")
+    require_count("min_group_size", min_group_size)
     if not isinstance(decision_threshold, Real) or not 0.0 < decision_threshold < 1.0:
         raise GateError(
             f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"

@@ -23,7 +23,7 @@ from pytest_modelguard.checks._gate import (
 )
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.logs import per_window
-from pytest_modelguard.verdict import GateError, Operator, Verdict
+from pytest_modelguard.verdict import GateError, Operator, Verdict, require_count
 
 ECE_BINS = 15
 #: the Brier score lies in [0, 1] on two classes and in [0, 2] on more (scikit-learn's scale);
@@ -270,8 +270,7 @@ def _model_metric(
             )
         evidence["bytes"] = size
         return size / 1e6, 1
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise GateError(f"batch_size={batch_size!r} must be a positive integer")
+    require_count("batch_size", batch_size)
     if not dataset.is_streaming and len(dataset) < batch_size:
         raise GateError(
             f"batch_size={batch_size} but dataset {dataset.name!r} has {len(dataset)} rows: "

@@ -26,7 +26,7 @@ from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 if TYPE_CHECKING:
     from pytest_modelguard.strategies import Perturbation
@@ -109,14 +109,6 @@ def _listing() -> str:
 
 
 # -- the gate ---------------------------------------------------------------------------------
-
-
-class _Broken(AssertionError):
-    """Raised inside the Hypothesis property: carries the outcome that broke it."""
-
-    def __init__(self, outcome: dict[str, Any]) -> None:
-        super().__init__(outcome)
-        self.outcome = outcome
 
 
 def perturbation_gate(
@@ -320,13 +312,13 @@ def run_search(
     def rate_within_bound(params: Any, window: int) -> None:
         outcome = probe(params, window)
         if outcome[key] > probe.threshold:
-            raise _Broken(outcome)
+            raise Counterexample(outcome)
 
     found = None
     try:
         rate_within_bound()
-    except _Broken as broken:
-        found = broken.outcome
+    except Counterexample as broken:
+        found = broken.counterexample
     except Flaky as exc:
         raise GateError(
             "the model's predictions did not reproduce when Hypothesis re-ran the same "
@@ -367,8 +359,7 @@ def check_rate(name: str, value: Any, *, needed_by: str) -> float:
 def examples_for(examples: Any, profile: Profile) -> int:
     if examples is None:
         return profile.examples
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    require_count("examples", examples, what="(Hypothesis examples)")
     return examples
 
 

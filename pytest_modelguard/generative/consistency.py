@@ -25,7 +25,7 @@ from pytest_modelguard.generative.common import confidence_level, prompt_list, r
 from pytest_modelguard.generative.subject import require_generator
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 N_RESAMPLES = 2000
 TYPO_OPS = ("swap", "drop", "double", "neighbour")
@@ -293,8 +293,7 @@ def prompt_robustness_gate(
         or not -1 < min_similarity <= 1
     ):
         raise GateError(f"min_similarity={min_similarity!r}: give a cosine similarity in (-1, 1]")
-    if isinstance(edits, bool) or not isinstance(edits, int) or edits < 1:
-        raise GateError(f"edits={edits!r}: give a positive number of typos per prompt")
+    require_count("edits", edits, what="(typos per prompt)")
     level = confidence_level(confidence)
     profile = profile or PROFILES["ci"]
     if prompts is None:

@@ -23,19 +23,13 @@ from pytest_modelguard.checks._gate import check_confidence, decide, interval, o
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.text.lexicons import Swapper, resolve_groups, template_texts
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 METRIC = "identity_swap_gap"
 TEXTS_PER_EXAMPLE = 16  # texts one Hypothesis example swaps and scores in one model call
 #: total variation between groups' label distributions taken to mean "label by construction"
 LABEL_SHIFT = 0.5
 MIN_TEXTS_FOR_LABEL_CHECK = 10
-
-
-class _Gap(AssertionError):
-    def __init__(self, counterexample: dict[str, Any]) -> None:
-        super().__init__(counterexample)
-        self.counterexample = counterexample
 
 
 def identity_swap(
@@ -69,8 +63,8 @@ def identity_swap(
         raise GateError(f"max_gap={max_gap!r}: a score gap lies in [0, 1]; use 0 <= max_gap < 1")
     check_confidence(confidence, n_resamples)
     profile = profile or PROFILES["ci"]
-    if examples is not None and (type(examples) is not int or examples < 1):
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    if examples is not None:
+        require_count("examples", examples, what="(Hypothesis examples)")
     chosen, category = resolve_groups(groups, lexicon)
     excluded = frozenset(t.lower() for t in exclude_terms or [])
     swapper = Swapper(chosen, excluded)
@@ -374,12 +368,12 @@ def _search(
     def score_does_not_move(drawn: list[tuple[int, int, list[bool]]]) -> None:
         found = probe(drawn)
         if found is not None:
-            raise _Gap(found)
+            raise Counterexample(found)
 
     search: dict[str, Any] = {"examples": examples, "seed": seed}
     try:
         score_does_not_move()
-    except _Gap as gap:
+    except Counterexample as gap:
         return gap.counterexample, {**search, "found_by": "hypothesis"}
     except Flaky:
         search["note"] = "the model's scores did not reproduce on a rerun of the same texts"
