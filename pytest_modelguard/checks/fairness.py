@@ -8,7 +8,7 @@ stream is gated batch by batch, and a bootstrap resample costs O(groups), not O(
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
 from typing import Any
 
@@ -212,13 +212,14 @@ def fairness(
             pos_label=pos_label, decision_threshold=decision_threshold, confidence=confidence,
             n_resamples=n_resamples, examples=examples, seed=seed, profile=profile,
         )  # fmt: skip
-    return _tabular_fairness(
-        model, dataset, metric=metric, thresholds=_given(max_disparity, min_ratio, min),
+    options = GroupOptions(
         sensitive=sensitive, intersectional=intersectional, method=method, pos_label=pos_label,
         decision_threshold=decision_threshold, min_group_size=min_group_size,
         small_groups=small_groups, missing=missing, confidence=confidence,
-        n_resamples=n_resamples, examples=examples, seed=seed,
+        n_resamples=n_resamples, examples=examples,
     )  # fmt: skip
+    thresholds = _given(max_disparity, min_ratio, min)
+    return _tabular_fairness(model, dataset, metric, thresholds, options, seed=seed)
 
 
 # -- the kinds of fairness gate ------------------------------------------------------------
@@ -265,58 +266,68 @@ def _generative_fairness(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class GroupOptions:
+    """How a classifier's groups are formed and compared: the keywords of a group gate."""
+
+    sensitive: str | list[str] | None
+    intersectional: bool
+    method: str
+    pos_label: Any
+    decision_threshold: float
+    min_group_size: int
+    small_groups: str
+    missing: str
+    confidence: float | None
+    n_resamples: int
+    examples: int | None
+
+    def changed(self) -> list[str]:
+        """The keywords given away from their defaults (a flip-rate gate rejects them)."""
+        options = {
+            "method": self.method != "between_groups",
+            "pos_label": self.pos_label is not None,
+            "min_group_size": self.min_group_size != 30,
+            "small_groups": self.small_groups != "error",
+            "missing": self.missing != "error",
+            "confidence": self.confidence is not None,
+            "intersectional": self.intersectional,
+        }
+        return [name for name, changed in options.items() if changed]
+
+
 def _tabular_fairness(
     model: Any,
     dataset: Dataset,
-    *,
     metric: str,
     thresholds: dict[str, Any],
-    sensitive: str | list[str] | None,
-    intersectional: bool,
-    method: str,
-    pos_label: Any,
-    decision_threshold: float,
-    min_group_size: int,
-    small_groups: str,
-    missing: str,
-    confidence: float | None,
-    n_resamples: int,
-    examples: int | None,
+    o: GroupOptions,
+    *,
     seed: int,
 ) -> Verdict:
     """A classifier's gate on groups of rows: a disparity, or the counterfactual flip rate."""
     started = time.perf_counter()
     _check_options(
-        method=method,
-        small_groups=small_groups,
-        min_group_size=min_group_size,
-        decision_threshold=decision_threshold,
-        intersectional=intersectional,
+        method=o.method,
+        small_groups=o.small_groups,
+        min_group_size=o.min_group_size,
+        decision_threshold=o.decision_threshold,
+        intersectional=o.intersectional,
     )
-    decision_threshold = float(decision_threshold)  # plain JSON in the evidence, even from numpy
+    # plain JSON in the evidence, even from numpy
+    o = replace(o, decision_threshold=float(o.decision_threshold))
     if metric == COUNTERFACTUAL:
-        not_applicable = _counterfactual_options_changed(
-            method=method, pos_label=pos_label, min_group_size=min_group_size,
-            small_groups=small_groups, missing=missing, confidence=confidence,
-            intersectional=intersectional,
-        )  # fmt: skip
         return _counterfactual(
             model,
             dataset,
-            sensitive=sensitive,
+            sensitive=o.sensitive,
             thresholds=thresholds,
-            not_applicable=not_applicable,
-            examples=examples,
-            decision_threshold=decision_threshold,
+            not_applicable=o.changed(),
+            examples=o.examples,
+            decision_threshold=o.decision_threshold,
             seed=seed,
         )
-    verdict = _group_gate(
-        model, dataset, metric=metric, thresholds=thresholds, sensitive=sensitive,
-        intersectional=intersectional, method=method, pos_label=pos_label,
-        decision_threshold=decision_threshold, min_group_size=min_group_size,
-        small_groups=small_groups, missing=missing, confidence=confidence,
-        n_resamples=n_resamples, examples=examples,
-    )  # fmt: skip
+    verdict = _group_gate(model, dataset, metric, thresholds, o)
     verdict.duration = time.perf_counter() - started
     return verdict
 
@@ -356,46 +367,8 @@ def _tabular_options_given(
     }
 
 
-def _counterfactual_options_changed(
-    *,
-    method: str,
-    pos_label: Any,
-    min_group_size: int,
-    small_groups: str,
-    missing: str,
-    confidence: float | None,
-    intersectional: bool,
-) -> list[str]:
-    """The group-metric keywords given away from their defaults: a flip-rate gate rejects them."""
-    options = {
-        "method": method != "between_groups",
-        "pos_label": pos_label is not None,
-        "min_group_size": min_group_size != 30,
-        "small_groups": small_groups != "error",
-        "missing": missing != "error",
-        "confidence": confidence is not None,
-        "intersectional": intersectional,
-    }
-    return [name for name, changed in options.items() if changed]
-
-
 def _group_gate(
-    model: Any,
-    dataset: Dataset,
-    *,
-    metric: str,
-    thresholds: dict[str, Any],
-    sensitive: str | list[str] | None,
-    intersectional: bool,
-    method: str,
-    pos_label: Any,
-    decision_threshold: float,
-    min_group_size: int,
-    small_groups: str,
-    missing: str,
-    confidence: float | None,
-    n_resamples: int,
-    examples: int | None,
+    model: Any, dataset: Dataset, metric: str, thresholds: dict[str, Any], o: GroupOptions
 ) -> Verdict:
     """A disparity between groups, from one count of every group's confusion cells."""
     spec = METRICS.get(metric)
@@ -405,49 +378,51 @@ def _group_gate(
             f"{', '.join([*METRICS, COUNTERFACTUAL])}"
         )
     operator, threshold = _threshold(spec, thresholds)
-    if examples is not None:
+    if o.examples is not None:
         raise GateError(f"examples= applies only to metric={COUNTERFACTUAL!r}")
-    check_confidence(confidence, n_resamples)
-    columns = _sensitive_columns(dataset, sensitive)
+    check_confidence(o.confidence, o.n_resamples)
+    columns = _sensitive_columns(dataset, o.sensitive)
     counts, model_name, output_kind = _subject_counts(
-        model, dataset, columns, decision_threshold=decision_threshold, missing=missing
+        model, dataset, columns, decision_threshold=o.decision_threshold, missing=o.missing
     )
     joint_groups, labels, table = counts.table()
-    cells, positive = _cells(spec, labels, table, pos_label)
+    cells, positive = _cells(spec, labels, table, o.pos_label)
     evidence: dict[str, Any] = {
         "model": model_name,
         "dataset": dataset.name,
         "output": output_kind,
         "sensitive": list(columns),
-        "intersectional": intersectional,
-        "method": method,
-        "min_group_size": min_group_size,
+        "intersectional": o.intersectional,
+        "method": o.method,
+        "min_group_size": o.min_group_size,
     }
     if positive is not None:
         evidence["pos_label"] = str(positive)
     if output_kind in ("probabilities", "logits"):
-        evidence["decision_threshold"] = decision_threshold
+        evidence["decision_threshold"] = o.decision_threshold
     if counts.weighted:
         evidence["weighted"] = True
-    views = _views(columns, joint_groups, intersectional)
-    views = _drop_small_groups(views, cells[..., 0], min_group_size, small_groups, evidence)
+    views = _views(columns, joint_groups, o.intersectional)
+    views = _drop_small_groups(views, cells[..., 0], o.min_group_size, o.small_groups, evidence)
 
     weights = cells[..., 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = _statistic(spec, method, views, weights[None])[0]
-    _require_defined(spec, method, views, weights, values)
+        values = _statistic(spec, o.method, views, weights[None])[0]
+    _require_defined(spec, o.method, views, weights, values)
     low = high = None
-    if confidence is not None:
-        low, high = _interval(spec, method, views, cells, confidence=confidence, evidence=evidence)
+    if o.confidence is not None:
+        low, high = _interval(
+            spec, o.method, views, cells, confidence=o.confidence, evidence=evidence
+        )
     evidence["by_sensitive"] = _tables(
         spec, views, cells, values, low, high, weighted=bool(counts.weighted)
     )
     verdict = decide(
         requirement="fairness", metric=metric, values=values, labels=[v.label for v in views],
-        operator=operator, threshold=threshold, confidence=confidence, low=low, high=high,
-        n=len(counts), formula=spec.formula(method), evidence=evidence,
+        operator=operator, threshold=threshold, confidence=o.confidence, low=low, high=high,
+        n=len(counts), formula=spec.formula(o.method), evidence=evidence,
     )  # fmt: skip
-    _say_ignored_groups(verdict, min_group_size)
+    _say_ignored_groups(verdict, o.min_group_size)
     return verdict
 
 
