@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, to_numpy
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.verdict import GateError, require_count
 
 DEVICE = "/cpu:0"
 _SCIPY_WARNING = r".*scipy\.ndimage\.filters.*"
@@ -137,10 +137,8 @@ def resolve(
     if steps is not None:
         if spec.steps is None:
             raise GateError(f"attack={name!r} is a single step: drop steps=")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise GateError(f"steps={steps!r} must be a positive integer")
-    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
-        raise GateError(f"restarts={restarts!r} must be a positive integer")
+        require_count("steps", steps)
+    require_count("restarts", restarts)
     if restarts > 1 and not spec.random:
         randomised = ", ".join(a.name for a in ATTACKS.values() if a.random)
         raise GateError(

@@ -232,16 +232,7 @@ class Dataset:
         )
 
     @classmethod
-    def from_batches(
-        cls,
-        batches: Any,
-        *,
-        sensitive: str | Sequence[str] = (),
-        feature_names: Sequence[str] | None = None,
-        bounds: Bounds | None = None,
-        kind: Kind = "tabular",
-        name: str | None = None,
-    ) -> StreamingDataset:
+    def from_batches(cls, batches: Any, **options: Any) -> StreamingDataset:
         """Rows in batches, read one batch at a time and never held whole.
 
         ``batches`` is a ``tf.data.Dataset`` (batched), a list of batches, a function
@@ -250,16 +241,11 @@ class Dataset:
         ``(features, target, {column: values}, sample_weight)``, or a mapping with keys
         ``features``/``x``, ``target``/``y``, ``sample_weight`` and the ``sensitive``
         columns (top-level or under ``sensitive``). Fairness gates accept a stream;
-        gates that need every row at once raise a :class:`GateError`.
+        gates that need every row at once raise a :class:`GateError`. ``options`` are
+        :class:`StreamingDataset`'s keywords: ``sensitive``, ``feature_names``, ``bounds``,
+        ``kind``, ``name``.
         """
-        return StreamingDataset(
-            batches,
-            sensitive=sensitive,
-            feature_names=feature_names,
-            bounds=bounds,
-            kind=kind,
-            name=name,
-        )
+        return StreamingDataset(batches, **options)
 
     # -- queries --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Required, TypedDict, Unpack
 
 import numpy as np
 
@@ -38,6 +38,41 @@ class NotInMemory(GateError, AttributeError):
     """A gate read what only an in-memory Dataset has: an ERROR (and ``hasattr`` is False)."""
 
 
+class LogRoles(TypedDict, total=False):
+    """What the columns of a prediction log are: the keywords of :class:`PredictionLog`
+    and of each of its constructors, declared once."""
+
+    #: the label column
+    y_true: Required[str]
+    #: the logged decision (labels), or
+    y_pred: str | None
+    #: the logged probability of the positive class (decisions: ``score >= threshold``)
+    y_score: str | None
+    #: columns that group fairness gates
+    sensitive: str | Sequence[str]
+    #: the timestamp ``since=``/``until=`` and time windows use
+    time: str | None
+    #: row weights in fairness gates
+    weight: str | None
+    #: the columns drift gates compare
+    features: Sequence[str]
+    #: ``"7d"``, ``"1mo"`` or a column of batch ids: every gate per window, the worst decides
+    window: str | None
+    since: Any
+    until: Any
+    name: str | None
+
+
+def _checked_roles(roles: dict[str, Any]) -> LogRoles:
+    """The roles as given, or the TypeError Python raises for a keyword signature."""
+    unknown = [key for key in roles if key not in LogRoles.__annotations__]
+    if unknown:
+        raise TypeError(f"PredictionLog got an unexpected keyword argument {unknown[0]!r}")
+    if "y_true" not in roles:
+        raise TypeError("PredictionLog missing required keyword argument: 'y_true'")
+    return roles  # type: ignore[return-value]
+
+
 class PredictionLog:
     """Logged predictions in Parquet, a DuckDB table or a Spark DataFrame.
 
@@ -52,139 +87,68 @@ class PredictionLog:
     #: gates that read a whole in-memory Dataset see a GateError, as with a stream
     is_streaming = True
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        y_true: str,
-        y_pred: str | None = None,
-        y_score: str | None = None,
-        sensitive: str | Sequence[str] = (),
-        time: str | None = None,
-        weight: str | None = None,
-        features: Sequence[str] = (),
-        window: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        name: str | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, **roles: Unpack[LogRoles]) -> None:
+        roles = _checked_roles(roles)
+        y_pred, y_score = roles.get("y_pred"), roles.get("y_score")
         if (y_pred is None) == (y_score is None):
             raise GateError("a PredictionLog needs exactly one of y_pred= (labels) or y_score=")
+        self.roles = roles  # as given: restrict() builds the same log with another range
         self.engine = engine
-        self.y_true, self.y_pred, self.y_score = y_true, y_pred, y_score
+        self.y_true, self.y_pred, self.y_score = roles["y_true"], y_pred, y_score
+        sensitive = roles.get("sensitive", ())
         self.sensitive_columns = [sensitive] if isinstance(sensitive, str) else list(sensitive)
-        self.time, self.weight = time, weight
-        self.feature_columns = list(features)
-        self.name = name or engine.describe()
+        self.time, self.weight = roles.get("time"), roles.get("weight")
+        self.feature_columns = list(roles.get("features", ()))
+        self.name = roles.get("name") or engine.describe()
         self.types = engine.columns()
         self._check_columns()
+        since, until = roles.get("since"), roles.get("until")
         self.since, self.until = _instant("since", since), _instant("until", until)
-        if (since is not None or until is not None) and time is None:
+        if (since is not None or until is not None) and self.time is None:
             raise GateError("since=/until= restrict by time: name the timestamp column with time=")
         if self.since and self.until and self.since >= self.until:
             raise GateError(f"since={since!r} is not before until={until!r}: the range is empty")
-        self.window = window
-        self._window_sql, self._window_kind = self._parse_window(window)
+        self.window = roles.get("window")
+        self._window_sql, self._window_kind = self._parse_window(self.window)
         self._cache: dict[Any, Any] = {}
         self._parent: PredictionLog | None = None
         self._key: Any = _NO_WINDOW
         self.window_label: str | None = None
 
-    # -- constructors ---------------------------------------------------------------------
+    # -- constructors: each takes the column roles of :class:`LogRoles` as keywords --------
 
     @classmethod
-    def from_parquet(
-        cls,
-        path_or_glob: Any,
-        *,
-        y_true: str,
-        y_pred: str | None = None,
-        y_score: str | None = None,
-        sensitive: str | Sequence[str] = (),
-        time: str | None = None,
-        weight: str | None = None,
-        features: Sequence[str] = (),
-        window: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        name: str | None = None,
-    ) -> PredictionLog:
+    def from_parquet(cls, path_or_glob: Any, **roles: Unpack[LogRoles]) -> PredictionLog:
         """Parquet files (a file, a directory of partitions or a glob), read by DuckDB."""
         from pytest_modelguard.engines.duckdb import DuckDBEngine
 
-        roles = {k: v for k, v in locals().items() if k not in ("cls", "path_or_glob")}
-        roles.pop("DuckDBEngine", None)
-        return cls(DuckDBEngine.parquet(path_or_glob), **roles)
+        return cls(DuckDBEngine.parquet(path_or_glob), **_checked_roles(roles))
 
     @classmethod
     def from_duckdb(
-        cls,
-        connection_or_path: Any,
-        sql_or_table: str,
-        *,
-        y_true: str,
-        y_pred: str | None = None,
-        y_score: str | None = None,
-        sensitive: str | Sequence[str] = (),
-        time: str | None = None,
-        weight: str | None = None,
-        features: Sequence[str] = (),
-        window: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        name: str | None = None,
+        cls, connection_or_path: Any, sql_or_table: str, **roles: Unpack[LogRoles]
     ) -> PredictionLog:
         """A table or SELECT on a DuckDB connection (or database file, opened read only)."""
         from pytest_modelguard.engines.duckdb import DuckDBEngine
 
-        roles = {
-            k: v
-            for k, v in locals().items()
-            if k not in ("cls", "connection_or_path", "sql_or_table", "DuckDBEngine")
-        }
+        roles = _checked_roles(roles)
         return cls(DuckDBEngine.query(connection_or_path, sql_or_table), **roles)
 
     @classmethod
-    def from_spark(
-        cls,
-        dataframe: Any,
-        *,
-        y_true: str,
-        y_pred: str | None = None,
-        y_score: str | None = None,
-        sensitive: str | Sequence[str] = (),
-        time: str | None = None,
-        weight: str | None = None,
-        features: Sequence[str] = (),
-        window: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        name: str | None = None,
-    ) -> PredictionLog:
+    def from_spark(cls, dataframe: Any, **roles: Unpack[LogRoles]) -> PredictionLog:
         """A Spark DataFrame: the aggregation runs on its cluster (or local session)."""
         from pytest_modelguard.engines.spark import SparkEngine
 
-        roles = {k: v for k, v in locals().items() if k not in ("cls", "dataframe", "SparkEngine")}
-        return cls(SparkEngine(dataframe, label=name), **roles)
+        roles = _checked_roles(roles)
+        return cls(SparkEngine(dataframe, label=roles.get("name")), **roles)
 
     def restrict(
         self, *, window: str | None = None, since: Any = None, until: Any = None
     ) -> PredictionLog:
         """The same log with another ``window=`` or time range (a new, uncached view)."""
-        return PredictionLog(
-            self.engine,
-            y_true=self.y_true,
-            y_pred=self.y_pred,
-            y_score=self.y_score,
-            sensitive=self.sensitive_columns,
-            time=self.time,
-            weight=self.weight,
-            features=self.feature_columns,
-            window=window,
-            since=since,
-            until=until,
-            name=self.name,
-        )
+        roles: LogRoles = {**self.roles, "name": self.name}
+        roles.update(window=window, since=since, until=until)
+        return PredictionLog(self.engine, **roles)
 
     @property
     def output_kind(self) -> str:

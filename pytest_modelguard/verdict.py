@@ -20,6 +20,27 @@ class GateError(Exception):
     """
 
 
+def require_count(name: str, value: Any, *, at_least: int = 1, what: str = "") -> int:
+    """``value`` of keyword ``name`` as a count: an ``int`` (not a bool) of at least
+    ``at_least``; anything else is a :class:`GateError` that names the keyword and says
+    what to give (``what``, appended, says what is counted). The one rule for counts."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
+        need = (
+            "give a positive integer" if at_least == 1 else f"use an integer of at least {at_least}"
+        )
+        raise GateError(f"{name}={value!r}: {need}{f' {what}' if what else ''}")
+    return value
+
+
+class Counterexample(AssertionError):
+    """Raised inside a Hypothesis property: carries the outcome that broke the requirement,
+    so the gate reports the shrunk example Hypothesis re-raises."""
+
+    def __init__(self, counterexample: Any) -> None:
+        super().__init__(counterexample)
+        self.counterexample = counterexample
+
+
 class GateFailure(AssertionError):
     """Raised by :meth:`Verdict.raise_for_status` when a requirement falls short."""
 

@@ -37,7 +37,7 @@ PYTEST_SIDE = (
 ROOMS: dict[str, tuple[str, ...]] = {
     "root": ("",),
     "pytest side": PYTEST_SIDE,
-    "core": ("verdict", "dataset", "stats", "groups", "seeding", "profiles", "spec"),
+    "core": ("verdict", "evidence", "dataset", "stats", "groups", "seeding", "profiles", "spec"),
     "adapters": ("adapters",),
     "checks": ("checks",),
     "engines": (

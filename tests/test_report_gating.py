@@ -28,6 +28,11 @@ def _gates() -> list[tuple[str, Verdict]]:
     auc = Verdict("performance", "roc_auc", 0.80, 0.7, ">=", "pass", n=100)
     f1 = Verdict("performance", "f1", 0.71, 0.7, ">=", "pass", n=100)
     short = Verdict("fairness", "demographic_parity_difference", 0.2, 0.1, "<=", "fail", n=100)
+    short.evidence.update(  # what a group gate declares (pytest_modelguard/evidence.py)
+        sensitive=["group"], method="between_groups",
+        by_sensitive={"group": {"value": 0.2, "groups": {"a": {"n": 50, "selection_rate": 0.6},
+                                                         "b": {"n": 50, "selection_rate": 0.4}}}},
+    )  # fmt: skip
     baseline = Baseline(
         "baseline.json",
         {},

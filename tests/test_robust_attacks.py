@@ -373,8 +373,8 @@ def test_image_without_bounds_and_data_outside_bounds(keras_multiclass_logits, d
         ({"eps": 0.1, "attack": "cw", "norm": "linf"}, r"attack='cw' works in norm='l2'"),
         ({"eps": 0.1, "attack": "fgsm", "steps": 3}, r"single step: drop steps="),
         ({"eps": 0.1, "attack": "deepfool", "restarts": 2}, r"deterministic.*drop restarts="),
-        ({"eps": 0.1, "steps": 0}, r"steps=0 must be a positive integer"),
-        ({"eps": 0.1, "samples": 0}, r"samples=0 must be a positive integer"),
+        ({"eps": 0.1, "steps": 0}, r"steps=0: give a positive integer"),
+        ({"eps": 0.1, "samples": 0}, r"samples=0: give a positive integer \(rows to attack\)"),
         ({"eps": 0.1, "min_accuracy": 0.9, "max_accuracy_drop": 0.1}, r"give exactly one"),
         ({"eps": 0.1, "max_accuracy_drop": 5}, r"a percentage\? write max_accuracy_drop=0.05"),
         (
@@ -397,7 +397,10 @@ def test_image_without_bounds_and_data_outside_bounds(keras_multiclass_logits, d
             {"monotonic": {"f0": "increasing"}, "eps": 0.1},
             r"eps= does not apply to a monotonic gate",
         ),
-        ({"monotonic": {"f0": "increasing"}, "perturbation": "gaussian"}, r"a robust gate checks one thing, got monotonic \(monotonic=\) and perturbation"),
+        (
+            {"monotonic": {"f0": "increasing"}, "perturbation": "gaussian"},
+            r"a robust gate checks one thing, got monotonic \(monotonic=\) and perturbation",
+        ),
     ],
 )
 def test_bad_keywords_are_errors(keras_multiclass_logits, digit_images, keywords, message):

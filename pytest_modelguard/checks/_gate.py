@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard import stats
-from pytest_modelguard.verdict import GateError, Operator, Verdict
+from pytest_modelguard.verdict import GateError, Operator, Verdict, require_count
 
 CONFIDENCE_LEVELS = (0.8, 0.9, 0.95, 0.99)
 
@@ -84,8 +84,7 @@ def check_confidence(confidence: float | None, n_resamples: int) -> None:
             f"confidence={confidence!r}: use one of {', '.join(map(str, CONFIDENCE_LEVELS))} "
             "(or None for a point estimate)"
         )
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 200:
-        raise GateError(f"n_resamples={n_resamples!r}: use an integer of at least 200")
+    require_count("n_resamples", n_resamples, at_least=200)
 
 
 def decide(

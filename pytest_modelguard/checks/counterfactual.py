@@ -19,19 +19,11 @@ from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_th
 from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 METRIC = "counterfactual_flip_rate"
 MAX_GROUPS = 50  # a counterfactual substitutes every other value; more than this is not a group
 ROWS_PER_EXAMPLE = 64  # rows one Hypothesis example may score in one batched model call
-
-
-class _Flip(AssertionError):
-    """Raised inside the Hypothesis property: carries the counterexample it found."""
-
-    def __init__(self, counterexample: dict[str, Any]) -> None:
-        super().__init__(counterexample)
-        self.counterexample = counterexample
 
 
 def counterfactual_flip_rate(
@@ -58,8 +50,7 @@ def counterfactual_flip_rate(
         raise GateError(
             f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"
         )
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    require_count("examples", examples, what="(Hypothesis examples)")
 
     if dataset.is_streaming:
         raise GateError(
@@ -71,40 +62,8 @@ def counterfactual_flip_rate(
     values = _column_values(dataset.features, column)
     groups = _groups(values, name)
     codes = np.searchsorted(groups, values)
-
-    adapter = adapt(model)
-    if isinstance(adapter.model, Predictions):
-        raise GateError(
-            f"{METRIC} runs the model on rows with the attribute changed; stored Predictions "
-            "cannot score those: gate the model itself"
-        )
-    output = adapter.outputs(dataset)
-    if output.kind == "values":
-        raise GateError(
-            f"counterfactual flips compare decisions, but the model {adapter.name} returns "
-            "regression values; use a classifier (or a callable returning scores or labels)"
-        )
-    base = predicted_labels(output, dataset.target, decision_threshold)
-    flipped = np.zeros(len(dataset), dtype=bool)
-    changes: dict[tuple[int, int], tuple[int, int]] = {}  # (original, alternative) -> (rows, flips)
-    for g, group in enumerate(groups):
-        rows = np.flatnonzero(codes != g)
-        counterfactual = _with_attribute(dataset.features, rows, column, [group] * len(rows))
-        decisions, _ = _decisions(adapter, dataset, counterfactual, rows, decision_threshold)
-        changed = decisions != base[rows]
-        flipped[rows[changed]] = True
-        for o in np.unique(codes[rows]):
-            of_group = codes[rows] == o
-            changes[int(o), g] = (int(of_group.sum()), int(changed[of_group].sum()))
-    transitions = {
-        f"{_plain(groups[o])} -> {_plain(groups[g])}": {
-            "rows": total,
-            "flips": flips,
-            "rate": flips / total,
-        }
-        for (o, g), (total, flips) in sorted(changes.items())
-    }
-
+    adapter, base = _decisions_of(model, dataset, decision_threshold)
+    flipped, transitions = _flips(adapter, dataset, column, groups, codes, base, decision_threshold)
     rate = float(flipped.mean())
     evidence: dict[str, Any] = {
         "model": adapter.name,
@@ -133,6 +92,58 @@ def counterfactual_flip_rate(
         verdict.message = verdict.describe()
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+def _decisions_of(
+    model: Any, dataset: Dataset, decision_threshold: float
+) -> tuple[Adapter, np.ndarray]:
+    """The model's adapter and its decisions on the rows as they are."""
+    adapter = adapt(model)
+    if isinstance(adapter.model, Predictions):
+        raise GateError(
+            f"{METRIC} runs the model on rows with the attribute changed; stored Predictions "
+            "cannot score those: gate the model itself"
+        )
+    output = adapter.outputs(dataset)
+    if output.kind == "values":
+        raise GateError(
+            f"counterfactual flips compare decisions, but the model {adapter.name} returns "
+            "regression values; use a classifier (or a callable returning scores or labels)"
+        )
+    return adapter, predicted_labels(output, dataset.target, decision_threshold)
+
+
+def _flips(
+    adapter: Adapter,
+    dataset: Dataset,
+    column: int,
+    groups: np.ndarray,
+    codes: np.ndarray,
+    base: np.ndarray,
+    decision_threshold: float,
+) -> tuple[np.ndarray, dict[str, dict[str, Any]]]:
+    """Every row re-scored with the attribute set to each other group, in one batched pass
+    per group: which rows' decisions flip, and the flips per (original -> other) group."""
+    flipped = np.zeros(len(dataset), dtype=bool)
+    changes: dict[tuple[int, int], tuple[int, int]] = {}  # (original, alternative) -> (rows, flips)
+    for g, group in enumerate(groups):
+        rows = np.flatnonzero(codes != g)
+        counterfactual = _with_attribute(dataset.features, rows, column, [group] * len(rows))
+        decisions, _ = _decisions(adapter, dataset, counterfactual, rows, decision_threshold)
+        changed = decisions != base[rows]
+        flipped[rows[changed]] = True
+        for o in np.unique(codes[rows]):
+            of_group = codes[rows] == o
+            changes[int(o), g] = (int(of_group.sum()), int(changed[of_group].sum()))
+    transitions = {
+        f"{_plain(groups[o])} -> {_plain(groups[g])}": {
+            "rows": total,
+            "flips": flips,
+            "rate": flips / total,
+        }
+        for (o, g), (total, flips) in sorted(changes.items())
+    }
+    return flipped, transitions
 
 
 # -- which column is the attribute ----------------------------------------------------------
@@ -362,12 +373,12 @@ def _counterexample(
     def decision_does_not_change(drawn: list[tuple[int, int]]) -> None:
         found = probe(drawn)
         if found is not None:
-            raise _Flip(found)
+            raise Counterexample(found)
 
     search = {"examples": examples, "seed": seed}
     try:
         decision_does_not_change()
-    except _Flip as flip:
+    except Counterexample as flip:
         return flip.counterexample, {**search, "found_by": "hypothesis"}
     except Flaky:
         search["note"] = "the model's decisions did not reproduce on a rerun of the same rows"

@@ -27,7 +27,7 @@ import numpy as np
 from pytest_modelguard.checks._gate import decide
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.profiles import Profile
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 DEFAULT_CANARIES = 1000
 GUESS_FRACTION = 0.1  # the auditor guesses "in" on this share of canaries and "out" on as many
@@ -82,8 +82,7 @@ def dp_audit_gate(
 
     members = _members(members, dataset)
     m = min(DEFAULT_CANARIES, len(dataset)) if canaries is None else canaries
-    if isinstance(m, bool) or not isinstance(m, int) or m < 2 * MIN_GUESSES:
-        raise GateError(f"canaries={canaries!r}: use an integer of at least {2 * MIN_GUESSES}")
+    require_count("canaries", m, at_least=2 * MIN_GUESSES)
     if m > len(dataset):
         raise GateError(
             f"canaries={m} but dataset {dataset.name!r} has {len(dataset)} rows to make them "

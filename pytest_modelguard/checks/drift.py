@@ -21,7 +21,7 @@ from pytest_modelguard.checks._gate import UNIT, check_threshold, one_threshold
 from pytest_modelguard.groups import MISSING, _order
 from pytest_modelguard.logs import per_window
 from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 CORRECTIONS = ("holm", "bh")
 PSI_FLOOR = 1e-4  # a bin's share floor in the PSI, so an empty bin is large, not infinite
@@ -66,6 +66,30 @@ def drift(
     """
     started = time.perf_counter()
     name, threshold = one_threshold("drift", {"max_psi": max_psi, "max_js": max_js, "alpha": alpha})
+    threshold = _check_options(name, threshold, correction=correction, bins=bins)
+    if reference is None or isinstance(reference, str):
+        raise GateError(
+            "drift needs reference=: name a fixture returning a Dataset or PredictionLog "
+            f"(got {reference!r})"
+        )
+    current, base = _source(dataset, "the current data"), _source(reference, "the reference")
+    columns = _features(current, base, features, scores)
+    per_feature, rows = _compare(current, base, columns, bins)
+    if rows is not None and rows < min_group_size:
+        raise GateError(
+            f"the current data has {rows} rows, fewer than min_group_size={min_group_size}"
+        )
+    adjusted = adjust([f["p_value"] for f in per_feature.values()], correction)
+    for feature, p_adjusted in zip(per_feature.values(), adjusted, strict=True):
+        feature["p_adjusted"] = float(p_adjusted)
+    verdict = _decide(name, threshold, per_feature, current=current, base=base, rows=rows,
+                      bins=bins, correction=correction)  # fmt: skip
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _check_options(name: str, threshold: float, *, correction: str, bins: int) -> float:
+    """The threshold, range-checked; a bound that can never pass or fail is an error."""
     if correction not in CORRECTIONS:
         raise GateError(f"correction={correction!r}: use one of {', '.join(CORRECTIONS)}")
     what, within = RANGES[name]
@@ -76,15 +100,15 @@ def drift(
         raise GateError(f"alpha={threshold!r} could never pass: use a level strictly below 1")
     if name != "alpha" and threshold <= 0.0:
         raise GateError(f"{name}={threshold!r}: use a positive bound (0 could never pass)")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise GateError(f"bins={bins!r}: use an integer of at least 2")
-    if reference is None or isinstance(reference, str):
-        raise GateError(
-            "drift needs reference=: name a fixture returning a Dataset or PredictionLog "
-            f"(got {reference!r})"
-        )
-    current, base = _source(dataset, "the current data"), _source(reference, "the reference")
-    columns = _features(current, base, features, scores)
+    require_count("bins", bins, at_least=2)
+    return threshold
+
+
+def _compare(
+    current: Any, base: Any, columns: list[str], bins: int
+) -> tuple[dict[str, dict[str, Any]], int | None]:
+    """Each feature's two histograms over the same bins and the statistics between them,
+    and the number of current rows."""
     rows = None
     per_feature: dict[str, dict[str, Any]] = {}
     for column in columns:
@@ -113,13 +137,28 @@ def drift(
             "reference": r.astype(int).tolist(),
             "current": c.astype(int).tolist(),
         }
-    if rows is not None and rows < min_group_size:
-        raise GateError(
-            f"the current data has {rows} rows, fewer than min_group_size={min_group_size}"
-        )
-    adjusted = adjust([f["p_value"] for f in per_feature.values()], correction)
-    for feature, p_adjusted in zip(per_feature.values(), adjusted, strict=True):
-        feature["p_adjusted"] = float(p_adjusted)
+    return per_feature, rows
+
+
+FORMULAS = {
+    "max_psi": "max_f sum_b (c_b - r_b) ln(c_b / r_b) over bin shares",
+    "max_js": "max_f sqrt(JS(r, c)), base 2",
+    "alpha": "min_f {correction}-adjusted p of the chi-square test of homogeneity",
+}
+
+
+def _decide(
+    name: str,
+    threshold: float,
+    per_feature: dict[str, dict[str, Any]],
+    *,
+    current: Any,
+    base: Any,
+    rows: int | None,
+    bins: int,
+    correction: str,
+) -> Verdict:
+    """The worst feature decides; every feature beyond the threshold is named as drifted."""
     metric = {"max_psi": "psi", "max_js": "js_distance", "alpha": "p_adjusted"}[name]
     values = {column: f[metric] for column, f in per_feature.items()}
     if name == "alpha":
@@ -140,11 +179,6 @@ def drift(
     }
     if name == "alpha":
         evidence["correction"] = correction
-    formulas = {
-        "max_psi": "max_f sum_b (c_b - r_b) ln(c_b / r_b) over bin shares",
-        "max_js": "max_f sqrt(JS(r, c)), base 2",
-        "alpha": f"min_f {correction}-adjusted p of the chi-square test of homogeneity",
-    }
     verdict = Verdict(
         requirement="drift",
         metric="p_value" if name == "alpha" else metric,
@@ -153,14 +187,13 @@ def drift(
         operator=">=" if name == "alpha" else "<=",
         status="fail" if drifted else "pass",
         n=rows,
-        formula=formulas[name],
+        formula=FORMULAS[name].format(correction=correction),
         evidence=evidence,
     )
     if drifted:
         verdict.message += "\n  drifted   " + ", ".join(
             f"{c} ({metric} {values[c]:.3g})" for c in drifted
         )
-    verdict.duration = time.perf_counter() - started
     return verdict
 
 

@@ -11,7 +11,7 @@ attribution ranking survive small Hypothesis perturbations of the row.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from pytest_modelguard.checks.perturbation import (
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.spec import Reports, requirement
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 METHODS = ("integrated_gradients", "permutation")
 #: integrated gradients must add up to f(x) - f(baseline) within this share of mean |f(x) - f(b)|
@@ -84,30 +84,12 @@ def explainability(
     """
     text_gate = min_stability is None and dataset is not None and dataset.kind == "text"
     if protected_tokens is not None or text_gate:
-        if protected_tokens is None:
-            raise GateError(
-                f"dataset {dataset.name!r} is text: name the tokens to keep out of the top "
-                "with protected_tokens='identity' (or a category, or a list of words)"
-            )
-        if dataset is None or dataset.kind != "text" or proxies is not None:
-            raise GateError(
-                "protected_tokens= applies to text datasets (Dataset.from_texts) and replaces "
-                "proxies=; for tabular data name protected features with proxies="
-            )
-        from pytest_modelguard.text.attribution import token_gate
-
-        return token_gate(
-            model,
-            dataset,
-            protected_tokens=protected_tokens,
+        return _token_gate(
+            model, dataset, protected_tokens=protected_tokens, proxies=proxies,
             protected_not_in_top_k=protected_not_in_top_k,
-            max_protected_share=max_protected_share,
-            min_stability=min_stability,
-            method=method,
-            steps=steps,
-            samples=samples,
-            seed=seed,
-        )
+            max_protected_share=max_protected_share, min_stability=min_stability,
+            method=method, steps=steps, samples=samples, seed=seed,
+        )  # fmt: skip
     started = time.perf_counter()
     name, threshold = one_threshold(
         "explainability",
@@ -117,6 +99,141 @@ def explainability(
             "min_stability": min_stability,
         },
     )
+    _check_options(name, threshold, protected_not_in_top_k, dataset, proxies, method=method,
+                   steps=steps, samples=samples, repeats=repeats)  # fmt: skip
+    profile = profile or PROFILES["ci"]
+    examples = examples_for(examples, profile) if name == "min_stability" else 0
+
+    adapter, names, protected, method, fn = _subject(
+        model, dataset, name, threshold, proxies, method
+    )
+    explainer = _Explainer(
+        adapter, dataset, method, fn, steps=steps, samples=samples, repeats=repeats, seed=seed
+    )
+    importance = explainer.importance
+    ranks = 1 + (importance[None, :] > importance[:, None]).sum(axis=1)  # ties: best rank
+    shares = np.clip(importance, 0.0, None) / np.clip(importance, 0.0, None).sum()
+    evidence = _evidence(adapter, dataset, explainer, names, importance, shares, ranks,
+                         protected, proxies)  # fmt: skip
+    note = counterexample = None
+    if name == "min_stability":
+        verdict, counterexample = _stability(explainer, threshold, examples, profile, evidence)
+    else:
+        verdict, note = _protected_gate(
+            name, threshold, names, protected, ranks, shares, dataset, explainer, evidence
+        )
+    verdict.counterexample = counterexample
+    verdict.message = verdict.describe() + (f"\n  note      {note}" if note else "")
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _subject(
+    model: Any,
+    dataset: Dataset,
+    name: str,
+    threshold: float,
+    proxies: list[str] | None,
+    method: str | None,
+) -> tuple[Adapter, list[str], list[int], str, Any]:
+    """The model's adapter, its feature names, the protected ones among them and the method."""
+    adapter = adapt(model)
+    if isinstance(adapter.model, Predictions):
+        raise GateError(
+            "explainability re-runs the model on changed inputs, which stored Predictions "
+            "cannot do; give the model itself"
+        )
+    names = _feature_names(dataset)
+    protected = _protected(dataset, names, proxies)
+    if name == "protected_not_in_top_k" and threshold >= len(names):
+        raise GateError(
+            f"protected_not_in_top_k={int(threshold)} but the model has {len(names)} features, "
+            f"so every feature is in the top {int(threshold)}; give k < {len(names)}"
+        )
+    method, fn = _method_for(adapter, method)
+    if protected == [] and name != "min_stability":
+        _nothing_to_measure(dataset, proxies)
+    return adapter, names, protected, method, fn
+
+
+def _evidence(
+    adapter: Adapter,
+    dataset: Dataset,
+    explainer: _Explainer,
+    names: list[str],
+    importance: np.ndarray,
+    shares: np.ndarray,
+    ranks: np.ndarray,
+    protected: list[int],
+    proxies: list[str] | None,
+) -> dict[str, Any]:
+    evidence = {
+        "model": adapter.name,
+        "dataset": dataset.name,
+        **explainer.evidence,
+        "ranking": _ranking(names, importance, shares, ranks, protected, dataset.kind),
+    }
+    if dataset.kind == "tabular":
+        evidence["sensitive"] = list(dataset.sensitive)
+        evidence["proxies"] = list(proxies or [])
+        evidence["protected_features"] = [names[j] for j in protected]
+    return evidence
+
+
+def _token_gate(
+    model: Any,
+    dataset: Dataset | None,
+    *,
+    protected_tokens: Any,
+    proxies: list[str] | None,
+    protected_not_in_top_k: int | None,
+    max_protected_share: float | None,
+    min_stability: float | None,
+    method: str | None,
+    steps: int,
+    samples: int,
+    seed: int,
+) -> Verdict:
+    """A text model's gate: protected tokens kept out of the top of its token attributions."""
+    if protected_tokens is None:
+        raise GateError(
+            f"dataset {dataset.name!r} is text: name the tokens to keep out of the top "
+            "with protected_tokens='identity' (or a category, or a list of words)"
+        )
+    if dataset is None or dataset.kind != "text" or proxies is not None:
+        raise GateError(
+            "protected_tokens= applies to text datasets (Dataset.from_texts) and replaces "
+            "proxies=; for tabular data name protected features with proxies="
+        )
+    from pytest_modelguard.text.attribution import token_gate
+
+    return token_gate(
+        model,
+        dataset,
+        protected_tokens=protected_tokens,
+        protected_not_in_top_k=protected_not_in_top_k,
+        max_protected_share=max_protected_share,
+        min_stability=min_stability,
+        method=method,
+        steps=steps,
+        samples=samples,
+        seed=seed,
+    )
+
+
+def _check_options(
+    name: str,
+    threshold: float,
+    protected_not_in_top_k: Any,
+    dataset: Dataset,
+    proxies: list[str] | None,
+    *,
+    method: str | None,
+    steps: int,
+    samples: int,
+    repeats: int,
+) -> None:
+    """Keywords that cannot apply to this gate or this dataset are errors before any work."""
     _check_threshold(name, threshold, protected_not_in_top_k)
     _check_count("steps", steps)
     _check_count("samples", samples)
@@ -138,22 +255,11 @@ def explainability(
             "proxies= names features for protected_not_in_top_k= or max_protected_share=; "
             "drop it from a min_stability= gate"
         )
-    profile = profile or PROFILES["ci"]
-    examples = examples_for(examples, profile) if name == "min_stability" else 0
 
-    adapter = adapt(model)
-    if isinstance(adapter.model, Predictions):
-        raise GateError(
-            "explainability re-runs the model on changed inputs, which stored Predictions "
-            "cannot do; give the model itself"
-        )
-    names = _feature_names(dataset)
-    protected = _protected(dataset, names, proxies)
-    if name == "protected_not_in_top_k" and threshold >= len(names):
-        raise GateError(
-            f"protected_not_in_top_k={int(threshold)} but the model has {len(names)} features, "
-            f"so every feature is in the top {int(threshold)}; give k < {len(names)}"
-        )
+
+def _method_for(adapter: Adapter, method: str | None) -> tuple[str, Any]:
+    """The attribution method (integrated gradients where the model has gradients) and the
+    differentiable function it needs (None for permutation)."""
     fn = attribution.differentiable(adapter)
     method = method or ("integrated_gradients" if fn is not None else "permutation")
     if method == "integrated_gradients" and fn is None:
@@ -161,44 +267,19 @@ def explainability(
             f"method='integrated_gradients' needs gradients, and a {adapter.name} has none "
             "here (Keras and TensorFlow models do); use method='permutation'"
         )
+    return method, fn
 
-    if protected == [] and name != "min_stability":
-        raise GateError(
-            "nothing to measure: the model takes no protected attribute as an input (none of "
-            f"the dataset's sensitive columns {list(dataset.sensitive)} is among its features"
-            + (", and no proxies= were named" if not proxies else "")
-            + "), so no protected feature can rank high and the gate would pass by "
-            "construction. Name the features that stand in for a protected attribute with "
-            "proxies=[...], or pass the attribute as a feature (how much it leaks through "
-            "other features is what @fairness gates measure)"
-        )
-    explainer = _Explainer(
-        adapter, dataset, method, fn, steps=steps, samples=samples, repeats=repeats, seed=seed
+
+def _nothing_to_measure(dataset: Dataset, proxies: list[str] | None) -> NoReturn:
+    raise GateError(
+        "nothing to measure: the model takes no protected attribute as an input (none of "
+        f"the dataset's sensitive columns {list(dataset.sensitive)} is among its features"
+        + (", and no proxies= were named" if not proxies else "")
+        + "), so no protected feature can rank high and the gate would pass by "
+        "construction. Name the features that stand in for a protected attribute with "
+        "proxies=[...], or pass the attribute as a feature (how much it leaks through "
+        "other features is what @fairness gates measure)"
     )
-    importance = explainer.importance
-    ranks = 1 + (importance[None, :] > importance[:, None]).sum(axis=1)  # ties: best rank
-    shares = np.clip(importance, 0.0, None) / np.clip(importance, 0.0, None).sum()
-    evidence = {
-        "model": adapter.name,
-        "dataset": dataset.name,
-        **explainer.evidence,
-        "ranking": _ranking(names, importance, shares, ranks, protected, dataset.kind),
-    }
-    if dataset.kind == "tabular":
-        evidence["sensitive"] = list(dataset.sensitive)
-        evidence["proxies"] = list(proxies or [])
-        evidence["protected_features"] = [names[j] for j in protected]
-    note = counterexample = None
-    if name == "min_stability":
-        verdict, counterexample = _stability(explainer, threshold, examples, profile, evidence)
-    else:
-        verdict, note = _protected_gate(
-            name, threshold, names, protected, ranks, shares, dataset, explainer, evidence
-        )
-    verdict.counterexample = counterexample
-    verdict.message = verdict.describe() + (f"\n  note      {note}" if note else "")
-    verdict.duration = time.perf_counter() - started
-    return verdict
 
 
 # -- attributions on the sample ---------------------------------------------------------------
@@ -564,11 +645,12 @@ def _stability(
 
 def _check_threshold(name: str, value: float, k: Any) -> None:
     if name == "protected_not_in_top_k":
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise GateError(
-                f"protected_not_in_top_k={k!r}: give a positive integer k (protected features "
-                "must rank below the k most important), e.g. protected_not_in_top_k=3"
-            )
+        require_count(
+            "protected_not_in_top_k",
+            k,
+            what="k (protected features must rank below the k most important), "
+            "e.g. protected_not_in_top_k=3",
+        )
     elif name == "max_protected_share":
         check_threshold(name, value, operator="<=", within=UNIT, what="a share of importance")
     elif name == "min_stability":
@@ -581,8 +663,7 @@ def _check_threshold(name: str, value: float, k: Any) -> None:
 
 
 def _check_count(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GateError(f"{name}={value!r}: give a positive integer")
+    require_count(name, value)
 
 
 def _feature_names(dataset: Dataset) -> list[str]:

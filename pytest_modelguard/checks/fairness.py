@@ -8,7 +8,7 @@ stream is gated batch by batch, and a bootstrap resample costs O(groups), not O(
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
 from typing import Annotated, Any
 
@@ -35,7 +35,7 @@ from pytest_modelguard.stats import (
     two_sided_z,
     wilson,
 )
-from pytest_modelguard.verdict import GateError, Operator, Verdict
+from pytest_modelguard.verdict import GateError, Operator, Verdict, require_count
 
 METHODS = ("between_groups", "to_overall")
 SMALL_GROUPS = ("error", "ignore")
@@ -123,6 +123,8 @@ class View:
     membership: np.ndarray  # (joint groups, groups of this view): 1 where a joint group belongs
 
 
+# Long only by its signature: the keywords are the spec of every fairness gate (markers and
+# policy files are checked against them); the body routes to one function per kind of gate.
 @per_window
 @requirement(example='metric="demographic_parity_difference", max_disparity=0.1', rank=20)
 def fairness(
@@ -193,6 +195,68 @@ def fairness(
     ``stereotype="crows_pairs"`` with ``max_preference=``, or ``counterfactual=`` with
     ``on="outputs"`` and ``max_gap=`` (answers compared under an encoder).
     """
+    if stereotype is not None or max_preference is not None or on is not None:
+        return _generative_fairness(
+            model, dataset, stereotype=stereotype, max_preference=max_preference,
+            bias_types=bias_types, samples=samples, on=on, counterfactual=counterfactual,
+            max_gap=max_gap, groups=groups, encoder=encoder, scorer=scorer, prompts=prompts,
+            confidence=confidence, seed=seed, profile=profile,
+        )  # fmt: skip
+    _reject_generative_only(
+        bias_types=bias_types, samples=samples, encoder=encoder, scorer=scorer, prompts=prompts
+    )
+    text_options = {
+        "counterfactual": counterfactual, "groups": groups, "max_gap": max_gap,
+        "lexicon": lexicon, "exclude_terms": exclude_terms, "templates": templates,
+        "association": association, "targets": targets, "attributes": attributes,
+        "max_effect_size": max_effect_size,
+    }  # fmt: skip
+    if any(value is not None for value in text_options.values()):
+        from pytest_modelguard.text.gates import text_fairness
+
+        return text_fairness(
+            model, dataset, text_options=text_options, metric=metric,
+            others=_tabular_options_given(
+                max_disparity=max_disparity, min_ratio=min_ratio, min=min, sensitive=sensitive,
+                intersectional=intersectional, method=method, min_group_size=min_group_size,
+                small_groups=small_groups, missing=missing,
+            ),
+            pos_label=pos_label, decision_threshold=decision_threshold, confidence=confidence,
+            n_resamples=n_resamples, examples=examples, seed=seed, profile=profile,
+        )  # fmt: skip
+    options = GroupOptions(
+        sensitive=sensitive, intersectional=intersectional, method=method, pos_label=pos_label,
+        decision_threshold=decision_threshold, min_group_size=min_group_size,
+        small_groups=small_groups, missing=missing, confidence=confidence,
+        n_resamples=n_resamples, examples=examples,
+    )  # fmt: skip
+    thresholds = _given(max_disparity, min_ratio, min)
+    return _tabular_fairness(model, dataset, metric, thresholds, options, seed=seed)
+
+
+# -- the kinds of fairness gate ------------------------------------------------------------
+
+
+def _generative_fairness(
+    model: Any,
+    dataset: Any,
+    *,
+    stereotype: str | None,
+    max_preference: float | None,
+    bias_types: list[str] | None,
+    samples: int | None,
+    on: str | None,
+    counterfactual: str | None,
+    max_gap: float | None,
+    groups: dict[str, list[str]] | None,
+    encoder: Any,
+    scorer: Any,
+    prompts: Any,
+    confidence: float | None,
+    seed: int,
+    profile: Any,
+) -> Verdict:
+    """A generative model's gate: CrowS-Pairs preference, or counterfactual answers."""
     if stereotype is not None or max_preference is not None:
         from pytest_modelguard.generative.stereotype import stereotype_gate
 
@@ -200,182 +264,204 @@ def fairness(
             model, stereotype=stereotype, max_preference=max_preference,
             bias_types=bias_types, samples=samples, confidence=confidence, seed=seed,
         )  # fmt: skip
-    if on is not None:
-        from pytest_modelguard.generative.consistency import counterfactual_gate
+    from pytest_modelguard.generative.consistency import counterfactual_gate
 
-        if on != "outputs" or counterfactual is None:
-            raise GateError(
-                f"on={on!r}: a generative counterfactual gate takes counterfactual=... with "
-                "on='outputs' (a text classifier's identity swaps take no on=)"
-            )
-        return counterfactual_gate(
-            model, prompts if prompts is not None else dataset, counterfactual=counterfactual,
-            max_gap=max_gap, groups=groups, encoder=encoder, scorer=scorer,
-            confidence=confidence, seed=seed, profile=profile,
-        )  # fmt: skip
-    generative_only = {"bias_types": bias_types, "samples": samples, "encoder": encoder,
-                       "scorer": scorer, "prompts": prompts}  # fmt: skip
+    if on != "outputs" or counterfactual is None:
+        raise GateError(
+            f"on={on!r}: a generative counterfactual gate takes counterfactual=... with "
+            "on='outputs' (a text classifier's identity swaps take no on=)"
+        )
+    return counterfactual_gate(
+        model, prompts if prompts is not None else dataset, counterfactual=counterfactual,
+        max_gap=max_gap, groups=groups, encoder=encoder, scorer=scorer,
+        confidence=confidence, seed=seed, profile=profile,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GroupOptions:
+    """How a classifier's groups are formed and compared: the keywords of a group gate."""
+
+    sensitive: str | list[str] | None
+    intersectional: bool
+    method: str
+    pos_label: Any
+    decision_threshold: float
+    min_group_size: int
+    small_groups: str
+    missing: str
+    confidence: float | None
+    n_resamples: int
+    examples: int | None
+
+    def changed(self) -> list[str]:
+        """The keywords given away from their defaults (a flip-rate gate rejects them)."""
+        options = {
+            "method": self.method != "between_groups",
+            "pos_label": self.pos_label is not None,
+            "min_group_size": self.min_group_size != 30,
+            "small_groups": self.small_groups != "error",
+            "missing": self.missing != "error",
+            "confidence": self.confidence is not None,
+            "intersectional": self.intersectional,
+        }
+        return [name for name, changed in options.items() if changed]
+
+
+def _tabular_fairness(
+    model: Any,
+    dataset: Dataset,
+    metric: str,
+    thresholds: dict[str, Any],
+    o: GroupOptions,
+    *,
+    seed: int,
+) -> Verdict:
+    """A classifier's gate on groups of rows: a disparity, or the counterfactual flip rate."""
+    started = time.perf_counter()
+    _check_options(
+        method=o.method,
+        small_groups=o.small_groups,
+        min_group_size=o.min_group_size,
+        decision_threshold=o.decision_threshold,
+        intersectional=o.intersectional,
+    )
+    # plain JSON in the evidence, even from numpy
+    o = replace(o, decision_threshold=float(o.decision_threshold))
+    if metric == COUNTERFACTUAL:
+        return _counterfactual(
+            model,
+            dataset,
+            sensitive=o.sensitive,
+            thresholds=thresholds,
+            not_applicable=o.changed(),
+            examples=o.examples,
+            decision_threshold=o.decision_threshold,
+            seed=seed,
+        )
+    verdict = _group_gate(model, dataset, metric, thresholds, o)
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _reject_generative_only(**generative_only: Any) -> None:
     stray = [name for name, value in generative_only.items() if value is not None]
     if stray:
         raise GateError(
             f"{stray[0]}= applies to the generative gates (stereotype=, or counterfactual= "
             "with on='outputs'): remove it"
         )
-    text_options = {
-        "counterfactual": counterfactual,
-        "groups": groups,
-        "max_gap": max_gap,
-        "lexicon": lexicon,
-        "exclude_terms": exclude_terms,
-        "templates": templates,
-        "association": association,
-        "targets": targets,
-        "attributes": attributes,
-        "max_effect_size": max_effect_size,
-    }
-    if any(value is not None for value in text_options.values()):
-        from pytest_modelguard.text.gates import text_fairness
 
-        return text_fairness(
-            model,
-            dataset,
-            text_options=text_options,
-            metric=metric,
-            others={
-                "max_disparity": max_disparity,
-                "min_ratio": min_ratio,
-                "min": min,
-                "sensitive": sensitive,
-                "intersectional": intersectional or None,
-                "method": None if method == "between_groups" else method,
-                "min_group_size": None if min_group_size == 30 else min_group_size,
-                "small_groups": None if small_groups == "error" else small_groups,
-                "missing": None if missing == "error" else missing,
-            },
-            pos_label=pos_label,
-            decision_threshold=decision_threshold,
-            confidence=confidence,
-            n_resamples=n_resamples,
-            examples=examples,
-            seed=seed,
-            profile=profile,
-        )
-    started = time.perf_counter()
-    _check_options(
-        method=method,
-        small_groups=small_groups,
-        min_group_size=min_group_size,
-        decision_threshold=decision_threshold,
-        intersectional=intersectional,
-    )
-    decision_threshold = float(decision_threshold)  # plain JSON in the evidence, even from numpy
-    if metric == COUNTERFACTUAL:
-        options = {
-            "method": method != "between_groups",
-            "pos_label": pos_label is not None,
-            "min_group_size": min_group_size != 30,
-            "small_groups": small_groups != "error",
-            "missing": missing != "error",
-            "confidence": confidence is not None,
-            "intersectional": intersectional,
-        }
-        return _counterfactual(
-            model,
-            dataset,
-            sensitive=sensitive,
-            thresholds=_given(max_disparity, min_ratio, min),
-            not_applicable=[name for name, changed in options.items() if changed],
-            examples=examples,
-            decision_threshold=decision_threshold,
-            seed=seed,
-        )
+
+def _tabular_options_given(
+    *,
+    max_disparity: float | None,
+    min_ratio: float | None,
+    min: float | None,
+    sensitive: str | list[str] | None,
+    intersectional: bool,
+    method: str,
+    min_group_size: int,
+    small_groups: str,
+    missing: str,
+) -> dict[str, Any]:
+    """The tabular keywords with their defaults as None, for a text gate to reject."""
+    return {
+        "max_disparity": max_disparity,
+        "min_ratio": min_ratio,
+        "min": min,
+        "sensitive": sensitive,
+        "intersectional": intersectional or None,
+        "method": None if method == "between_groups" else method,
+        "min_group_size": None if min_group_size == 30 else min_group_size,
+        "small_groups": None if small_groups == "error" else small_groups,
+        "missing": None if missing == "error" else missing,
+    }
+
+
+def _group_gate(
+    model: Any, dataset: Dataset, metric: str, thresholds: dict[str, Any], o: GroupOptions
+) -> Verdict:
+    """A disparity between groups, from one count of every group's confusion cells."""
     spec = METRICS.get(metric)
     if spec is None:
         raise GateError(
             f"unknown fairness metric {metric!r}; choose one of "
             f"{', '.join([*METRICS, COUNTERFACTUAL])}"
         )
-    operator, threshold = _threshold(spec, _given(max_disparity, min_ratio, min))
-    if examples is not None:
+    operator, threshold = _threshold(spec, thresholds)
+    if o.examples is not None:
         raise GateError(f"examples= applies only to metric={COUNTERFACTUAL!r}")
-    check_confidence(confidence, n_resamples)
-    columns = _sensitive_columns(dataset, sensitive)
-
-    if getattr(dataset, "is_prediction_log", False):
-        counts = dataset.group_counts(
-            columns, decision_threshold=decision_threshold, missing=missing
-        )
-        model_name, output_kind = "logged predictions", dataset.output_kind
-    else:
-        adapter = adapt(model)
-        counts, output_kind = count_groups(
-            adapter,
-            dataset,
-            columns=columns,
-            decision_threshold=decision_threshold,
-            missing=missing,
-        )
-        model_name = adapter.name
+    check_confidence(o.confidence, o.n_resamples)
+    columns = _sensitive_columns(dataset, o.sensitive)
+    counts, model_name, output_kind = _subject_counts(
+        model, dataset, columns, decision_threshold=o.decision_threshold, missing=o.missing
+    )
     joint_groups, labels, table = counts.table()
-    cells, positive = _cells(spec, labels, table, pos_label)
+    cells, positive = _cells(spec, labels, table, o.pos_label)
     evidence: dict[str, Any] = {
         "model": model_name,
         "dataset": dataset.name,
         "output": output_kind,
         "sensitive": list(columns),
-        "intersectional": intersectional,
-        "method": method,
-        "min_group_size": min_group_size,
+        "intersectional": o.intersectional,
+        "method": o.method,
+        "min_group_size": o.min_group_size,
     }
     if positive is not None:
         evidence["pos_label"] = str(positive)
     if output_kind in ("probabilities", "logits"):
-        evidence["decision_threshold"] = decision_threshold
+        evidence["decision_threshold"] = o.decision_threshold
     if counts.weighted:
         evidence["weighted"] = True
-    views = _views(columns, joint_groups, intersectional)
-    views = _drop_small_groups(views, cells[..., 0], min_group_size, small_groups, evidence)
+    views = _views(columns, joint_groups, o.intersectional)
+    views = _drop_small_groups(views, cells[..., 0], o.min_group_size, o.small_groups, evidence)
 
     weights = cells[..., 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = _statistic(spec, method, views, weights[None])[0]
-    _require_defined(spec, method, views, weights, values)
+        values = _statistic(spec, o.method, views, weights[None])[0]
+    _require_defined(spec, o.method, views, weights, values)
     low = high = None
-    if confidence is not None:
+    if o.confidence is not None:
         low, high = _interval(
-            spec,
-            method,
-            views,
-            cells,
-            confidence=confidence,
-            evidence=evidence,
+            spec, o.method, views, cells, confidence=o.confidence, evidence=evidence
         )
     evidence["by_sensitive"] = _tables(
         spec, views, cells, values, low, high, weighted=bool(counts.weighted)
     )
     verdict = decide(
-        requirement="fairness",
-        metric=metric,
-        values=values,
-        labels=[v.label for v in views],
-        operator=operator,
-        threshold=threshold,
-        confidence=confidence,
-        low=low,
-        high=high,
-        n=len(counts),
-        formula=spec.formula(method),
-        evidence=evidence,
+        requirement="fairness", metric=metric, values=values, labels=[v.label for v in views],
+        operator=operator, threshold=threshold, confidence=o.confidence, low=low, high=high,
+        n=len(counts), formula=spec.formula(o.method), evidence=evidence,
+    )  # fmt: skip
+    _say_ignored_groups(verdict, o.min_group_size)
+    return verdict
+
+
+def _subject_counts(
+    model: Any, dataset: Dataset, columns: list[str], *, decision_threshold: float, missing: str
+) -> tuple[GroupCounts, str, str]:
+    """The group counts, the model's name and its output kind (a log's, or the model's)."""
+    if getattr(dataset, "is_prediction_log", False):
+        counts = dataset.group_counts(
+            columns, decision_threshold=decision_threshold, missing=missing
+        )
+        return counts, "logged predictions", dataset.output_kind
+    adapter = adapt(model)
+    counts, output_kind = count_groups(
+        adapter, dataset, columns=columns, decision_threshold=decision_threshold, missing=missing
     )
-    ignored = evidence.get("ignored_groups")
+    return counts, adapter.name, output_kind
+
+
+def _say_ignored_groups(verdict: Verdict, min_group_size: int) -> None:
+    ignored = verdict.evidence.get("ignored_groups")
     if ignored:
         left_out = "; ".join(
             f"{view}: " + ", ".join(f"{g} (n={n})" for g, n in groups.items())
             for view, groups in ignored.items()
         )
         verdict.message += f"\n  ignored   groups below min_group_size={min_group_size}: {left_out}"
-    verdict.duration = time.perf_counter() - started
-    return verdict
 
 
 # -- counting ---------------------------------------------------------------------------
@@ -770,8 +856,7 @@ def _check_options(
         raise GateError(f"method={method!r}: use one of {', '.join(METHODS)}")
     if small_groups not in SMALL_GROUPS:
         raise GateError(f"small_groups={small_groups!r}: use one of {', '.join(SMALL_GROUPS)}")
-    if type(min_group_size) is not int or min_group_size < 1:
-        raise GateError(f"min_group_size={min_group_size!r}: use a positive integer")
+    require_count("min_group_size", min_group_size)
     if not isinstance(decision_threshold, Real) or not 0.0 < decision_threshold < 1.0:
         raise GateError(
             f"decision_threshold={decision_threshold!r} must lie strictly between 0 and 1"

@@ -29,7 +29,7 @@ from pytest_modelguard.adapters import ModelOutput, adapt
 from pytest_modelguard.checks._gate import decide
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 FPRS = (0.001, 0.01)  # the false-positive rates every verdict reports
 MIN_SHADOWS = 2
@@ -83,8 +83,8 @@ def lira_gate(
             "returns a function trainer(subset: Dataset) -> model"
         )
     m = min(len(members), len(dataset), samples or len(members))
-    if samples is not None and (type(samples) is not int or samples < MIN_SAMPLES):
-        raise GateError(f"samples={samples!r}: use an integer of at least {MIN_SAMPLES}")
+    if samples is not None:
+        require_count("samples", samples, at_least=MIN_SAMPLES)
     if m < MIN_SAMPLES:
         raise GateError(
             f"membership inference needs at least {MIN_SAMPLES} members and non-members; got "

@@ -24,7 +24,7 @@ from pytest_modelguard.checks._gate import (
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.logs import per_window
 from pytest_modelguard.spec import Reports, requirement
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Operator, Verdict, require_count
 
 ECE_BINS = 15
 #: the Brier score lies in [0, 1] on two classes and in [0, 2] on more (scikit-learn's scale);
@@ -120,81 +120,141 @@ def performance(
     adapter = None if log else adapt(model)
     subject = "logged predictions" if adapter is None else adapter.name
     evidence: dict[str, Any] = {"model": subject, "dataset": dataset.name}
+    gate = _Gate(spec, name, operator, threshold, evidence)
     if spec.needs == "model":
-        if adapter is None:
-            raise GateError(f"{metric} measures a model; a prediction log has none")
-        if confidence is not None:
-            raise GateError(f"confidence= does not apply to {metric}: it is measured, not sampled")
-        value, n = _model_metric(metric, adapter, dataset, batch_size, evidence)
-        verdict = decide(
-            requirement="performance",
-            metric=metric,
-            values=np.array([value]),
-            operator=operator,
-            threshold=threshold,
-            n=n,
-            formula=spec.formula,
-            evidence=evidence,
-        )
+        verdict = _model_gate(gate, adapter, dataset, confidence=confidence, batch_size=batch_size)
     else:
-        if adapter is None:
-            from pytest_modelguard.logs import log_statistic
-
-            counts, statistic, labels, n = log_statistic(
-                dataset, spec, per_class, decision_threshold, pos_label, confidence, evidence
-            )
-        else:
-            output = adapter.outputs(dataset)
-            evidence["output"] = output.kind
-            counts, statistic, labels = _statistic(
-                spec, output, dataset.target, per_class, decision_threshold, pos_label, evidence
-            )
-            n = len(dataset)
-        if evidence.get("brier_classes") == 2:  # binary Brier lies in [0, 1], not [0, 2]
-            check_threshold(name, threshold, operator=operator, within=UNIT, what="binary brier")
-        values = stats.point_estimate(counts, statistic)
-        _require_defined(metric, values, labels)
-        low = high = None
-        if confidence is not None and isinstance(statistic, Proportion | BinaryAUC):
-            low, high = statistic.interval(counts, confidence)
-            evidence["interval"] = (
-                "Wilson score interval of the proportion"
-                if isinstance(statistic, Proportion)
-                else "DeLong's variance on the logit scale"
-            )
-        elif confidence is not None:
-            low, high = interval(
-                counts,
-                statistic,
-                confidence=confidence,
-                n_resamples=n_resamples,
-                seed=seed,
-                metric=metric,
-                evidence=evidence,
-            )
-            evidence["interval"] = "percentile, Poisson bootstrap of the rows"
-            if metric == "ece":  # a sum of absolute gaps: biased up, so only the upper
-                evidence["one_sided_only"] = True  # bound keeps its level (statistics.md)
-        if labels is not None:
-            evidence["per_class"] = {
-                label: float(v) for label, v in zip(labels, np.atleast_1d(values), strict=True)
-            }
-        verdict = decide(
-            requirement="performance",
-            metric=metric,
-            values=values,
-            labels=labels,
-            operator=operator,
-            threshold=threshold,
-            confidence=confidence,
-            low=low,
-            high=high,
-            n=n,
-            formula=spec.formula,
-            evidence=evidence,
-        )
+        verdict = _data_gate(
+            gate, adapter, dataset, per_class=per_class, decision_threshold=decision_threshold,
+            pos_label=pos_label, confidence=confidence, n_resamples=n_resamples, seed=seed,
+        )  # fmt: skip
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+@dataclass(frozen=True)
+class _Gate:
+    """What a performance gate requires: the metric, its threshold and the evidence so far."""
+
+    spec: Metric
+    keyword: str  # "min" or "max"
+    operator: Operator
+    threshold: float
+    evidence: dict[str, Any]
+
+
+def _model_gate(
+    gate: _Gate, adapter: Any, dataset: Dataset, *, confidence: float | None, batch_size: int
+) -> Verdict:
+    """A metric of the model itself (its latency, its size): measured once, no interval."""
+    metric = gate.spec.name
+    if adapter is None:
+        raise GateError(f"{metric} measures a model; a prediction log has none")
+    if confidence is not None:
+        raise GateError(f"confidence= does not apply to {metric}: it is measured, not sampled")
+    value, n = _model_metric(metric, adapter, dataset, batch_size, gate.evidence)
+    return decide(
+        requirement="performance",
+        metric=metric,
+        values=np.array([value]),
+        operator=gate.operator,
+        threshold=gate.threshold,
+        n=n,
+        formula=gate.spec.formula,
+        evidence=gate.evidence,
+    )
+
+
+def _data_gate(
+    gate: _Gate,
+    adapter: Any,
+    dataset: Any,
+    *,
+    per_class: bool,
+    decision_threshold: float,
+    pos_label: Any,
+    confidence: float | None,
+    n_resamples: int,
+    seed: int,
+) -> Verdict:
+    """A metric of the outputs against the target, on a dataset or a prediction log."""
+    spec, evidence = gate.spec, gate.evidence
+    if adapter is None:
+        from pytest_modelguard.logs import log_statistic
+
+        counts, statistic, labels, n = log_statistic(
+            dataset, spec, per_class, decision_threshold, pos_label, confidence, evidence
+        )
+    else:
+        output = adapter.outputs(dataset)
+        evidence["output"] = output.kind
+        counts, statistic, labels = _statistic(
+            spec, output, dataset.target, per_class, decision_threshold, pos_label, evidence
+        )
+        n = len(dataset)
+    if evidence.get("brier_classes") == 2:  # binary Brier lies in [0, 1], not [0, 2]
+        check_threshold(
+            gate.keyword, gate.threshold, operator=gate.operator, within=UNIT, what="binary brier"
+        )
+    values = stats.point_estimate(counts, statistic)
+    _require_defined(spec.name, values, labels)
+    low = high = None
+    if confidence is not None:
+        low, high = _interval(
+            counts, statistic, spec.name, confidence, n_resamples=n_resamples, seed=seed,
+            evidence=evidence,
+        )  # fmt: skip
+    if labels is not None:
+        evidence["per_class"] = {
+            label: float(v) for label, v in zip(labels, np.atleast_1d(values), strict=True)
+        }
+    return decide(
+        requirement="performance",
+        metric=spec.name,
+        values=values,
+        labels=labels,
+        operator=gate.operator,
+        threshold=gate.threshold,
+        confidence=confidence,
+        low=low,
+        high=high,
+        n=n,
+        formula=spec.formula,
+        evidence=evidence,
+    )
+
+
+def _interval(
+    counts: Any,
+    statistic: Any,
+    metric: str,
+    confidence: float,
+    *,
+    n_resamples: int,
+    seed: int,
+    evidence: dict[str, Any],
+) -> tuple[Any, Any]:
+    """Wilson for a proportion, DeLong for a binary AUC, else a Poisson bootstrap."""
+    if isinstance(statistic, Proportion | BinaryAUC):
+        evidence["interval"] = (
+            "Wilson score interval of the proportion"
+            if isinstance(statistic, Proportion)
+            else "DeLong's variance on the logit scale"
+        )
+        return statistic.interval(counts, confidence)
+    low, high = interval(
+        counts,
+        statistic,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        metric=metric,
+        evidence=evidence,
+    )
+    evidence["interval"] = "percentile, Poisson bootstrap of the rows"
+    if metric == "ece":  # a sum of absolute gaps: biased up, so only the upper
+        evidence["one_sided_only"] = True  # bound keeps its level (statistics.md)
+    return low, high
 
 
 # -- metrics on the model itself ------------------------------------------------------------
@@ -212,8 +272,7 @@ def _model_metric(
             )
         evidence["bytes"] = size
         return size / 1e6, 1
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise GateError(f"batch_size={batch_size!r} must be a positive integer")
+    require_count("batch_size", batch_size)
     if not dataset.is_streaming and len(dataset) < batch_size:
         raise GateError(
             f"batch_size={batch_size} but dataset {dataset.name!r} has {len(dataset)} rows: "

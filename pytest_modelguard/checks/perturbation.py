@@ -26,7 +26,7 @@ from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.dataset import Dataset
 from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 if TYPE_CHECKING:
     from pytest_modelguard.strategies import Perturbation
@@ -111,14 +111,6 @@ def _listing() -> str:
 # -- the gate ---------------------------------------------------------------------------------
 
 
-class _Broken(AssertionError):
-    """Raised inside the Hypothesis property: carries the outcome that broke it."""
-
-    def __init__(self, outcome: dict[str, Any]) -> None:
-        super().__init__(outcome)
-        self.outcome = outcome
-
-
 def perturbation_gate(
     model: Any,
     dataset: Dataset,
@@ -150,27 +142,8 @@ def perturbation_gate(
     threshold = check_rate("max_flip_rate", max_flip_rate, needed_by="perturbation gates")
     profile = profile or PROFILES["ci"]
     examples = examples_for(examples, profile)
-    if immutable and family.kind != "tabular":
-        raise GateError(
-            f"immutable= names tabular columns; perturbation={family.name!r} perturbs "
-            f"{family.kind} data: drop immutable="
-        )
-    bounds = dataset.bounds if bounds is None else bounds
-    context = _context(family, dataset, bounds, immutable or [])
-    if family.kind == "tabular" and not any(column.mutable for column in context):
-        raise GateError(
-            f"immutable= names every feature column, so {family.name} would change nothing "
-            "and the gate could not fail: leave at least one column mutable"
-        )
-
-    adapter = adapt(model)
-    clean = adapter.outputs(dataset)
-    if clean.kind == "values":
-        raise GateError(
-            f"a flip rate compares decisions, but the model {adapter.name} returns regression "
-            "values; use a classifier (or gate a regressor with monotonic=)"
-        )
-    before = predicted_labels(clean, dataset.target, DECISION_THRESHOLD)
+    context = _checked_context(family, dataset, bounds, immutable)
+    adapter, before = _clean_decisions(model, dataset)
     probe = _Probe(adapter, dataset, before, context, threshold, seed)
 
     from pytest_modelguard import strategies
@@ -207,6 +180,38 @@ def perturbation_gate(
         verdict.message = verdict.describe()
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+def _checked_context(
+    family: Family, dataset: Dataset, bounds: Any, immutable: list[str] | None
+) -> Any:
+    """What the family perturbs within (columns and their bounds, or pixel bounds); a
+    context in which nothing can change is an error, since the gate could not fail."""
+    if immutable and family.kind != "tabular":
+        raise GateError(
+            f"immutable= names tabular columns; perturbation={family.name!r} perturbs "
+            f"{family.kind} data: drop immutable="
+        )
+    bounds = dataset.bounds if bounds is None else bounds
+    context = _context(family, dataset, bounds, immutable or [])
+    if family.kind == "tabular" and not any(column.mutable for column in context):
+        raise GateError(
+            f"immutable= names every feature column, so {family.name} would change nothing "
+            "and the gate could not fail: leave at least one column mutable"
+        )
+    return context
+
+
+def _clean_decisions(model: Any, dataset: Dataset) -> tuple[Adapter, np.ndarray]:
+    """The model's adapter and its decisions on the unperturbed rows."""
+    adapter = adapt(model)
+    clean = adapter.outputs(dataset)
+    if clean.kind == "values":
+        raise GateError(
+            f"a flip rate compares decisions, but the model {adapter.name} returns regression "
+            "values; use a classifier (or gate a regressor with monotonic=)"
+        )
+    return adapter, predicted_labels(clean, dataset.target, DECISION_THRESHOLD)
 
 
 class _Probe:
@@ -307,13 +312,13 @@ def run_search(
     def rate_within_bound(params: Any, window: int) -> None:
         outcome = probe(params, window)
         if outcome[key] > probe.threshold:
-            raise _Broken(outcome)
+            raise Counterexample(outcome)
 
     found = None
     try:
         rate_within_bound()
-    except _Broken as broken:
-        found = broken.outcome
+    except Counterexample as broken:
+        found = broken.counterexample
     except Flaky as exc:
         raise GateError(
             "the model's predictions did not reproduce when Hypothesis re-ran the same "
@@ -354,8 +359,7 @@ def check_rate(name: str, value: Any, *, needed_by: str) -> float:
 def examples_for(examples: Any, profile: Profile) -> int:
     if examples is None:
         return profile.examples
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    require_count("examples", examples, what="(Hypothesis examples)")
     return examples
 
 

@@ -29,7 +29,7 @@ from pytest_modelguard.checks._gate import (
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import Profile
 from pytest_modelguard.spec import Fixture, Kind, Needs, Reports, dispatch, requirement
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 ATTACKS = ("loss", "confidence")
 MIN_SAMPLES = 30  # rows per side below which an attack AUC is noise
@@ -292,8 +292,8 @@ def _membership_request(
         )
     if attack is not None and attack not in ATTACKS:
         raise GateError(f"attack={attack!r}: use one of {', '.join(ATTACKS)} (or None for both)")
-    if samples is not None and (type(samples) is not int or samples < MIN_SAMPLES):
-        raise GateError(f"samples={samples!r}: use an integer of at least {MIN_SAMPLES}")
+    if samples is not None:
+        require_count("samples", samples, at_least=MIN_SAMPLES)
     check_confidence(confidence, N_RESAMPLES)
     return metric, threshold
 
@@ -814,10 +814,7 @@ def _named_columns(dataset: Dataset) -> dict[str, Any]:
 def _k_anonymity(dataset: Dataset, k: Any, quasi_identifiers: list[str] | None) -> Verdict:
     import pandas as pd
 
-    if type(k) is not int or k < 2:
-        raise GateError(
-            f"k_anonymity={k!r}: use an integer of at least 2 (every row is 1-anonymous)"
-        )
+    require_count("k_anonymity", k, at_least=2, what="(every row is 1-anonymous)")
     if not quasi_identifiers or isinstance(quasi_identifiers, str):
         raise GateError(
             "k_anonymity= needs quasi_identifiers=[...]: the columns that together could "

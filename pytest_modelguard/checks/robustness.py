@@ -24,7 +24,7 @@ from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_th
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.spec import Fixture, Kind, Needs, Reports, dispatch, requirement
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 DEFAULT_MAX_ACCURACY_DROP = 0.05
 CI_LEVEL = 0.95
@@ -164,8 +164,7 @@ def adversarial(
         within=UNIT,
         what="an accuracy drop" if name == "max_accuracy_drop" else "an accuracy",
     )
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise GateError(f"samples={samples!r} must be a positive integer (rows to attack)")
+    require_count("samples", samples, what="(rows to attack)")
     if isinstance(model, Predictions):
         raise GateError(
             "stored Predictions cannot be attacked: an adversarial gate runs the model on new "
@@ -335,10 +334,9 @@ def _ensemble_request(
     norm = "linf" if norm is None else norm
     if norm not in ("linf", "l2"):
         raise GateError(f"attack='ensemble' works in norm='linf' or 'l2', not norm={norm!r}")
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise GateError(f"steps={steps!r} must be a positive integer")
-    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
-        raise GateError(f"restarts={restarts!r} must be a positive integer")
+    if steps is not None:
+        require_count("steps", steps)
+    require_count("restarts", restarts)
     effort = profile or PROFILES["dev"]
     return norm, steps or effort.attack_steps, restarts if restarts > 1 else effort.attack_restarts
 

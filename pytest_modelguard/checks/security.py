@@ -28,7 +28,7 @@ from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.spec import Fixture, Kind, Needs, Reports, dispatch, requirement
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -331,12 +331,6 @@ class Case:
     value: Any = None  # the corrupting value, dtype name, or axis change
 
 
-class _Unsafe(AssertionError):
-    def __init__(self, counterexample: dict[str, Any]) -> None:
-        super().__init__(counterexample)
-        self.counterexample = counterexample
-
-
 class _Fuzzer:
     """Builds malformed batches from valid rows and judges the model's answer."""
 
@@ -554,11 +548,11 @@ def _search(
     def answers_clearly(case: Case) -> None:
         found = fuzzer.judge(case)
         if found is not None:
-            raise _Unsafe(found)
+            raise Counterexample(found)
 
     try:
         answers_clearly()
-    except _Unsafe as unsafe:
+    except Counterexample as unsafe:
         search["found_by"] = f"hypothesis, shrunk (kinds searched: {', '.join(kinds)})"
         return unsafe.counterexample
     except Flaky:
@@ -571,10 +565,8 @@ def _fuzz(
 ) -> Verdict:
     if model is None:
         raise GateError("fuzz=True feeds inputs to a model: define a model fixture")
-    if examples is not None and (
-        isinstance(examples, bool) or not isinstance(examples, int) or examples < 1
-    ):
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    if examples is not None:
+        require_count("examples", examples, what="(Hypothesis examples)")
     try:
         import hypothesis  # noqa: F401  (checked here: the search needs it)
     except ImportError as exc:
@@ -697,8 +689,7 @@ def _attack_request(model: Any, dataset: Any, threshold: Any, samples: Any) -> f
     )
     if model is None or dataset is None:
         raise GateError("max_attack_success= attacks a model on data: define model and dataset")
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise GateError(f"samples={samples!r} must be a positive integer (rows to attack)")
+    require_count("samples", samples, what="(rows to attack)")
     if isinstance(model, Predictions):
         raise GateError(
             "stored Predictions cannot be attacked: the attack runs the model on new inputs"

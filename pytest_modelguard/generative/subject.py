@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.verdict import GateError, require_count
 
 GenerateFn = Callable[..., Sequence[str]]
 LogprobFn = Callable[[list[str]], Sequence[float]]
@@ -66,8 +66,7 @@ class Generator:
             raise GateError(f"Generator needs a callable generate, got {type(generate).__name__}")
         if logprob is not None and not callable(logprob):
             raise GateError(f"logprob= must be callable, got {type(logprob).__name__}")
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise GateError(f"max_tokens={max_tokens!r}: give a positive integer")
+        require_count("max_tokens", max_tokens)
         if (
             isinstance(temperature, bool)
             or not isinstance(temperature, int | float)

@@ -20,7 +20,7 @@ import math
 import os
 import pickletools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from pytest_modelguard.scanning import policy
@@ -350,117 +350,164 @@ class Machine:
         return _Obj(callee, args)
 
     def step(self, name: str, arg: Any, pos: int) -> Any:
-        """Apply one opcode; returns the object a BUILD just completed (else None)."""
-        push = self.stack.append
+        """Apply one opcode; returns the object a BUILD just completed (else None).
+
+        One handler per group of opcodes (``_STEPS``), each doing what ``_pickle.c`` does
+        to the stack, the marks and the memo; FRAME, and opcodes with no stack effect, have
+        none."""
         if name in _LITERALS:
-            push(arg)
-        elif name == "MARK":
-            self.marks.append(len(self.stack))
-        elif name == "PROTO":
-            self.proto = arg
-        elif name in ("NEWTRUE", "NEWFALSE"):
-            push(name == "NEWTRUE")
-        elif name == "NONE":
-            push(None)
-        elif name == "GLOBAL":
-            module, _, attr = str(arg).partition(" ")
-            push(self.reference(module, attr, pos))
-        elif name == "INST":
-            module, _, attr = str(arg).partition(" ")
-            ref = self.reference(module, attr, pos)
-            push(self.call(ref, tuple(self.pop_mark()), pos, "INST"))
-        elif name == "STACK_GLOBAL":
-            attr = self.pop()
-            module = self.pop()
-            push(self.reference(module, attr, pos))
-        elif name == "OBJ":
-            items = self.pop_mark()
-            if not items:
-                raise ValueError("unpickling stack underflow")
-            push(self.call(items[0], tuple(items[1:]), pos, "OBJ"))
-        elif name in ("REDUCE", "NEWOBJ"):
-            args = self.pop()
-            push(self.call(self.pop(), args, pos, name))
-        elif name == "NEWOBJ_EX":
-            self.pop()
-            args = self.pop()
-            push(self.call(self.pop(), args, pos, name))
-        elif name == "BUILD":
-            state = self.pop()
-            target = self.top()
-            if isinstance(target, _Ref):
-                self.find(
-                    target.qualname,
-                    f"{self.where} @{pos}",
-                    "BUILD applied to a global: it would set attributes of a class or module",
-                )
-            if isinstance(target, _Obj) and not self.shared:
-                target.state = state
-            return target
-        elif name in ("EXT1", "EXT2", "EXT4"):
+            self.stack.append(arg)
+            return None
+        handler = _STEPS.get(name)
+        return handler(self, name, arg, pos) if handler is not None else None
+
+    # -- the opcode handlers: (self, name, arg, pos) -> the object BUILD completed, or None
+
+    def _mark(self, name: str, arg: Any, pos: int) -> None:
+        self.marks.append(len(self.stack))
+
+    def _proto(self, name: str, arg: Any, pos: int) -> None:
+        self.proto = arg
+
+    def _constant(self, name: str, arg: Any, pos: int) -> None:
+        self.stack.append({"NEWTRUE": True, "NEWFALSE": False}.get(name))
+
+    def _global(self, name: str, arg: Any, pos: int) -> None:
+        module, _, attr = str(arg).partition(" ")
+        ref = self.reference(module, attr, pos)
+        if name == "INST":
+            self.stack.append(self.call(ref, tuple(self.pop_mark()), pos, "INST"))
+        else:
+            self.stack.append(ref)
+
+    def _stack_global(self, name: str, arg: Any, pos: int) -> None:
+        attr = self.pop()
+        module = self.pop()
+        self.stack.append(self.reference(module, attr, pos))
+
+    def _obj(self, name: str, arg: Any, pos: int) -> None:
+        items = self.pop_mark()
+        if not items:
+            raise ValueError("unpickling stack underflow")
+        self.stack.append(self.call(items[0], tuple(items[1:]), pos, "OBJ"))
+
+    def _reduce(self, name: str, arg: Any, pos: int) -> None:
+        if name == "NEWOBJ_EX":
+            self.pop()  # the keyword arguments
+        args = self.pop()
+        self.stack.append(self.call(self.pop(), args, pos, name))
+
+    def _build(self, name: str, arg: Any, pos: int) -> Any:
+        state = self.pop()
+        target = self.top()
+        if isinstance(target, _Ref):
             self.find(
-                f"<extension code {arg}>",
+                target.qualname,
                 f"{self.where} @{pos}",
-                "copyreg extension registry: the callable is not named",
+                "BUILD applied to a global: it would set attributes of a class or module",
             )
-            push(_UNKNOWN)
-        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            if isinstance(arg, int) and arg < 0:
-                raise ValueError("negative PUT argument")
-            self.memo[arg] = self.top()
-        elif name == "MEMOIZE":
+        if isinstance(target, _Obj) and not self.shared:
+            target.state = state
+        return target
+
+    def _extension(self, name: str, arg: Any, pos: int) -> None:
+        self.find(
+            f"<extension code {arg}>",
+            f"{self.where} @{pos}",
+            "copyreg extension registry: the callable is not named",
+        )
+        self.stack.append(_UNKNOWN)
+
+    def _put(self, name: str, arg: Any, pos: int) -> None:
+        if name == "MEMOIZE":
             self.memo[len(self.memo)] = self.top()
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            push(self.memo[arg])
-        elif name in ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET"):
-            push({"EMPTY_LIST": list, "EMPTY_DICT": dict}.get(name, tuple)())
-        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-            items = [self.pop() for _ in range(int(name[-1]))]
-            push(tuple(reversed(items)))
-        elif name in ("TUPLE", "LIST", "FROZENSET"):
+            return
+        if isinstance(arg, int) and arg < 0:
+            raise ValueError("negative PUT argument")
+        self.memo[arg] = self.top()
+
+    def _get(self, name: str, arg: Any, pos: int) -> None:
+        self.stack.append(self.memo[arg])
+
+    def _empty(self, name: str, arg: Any, pos: int) -> None:
+        self.stack.append({"EMPTY_LIST": list, "EMPTY_DICT": dict}.get(name, tuple)())
+
+    def _small_tuple(self, name: str, arg: Any, pos: int) -> None:
+        items = [self.pop() for _ in range(int(name[-1]))]
+        self.stack.append(tuple(reversed(items)))
+
+    def _sequence(self, name: str, arg: Any, pos: int) -> None:
+        items = self.pop_mark()
+        self.stack.append(list(items) if name == "LIST" else tuple(items))
+
+    def _dict(self, name: str, arg: Any, pos: int) -> None:
+        self.stack.append(_pairs_into({}, self.pop_mark()))
+
+    def _append(self, name: str, arg: Any, pos: int) -> None:
+        items = self.pop_mark() if name in ("APPENDS", "ADDITEMS") else [self.pop()]
+        target = self.filled(name, pos)
+        if isinstance(target, list) and not self.shared:
+            target.extend(items)
+
+    def _setitems(self, name: str, arg: Any, pos: int) -> None:
+        if name == "SETITEMS":
             items = self.pop_mark()
-            push(list(items) if name == "LIST" else tuple(items))
-        elif name == "DICT":
-            push(_pairs_into({}, self.pop_mark()))
-        elif name in ("APPENDS", "ADDITEMS"):
-            items = self.pop_mark()
-            target = self.filled(name, pos)
-            if isinstance(target, list) and not self.shared:
-                target.extend(items)
-        elif name == "APPEND":
-            item = self.pop()
-            target = self.filled(name, pos)
-            if isinstance(target, list) and not self.shared:
-                target.append(item)
-        elif name == "SETITEMS":
-            items = self.pop_mark()
-            target = self.filled(name, pos)
-            if isinstance(target, dict) and not self.shared:
-                _pairs_into(target, items)
-        elif name == "SETITEM":
+        else:
             value = self.pop()
-            key = self.pop()
-            target = self.filled(name, pos)
-            if isinstance(target, dict) and not self.shared:
-                _pairs_into(target, [key, value])
-        elif name == "POP":
-            if self.marks and self.marks[-1] == len(self.stack):
-                self.marks.pop()  # _pickle.c: a POP right after MARK drops the mark
-            else:
-                self.pop()
-        elif name == "POP_MARK":
+            items = [self.pop(), value]
+        target = self.filled(name, pos)
+        if isinstance(target, dict) and not self.shared:
+            _pairs_into(target, items)
+
+    def _pop(self, name: str, arg: Any, pos: int) -> None:
+        if name == "POP_MARK":
             self.pop_mark()
-        elif name == "DUP":
-            push(self.top())
-        elif name in ("PERSID", "NEXT_BUFFER"):
-            push(_UNKNOWN)  # persistent_load's object (a torch storage) / out-of-band buffer
-        elif name in ("BINPERSID", "READONLY_BUFFER"):
+        elif self.marks and self.marks[-1] == len(self.stack):
+            self.marks.pop()  # _pickle.c: a POP right after MARK drops the mark
+        else:
             self.pop()
-            push(_UNKNOWN)
-        elif name == "STOP":
+
+    def _dup(self, name: str, arg: Any, pos: int) -> None:
+        self.stack.append(self.top())
+
+    def _opaque(self, name: str, arg: Any, pos: int) -> None:
+        # persistent_load's object (a torch storage) / an out-of-band buffer
+        if name in ("BINPERSID", "READONLY_BUFFER"):
             self.pop()
-        # FRAME: no stack effect
-        return None
+        self.stack.append(_UNKNOWN)
+
+    def _stop(self, name: str, arg: Any, pos: int) -> None:
+        self.pop()
+
+
+_STEPS: dict[str, Callable[[Machine, str, Any, int], Any]] = {
+    "MARK": Machine._mark,
+    "PROTO": Machine._proto,
+    "NEWTRUE": Machine._constant,
+    "NEWFALSE": Machine._constant,
+    "NONE": Machine._constant,
+    "GLOBAL": Machine._global,
+    "INST": Machine._global,
+    "STACK_GLOBAL": Machine._stack_global,
+    "OBJ": Machine._obj,
+    "REDUCE": Machine._reduce,
+    "NEWOBJ": Machine._reduce,
+    "NEWOBJ_EX": Machine._reduce,
+    "BUILD": Machine._build,
+    **dict.fromkeys(("EXT1", "EXT2", "EXT4"), Machine._extension),
+    **dict.fromkeys(("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"), Machine._put),
+    **dict.fromkeys(("GET", "BINGET", "LONG_BINGET"), Machine._get),
+    **dict.fromkeys(("EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET"), Machine._empty),
+    **dict.fromkeys(("TUPLE1", "TUPLE2", "TUPLE3"), Machine._small_tuple),
+    **dict.fromkeys(("TUPLE", "LIST", "FROZENSET"), Machine._sequence),
+    "DICT": Machine._dict,
+    **dict.fromkeys(("APPEND", "APPENDS", "ADDITEMS"), Machine._append),
+    **dict.fromkeys(("SETITEM", "SETITEMS"), Machine._setitems),
+    **dict.fromkeys(("POP", "POP_MARK"), Machine._pop),
+    "DUP": Machine._dup,
+    **dict.fromkeys(("PERSID", "NEXT_BUFFER", "BINPERSID", "READONLY_BUFFER"), Machine._opaque),
+    "STOP": Machine._stop,
+}
 
 
 def _importable(module: str) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 from pytest_modelguard import stats
 from pytest_modelguard.checks._gate import decide, one_threshold
 from pytest_modelguard.text.encoders import Encoder, as_encoder
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 METHODS = ("weat", "seat")
 MIN_WORDS = 8
@@ -156,8 +156,7 @@ def _check_options(
             f"max_effect_size={max_effect_size!r}: a WEAT effect size lies in [-2, 2]; "
             "use 0 <= max_effect_size < 2"
         )
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 100:
-        raise GateError(f"n_resamples={n_resamples!r}: give at least 100 permutations")
+    require_count("n_resamples", n_resamples, at_least=100, what="(permutations)")
     if dataset is not None:
         raise GateError(
             "an association test measures the encoder on word sets, not on a dataset: drop "

@@ -25,19 +25,13 @@ from pytest_modelguard.checks._gate import check_confidence, decide, interval, o
 from pytest_modelguard.dataset import Dataset, Predictions
 from pytest_modelguard.profiles import PROFILES, Profile
 from pytest_modelguard.text.lexicons import Scan, Swapper, resolve_groups, template_texts
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 METRIC = "identity_swap_gap"
 TEXTS_PER_EXAMPLE = 16  # texts one Hypothesis example swaps and scores in one model call
 #: total variation between groups' label distributions taken to mean "label by construction"
 LABEL_SHIFT = 0.5
 MIN_TEXTS_FOR_LABEL_CHECK = 10
-
-
-class _Gap(AssertionError):
-    def __init__(self, counterexample: dict[str, Any]) -> None:
-        super().__init__(counterexample)
-        self.counterexample = counterexample
 
 
 def identity_swap(
@@ -116,8 +110,8 @@ def _check_options(
     if not 0.0 <= threshold < 1.0:
         raise GateError(f"max_gap={max_gap!r}: a score gap lies in [0, 1]; use 0 <= max_gap < 1")
     check_confidence(confidence, n_resamples)
-    if examples is not None and (type(examples) is not int or examples < 1):
-        raise GateError(f"examples={examples!r}: give a positive integer (Hypothesis examples)")
+    if examples is not None:
+        require_count("examples", examples, what="(Hypothesis examples)")
     return threshold
 
 
@@ -365,7 +359,7 @@ class _Search:
         search: dict[str, Any] = {"examples": examples, "seed": self.seed}
         try:
             self._hypothesis(examples)()
-        except _Gap as gap:
+        except Counterexample as gap:
             return gap.counterexample, {**search, "found_by": "hypothesis"}
         except Flaky:
             search["note"] = "the model's scores did not reproduce on a rerun of the same texts"
@@ -410,7 +404,7 @@ class _Search:
         def score_does_not_move(drawn: list[tuple[int, int, list[bool]]]) -> None:
             found = self.probe(drawn)
             if found is not None:
-                raise _Gap(found)
+                raise Counterexample(found)
 
         return score_does_not_move
 
