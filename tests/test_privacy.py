@@ -217,9 +217,15 @@ def _labels_only(rows: np.ndarray) -> np.ndarray:
     ("spec", "message"),
     [
         ({}, "a privacy gate checks one thing: give max_mia_auc= or max_mia_advantage="),
-        ({"max_mia_auc": 0.6, "pii": "forbid"}, "a privacy gate checks one thing, got membership inference \\(max_mia_auc=\\) and pii"),
+        (
+            {"max_mia_auc": 0.6, "pii": "forbid"},
+            "a privacy gate checks one thing, got membership inference \\(max_mia_auc=\\) and pii",
+        ),
         ({"max_mia_auc": 0.6, "max_mia_advantage": 0.1}, "give exactly one"),
-        ({"max_mia_auc": 0.6, "columns": ["a"]}, "columns= does not apply to a membership inference gate \\(columns= is for pii gates\\)"),
+        (
+            {"max_mia_auc": 0.6, "columns": ["a"]},
+            "columns= does not apply to a membership inference gate \\(columns= is for pii gates\\)",
+        ),
         ({"max_mia_auc": 0.5}, r"use 0.5 < max_mia_auc < 1"),
         ({"max_mia_auc": 1.0}, r"max_mia_auc=1.0 cannot fail: an attack AUC never exceeds 1"),
         ({"max_mia_auc": 60}, r"lies in \[0, 1\]; a percentage\? write max_mia_auc=0.6"),
@@ -456,7 +462,10 @@ def test_pii_errors(records, holdout):
         checks.privacy(None, records, pii="forbid", columns=["email"])
     with pytest.raises(GateError, match="has no text columns to scan: name the columns"):
         checks.privacy(None, holdout, pii="forbid")
-    with pytest.raises(GateError, match="members= does not apply to a pii gate \\(members= is for membership inference or"):
+    with pytest.raises(
+        GateError,
+        match="members= does not apply to a pii gate \\(members= is for membership inference or",
+    ):
         checks.privacy(None, records, pii="forbid", members=holdout)
 
 
@@ -510,7 +519,10 @@ def test_k_anonymity_errors(people):
         checks.privacy(None, data, k_anonymity=1, quasi_identifiers=["age"])
     with pytest.raises(GateError, match=r"needs quasi_identifiers=\[...\]"):
         checks.privacy(None, data, k_anonymity=5)
-    with pytest.raises(GateError, match="quasi_identifiers= does not apply to a pii gate \\(quasi_identifiers= is for k-an"):
+    with pytest.raises(
+        GateError,
+        match="quasi_identifiers= does not apply to a pii gate \\(quasi_identifiers= is for k-an",
+    ):
         checks.privacy(None, data, pii="forbid", quasi_identifiers=["age"])
 
 

@@ -397,7 +397,10 @@ def test_image_without_bounds_and_data_outside_bounds(keras_multiclass_logits, d
             {"monotonic": {"f0": "increasing"}, "eps": 0.1},
             r"eps= does not apply to a monotonic gate",
         ),
-        ({"monotonic": {"f0": "increasing"}, "perturbation": "gaussian"}, r"a robust gate checks one thing, got monotonic \(monotonic=\) and perturbation"),
+        (
+            {"monotonic": {"f0": "increasing"}, "perturbation": "gaussian"},
+            r"a robust gate checks one thing, got monotonic \(monotonic=\) and perturbation",
+        ),
     ],
 )
 def test_bad_keywords_are_errors(keras_multiclass_logits, digit_images, keywords, message):

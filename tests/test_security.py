@@ -37,8 +37,14 @@ def blob(tmp_path):
     ("spec", "message"),
     [
         ({}, "a security gate checks one thing: give sha256= \\(sha256\\); safe_load="),
-        ({"sha256": "0" * 64, "safe_load": True, "artifact": "x"}, "got sha256 \\(sha256=\\) and safe_load \\(safe_load=\\)"),
-        ({"fuzz": True, "eps": 0.1}, "eps= does not apply to a fuzz gate \\(eps= is for attack success gates\\)"),
+        (
+            {"sha256": "0" * 64, "safe_load": True, "artifact": "x"},
+            "got sha256 \\(sha256=\\) and safe_load \\(safe_load=\\)",
+        ),
+        (
+            {"fuzz": True, "eps": 0.1},
+            "eps= does not apply to a fuzz gate \\(eps= is for attack success gates\\)",
+        ),
         ({"sha256": "0" * 64}, "is about a file: name it with artifact="),
         ({"safe_load": True}, "is about a file: name it with artifact="),
         ({"safe_load": "yes", "artifact": "x"}, "safe_load= takes True"),
