@@ -497,8 +497,8 @@ def test_stored_predictions_text_and_streams_are_errors(credit):
     with pytest.raises(GateError, match="stored Predictions cannot"):
         gate(stored, dataset, max_protected_share=0.1)
     texts = Dataset.from_arrays(np.array(["a b", "c d"] * 5, dtype=object), [0, 1] * 5, kind="text")
-    with pytest.raises(GateError, match="is text: attributions need numeric features"):
-        gate(lambda rows: np.zeros(len(rows)), texts, min_stability=0.8)
+    with pytest.raises(GateError, match="no token changes the model's output"):
+        gate(lambda rows: np.zeros(len(rows)), texts, min_stability=0.8)  # the token gate
     stream = Dataset.from_batches([(dataset.features, dataset.target)])
     with pytest.raises(GateError, match="streamed in batches"):
         gate(LogisticRegression(), stream, min_stability=0.8)

@@ -82,8 +82,7 @@ def explainability(
     ``protected_not_in_top_k=`` or ``max_protected_share=`` ranks token types by mean
     |attribution| (:mod:`pytest_modelguard.text.attribution`).
     """
-    text_gate = min_stability is None and dataset is not None and dataset.kind == "text"
-    if protected_tokens is not None or text_gate:
+    if protected_tokens is not None or (dataset is not None and dataset.kind == "text"):
         return _token_gate(
             model, dataset, protected_tokens=protected_tokens, proxies=proxies,
             protected_not_in_top_k=protected_not_in_top_k,
@@ -195,6 +194,8 @@ def _token_gate(
     seed: int,
 ) -> Verdict:
     """A text model's gate: protected tokens kept out of the top of its token attributions."""
+    if protected_tokens is None and min_stability is not None:
+        protected_tokens = "identity"  # stability ranks every token; identity terms are shown
     if protected_tokens is None:
         raise GateError(
             f"dataset {dataset.name!r} is text: name the tokens to keep out of the top "

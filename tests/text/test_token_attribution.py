@@ -178,3 +178,14 @@ def test_min_stability_of_the_token_ranking_over_resamples(many_texts):
         checks.explainability(
             sometimes_jamal, many_texts, protected_tokens="identity", min_stability=1.0
         )
+
+
+def test_min_stability_alone_on_texts_is_the_token_gate(many_texts):
+    """Without protected_tokens= a text dataset's stability gate must still measure token
+    rankings (it used to reach the tabular gate and stop with 'needs numeric features')."""
+    alone = checks.explainability(sometimes_jamal, many_texts, samples=300, min_stability=0.9)
+    named = checks.explainability(
+        sometimes_jamal, many_texts, samples=300, min_stability=0.9, protected_tokens="identity"
+    )
+    assert alone.metric == named.metric and alone.value == named.value
+    assert alone.status == "pass"
