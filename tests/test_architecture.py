@@ -2,7 +2,7 @@
 
 Nothing is imported: each module of ``pytest_modelguard`` is parsed and its import
 statements are resolved to module names (``from pytest_modelguard import stats`` is the
-module ``pytest_modelguard.stats``). An import is *module level* unless it sits in a
+module ``pytest_modelguard.core.stats``). An import is *module level* unless it sits in a
 function or under ``if TYPE_CHECKING:``. The run-time check that importing the plugin
 loads no numpy or ML library is ``tests/test_plugin.py::test_importing_the_plugin_stays_light``;
 the rules here say which module may name which, so a violation points at a line.
@@ -81,7 +81,7 @@ FRAMEWORK_ADAPTERS = {"adapters.sklearn": "sklearn"}
 
 @dataclass(frozen=True)
 class Import:
-    target: str  # a dotted module name, e.g. "numpy" or "pytest_modelguard.stats"
+    target: str  # a dotted module name, e.g. "numpy" or "pytest_modelguard.core.stats"
     line: int
     module_level: bool
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_modelguard.checks._gate import decide
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.core.verdict import GateError, Verdict
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from pytest_modelguard import stats
 from pytest_modelguard.adapters import ModelOutput, adapt, positive_label
 from pytest_modelguard.checks._gate import (
     NON_NEGATIVE,
@@ -21,9 +20,10 @@ from pytest_modelguard.checks._gate import (
     interval,
     one_threshold,
 )
-from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.core import stats
+from pytest_modelguard.core.dataset import Dataset
+from pytest_modelguard.core.verdict import GateError, Verdict
 from pytest_modelguard.logs import per_window
-from pytest_modelguard.verdict import GateError, Verdict
 
 ECE_BINS = 15
 #: the Brier score lies in [0, 1] on two classes and in [0, 2] on more (scikit-learn's scale);

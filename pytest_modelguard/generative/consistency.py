@@ -21,11 +21,11 @@ import re
 import time
 from typing import Any
 
+from pytest_modelguard.core.profiles import PROFILES, Profile
+from pytest_modelguard.core.seeding import derive_seed
+from pytest_modelguard.core.verdict import GateError, Verdict
 from pytest_modelguard.generative.common import confidence_level, prompt_list, reproducibility
 from pytest_modelguard.generative.subject import require_generator
-from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict
 
 N_RESAMPLES = 2000
 TYPO_OPS = ("swap", "drop", "double", "neighbour")

@@ -18,8 +18,8 @@ import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
 from pytest_modelguard.checks._gate import decide, one_threshold
-from pytest_modelguard.dataset import Dataset, Predictions
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.core.dataset import Dataset, Predictions
+from pytest_modelguard.core.verdict import GateError, Verdict
 
 METHODS = ("integrated_gradients", "occlusion")
 WORD = re.compile(r"[\w'’]+")

@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.verdict import GateError
 
 _WORD = re.compile(r"\w+")
 
