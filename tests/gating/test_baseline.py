@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from pytest_modelguard.core.verdict import Verdict
-from pytest_modelguard.gating.baseline import BaselineError
 from pytest_modelguard.gating import baseline
+from pytest_modelguard.gating.baseline import BaselineError
 from pytest_modelguard.reporting.record import SCHEMA_VERSION, SessionRecord
 
 AUC = "tests/test_model.py::test_auc"

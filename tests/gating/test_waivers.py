@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_modelguard.core.verdict import Verdict
-from pytest_modelguard.gating.waivers import Waiver, WaiverError
 from pytest_modelguard.gating import waivers
+from pytest_modelguard.gating.waivers import Waiver, WaiverError
 
 TODAY = date(2026, 6, 1)
 AUC = "tests/test_credit_model.py::test_auc"

@@ -13,8 +13,8 @@ import pytest
 
 from pytest_modelguard.checks.compliance import compliance
 from pytest_modelguard.core.verdict import Verdict
-from pytest_modelguard.gating.baseline import Baseline, BaselineGate
 from pytest_modelguard.gating import waivers
+from pytest_modelguard.gating.baseline import Baseline, BaselineGate
 from pytest_modelguard.reporting import html, svg
 from pytest_modelguard.reporting.record import SessionRecord
 from pytest_modelguard.reporting.signoff import SCHEMA, plain, write_report

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, ModelOutput
-from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
+from pytest_modelguard.adapters.outputs import class_probabilities, predicted_labels
 from pytest_modelguard.core.dataset import Dataset
 from pytest_modelguard.core.verdict import GateError
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt, positive_label
+from pytest_modelguard.adapters.outputs import predicted_labels
 from pytest_modelguard.checks._gate import (
     UNIT,
     check_confidence,
@@ -22,7 +23,6 @@ from pytest_modelguard.checks._gate import (
     decide,
     one_threshold,
 )
-from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.core.dataset import Dataset, Predictions
 from pytest_modelguard.core.groups import GroupCounts
 from pytest_modelguard.core.stats import (

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
+from pytest_modelguard.adapters.outputs import class_probabilities, predicted_labels
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
-from pytest_modelguard.checks.performance import class_probabilities, predicted_labels
 from pytest_modelguard.core.dataset import Dataset, Predictions
 from pytest_modelguard.core.profiles import PROFILES
 from pytest_modelguard.core.verdict import GateError, Verdict

@@ -25,15 +25,18 @@ same way:
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, to_numpy
+from pytest_modelguard.core import stats
+from pytest_modelguard.core.dataset import Dataset
 from pytest_modelguard.core.verdict import GateError
 
 DEVICE = "/cpu:0"
@@ -598,3 +601,114 @@ def _numpy_logits(
         "labels": "one-hot of the predicted labels (decisions only)",
     }
     return _NumpyLogits(adapter, kind, classes, scale, columns), notes[kind]
+
+
+# -- the input box an attack moves in, and the rows it attacks --------------------------
+
+
+def attack_bounds(
+    dataset: Dataset, given: Any, x: np.ndarray
+) -> tuple[float | np.ndarray, float | np.ndarray, dict[str, Any]]:
+    """The input box to attack in: scalar bounds, or per-feature arrays (unit-scaled attack)."""
+    missing = int(np.sum(~np.isfinite(x)))
+    if missing:
+        raise GateError(
+            f"dataset {dataset.name!r} has {missing} missing or infinite feature values: an "
+            "attack moves finite inputs within bounds; impute them or drop those rows"
+        )
+    source = "marker" if given is not None else "dataset"
+    declared = given if given is not None else dataset.bounds
+    if declared is None:
+        if dataset.kind == "image":
+            raise GateError(
+                f"image dataset {dataset.name!r} has no bounds: give the pixel range the model "
+                "takes, Dataset.from_arrays(..., bounds=(0, 1)) or @robust(bounds=(0, 255))"
+            )
+        low, high = x.min(axis=0), x.max(axis=0)
+        return (
+            low,
+            high,
+            {
+                "bounds": "observed range of each feature",
+                "bounds_source": "data",
+                "eps_units": "fraction of each feature's range",
+            },
+        )
+    if isinstance(declared, Mapping):
+        low, high = _per_feature(dataset, declared, x)
+        evidence = {
+            "bounds": {str(k): [float(a), float(b)] for k, (a, b) in declared.items()},
+            "bounds_source": source,
+            "eps_units": "fraction of each feature's range (features without bounds: observed)",
+        }
+    else:
+        low, high = _pair(declared, "bounds")
+        evidence = {"bounds": [low, high], "bounds_source": source, "eps_units": "input units"}
+    outside = int(np.sum((x < low) | (x > high)))
+    if outside:
+        raise GateError(
+            f"{outside} feature values of dataset {dataset.name!r} lie outside the bounds "
+            f"({source}) [{np.min(low):g}, {np.max(high):g}]: bounds are the range of the "
+            "model's input (before any preprocessing inside the model); fix bounds= or the data"
+        )
+    return low, high, evidence
+
+
+def _per_feature(
+    dataset: Dataset, declared: Mapping[str, Any], x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    names = dataset.feature_names
+    if names is None or x.ndim != 2:
+        raise GateError(
+            "bounds per feature need named tabular features: give feature_names= to the "
+            "Dataset, or one (low, high) for every input"
+        )
+    unknown = [k for k in declared if k not in names]
+    if unknown:
+        raise GateError(f"bounds name unknown features {unknown}; the features are {names}")
+    low, high = x.min(axis=0), x.max(axis=0)
+    for key, pair in declared.items():
+        low[names.index(key)], high[names.index(key)] = _pair(pair, f"bounds[{key!r}]")
+    return low, high
+
+
+def _pair(value: Any, role: str) -> tuple[float, float]:
+    pair = list(value) if isinstance(value, list | tuple) else []
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in pair
+    )
+    if len(pair) != 2 or not numbers or pair[0] >= pair[1]:
+        raise GateError(f"{role}={value!r}: give (low, high), two finite numbers with low < high")
+    return float(pair[0]), float(pair[1])
+
+
+def check_eps(epsilons: list[float], norm: str, low: Any, high: Any, size: int) -> None:
+    """An eps that lets the attack reach any input measures nothing: an error."""
+    per_feature = np.ndim(low) > 0
+    width = 1.0 if per_feature else float(high) - float(low)
+    reach = width if norm == "linf" else width * math.sqrt(size)
+    too_large = [e for e in epsilons if e > reach]
+    if too_large:
+        units = "a fraction of each feature's range" if per_feature else f"units of {low}..{high}"
+        raise GateError(
+            f"eps={too_large[0]:g} is larger than the input range ({norm} reach {reach:g}, "
+            f"eps in {units}): the attack could replace any input by any other; give eps in "
+            "the units of the bounds (8/255 of a [0, 1] image is eps=0.031)"
+        )
+
+
+def stratified_rows(target: np.ndarray, samples: int, seed: int) -> np.ndarray:
+    """Indices of ``samples`` rows, each class in proportion (largest remainders), seeded;
+    every row, in order, when ``samples`` covers the dataset."""
+    n = len(target)
+    if samples >= n:
+        return np.arange(n)
+    rng = stats.rng_from(seed)
+    _, inverse = np.unique(target, return_inverse=True)
+    counts = np.bincount(inverse)
+    quota = samples * counts / n
+    take = np.floor(quota).astype(int)
+    extra = np.argsort(-(quota - take), kind="stable")[: samples - take.sum()]
+    take[extra] += 1
+    chosen = [rng.permutation(np.flatnonzero(inverse == c))[:k] for c, k in enumerate(take) if k]
+    return np.sort(np.concatenate(chosen))

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
+from pytest_modelguard.adapters.outputs import predicted_labels
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide
-from pytest_modelguard.checks.performance import predicted_labels
 from pytest_modelguard.core.dataset import Dataset
 from pytest_modelguard.core.profiles import PROFILES, Profile
 from pytest_modelguard.core.verdict import GateError, Verdict

@@ -645,14 +645,11 @@ def _attack_success(
     """Share of correctly classified rows that the attack flips within ``eps``; the attack
     layer is the robustness gate's (:mod:`pytest_modelguard.checks.robustness.attacks`)."""
     from pytest_modelguard.adapters.keras import as_float32
-    from pytest_modelguard.checks.robustness import (
+    from pytest_modelguard.checks.robustness import attacks, clean_rows, eps_values, wilson
+    from pytest_modelguard.checks.robustness.attacks import (
         attack_bounds,
-        attacks,
         check_eps,
-        clean_rows,
-        eps_values,
         stratified_rows,
-        wilson,
     )
 
     threshold = max_attack_success

@@ -11,8 +11,8 @@ import pytest
 
 from pytest_modelguard import Dataset, Predictions
 from pytest_modelguard.checks import robust
-from pytest_modelguard.checks.robustness import stratified_rows, wilson
-from pytest_modelguard.checks.robustness.attacks import load_foolbox
+from pytest_modelguard.checks.robustness import wilson
+from pytest_modelguard.checks.robustness.attacks import load_foolbox, stratified_rows
 from pytest_modelguard.core.verdict import GateError
 
 tf = pytest.importorskip("tensorflow")
