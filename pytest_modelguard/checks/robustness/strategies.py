@@ -6,7 +6,7 @@ parameters (noise seed, sign, patch position, direction) — that shrinks toward
 smallest, simplest perturbation, and applies deterministically to a batch::
 
     from hypothesis import given
-    from pytest_modelguard.checks.robustness import strategies as mgs
+    from pytest_modelguard import strategies as mgs
 
     @given(mgs.gaussian_noise(eps=0.05))
     def test_noise_keeps_digits(model, images, p):
