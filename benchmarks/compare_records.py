@@ -8,9 +8,10 @@ project before and after, then::
 Verdicts are matched by node id, requirement, metric and occurrence. Ignored: keys that hold
 times, dates or durations (``started``, ``finished``, ``duration``, ``seconds``, ...), the
 git commit in ``environment``, and inside strings, absolute paths, ISO dates and times, and
-``<number> s`` durations. ``--ignore KEY`` ignores more keys (by name, at any depth), e.g. a
-latency metric's measured values. Exit status 1 when anything else differs, with one line per
-difference.
+``<number> s`` durations. A latency gate measures time, so of its verdict only the
+requirement, threshold, operator, status, ``n`` and formula are compared. ``--ignore KEY``
+ignores more keys (by name, at any depth). Exit status 1 when anything else differs, with
+one line per difference.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ TIME_KEY = re.compile(
 )
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?")
 DURATION = re.compile(r"\b\d+(\.\d+)?\s?(s|ms|seconds|sec)\b")
+TIMED_METRIC = re.compile(r"latency")
+TIMED_FIELDS = (
+    "nodeid",
+    "requirement",
+    "metric",
+    "threshold",
+    "operator",
+    "status",
+    "n",
+    "formula",
+)
 PATH = re.compile(r"(?<![\w.])(/[\w.@+-]+)+/?")
 
 
@@ -57,6 +69,8 @@ def keyed_verdicts(record: dict[str, Any]) -> dict[str, Any]:
     for verdict in record.get("verdicts", []):
         key = f"{verdict.get('nodeid')} | {verdict.get('requirement')}.{verdict.get('metric')}"
         seen[key] += 1
+        if TIMED_METRIC.search(str(verdict.get("metric"))):  # a measured time: its numbers vary
+            verdict = {k: v for k, v in verdict.items() if k in TIMED_FIELDS}
         keyed[key if seen[key] == 1 else f"{key} #{seen[key]}"] = verdict
     return keyed
 
