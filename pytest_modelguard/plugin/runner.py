@@ -171,7 +171,7 @@ def _identify(model: Any, dataset: Any) -> dict[str, Any]:
     return subjects
 
 
-_PLUGIN_DIR = str(Path(__file__).parent)
+_PLUGIN_DIR = str(Path(__file__).parent.parent)  # the package: this module is in plugin/
 
 
 def unexpected_error(requirement: str, metric: str, exc: Exception) -> Verdict:
