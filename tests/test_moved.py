@@ -42,14 +42,24 @@ def test_every_old_path_imports_the_module_at_its_new_place():
 
 
 def test_a_submodule_of_a_moved_package_follows_it():
-    from pytest_modelguard.checks.security.scanning import opcodes
-    from pytest_modelguard.logs import duckdb
-
-    assert importlib.import_module("pytest_modelguard.scanning.opcodes") is opcodes
-    assert importlib.import_module("pytest_modelguard.engines.duckdb") is duckdb
-    from pytest_modelguard import pickles
-
-    assert pickles.scan_pickle is opcodes.scan_pickle
+    # a fresh interpreter: pytester's in-process runs restore sys.modules afterwards, which
+    # leaves a package's attribute pointing at an older copy of its submodule
+    code = (
+        "import importlib\n"
+        "from pytest_modelguard.checks.security.scanning import opcodes\n"
+        "from pytest_modelguard.logs import duckdb\n"
+        "assert importlib.import_module('pytest_modelguard.scanning.opcodes') is opcodes\n"
+        "assert importlib.import_module('pytest_modelguard.engines.duckdb') is duckdb\n"
+        "from pytest_modelguard import pickles\n"
+        "assert pickles.scan_pickle is opcodes.scan_pickle\n"
+        "from pytest_modelguard.engines import Engine\n"
+        "from pytest_modelguard.logs.engine import Engine as Same\n"
+        "assert Engine is Same\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 def test_names_that_did_not_move_are_not_answered():
