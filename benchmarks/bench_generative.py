@@ -75,7 +75,7 @@ def main() -> int:
     from llm_subjects import smollm2
 
     from pytest_modelguard import checks
-    from pytest_modelguard.profiles import PROFILES
+    from pytest_modelguard.core.profiles import PROFILES
 
     ci = PROFILES["ci"]
     failed = False

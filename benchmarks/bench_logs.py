@@ -146,7 +146,7 @@ def small(path: Path, rounds: int = 5) -> bool:
 
 def spark(path: Path) -> None:
     from pytest_modelguard import PredictionLog, checks
-    from pytest_modelguard.engines.spark import local_session
+    from pytest_modelguard.logs.spark import local_session
 
     started = time.perf_counter()
     session = local_session("local[2]")

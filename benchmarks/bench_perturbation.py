@@ -31,11 +31,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
+from pytest_modelguard.strategies import Perturbation
 
 from pytest_modelguard import Dataset, adapt
-from pytest_modelguard.checks.perturbation import ROWS_PER_EXAMPLE, perturbation_gate
-from pytest_modelguard.profiles import PROFILES
-from pytest_modelguard.strategies import Perturbation
+from pytest_modelguard.checks.robustness.perturbation import ROWS_PER_EXAMPLE, perturbation_gate
+from pytest_modelguard.core.profiles import PROFILES
 
 TARGET = 10.0
 ROWS, SIDE, SEED, EPS = 2048, 16, 0, 0.05

@@ -100,7 +100,7 @@ def bench_mia(rounds: int) -> bool:
 
 
 def bench_pii(rounds: int, rows: int) -> bool:
-    from pytest_modelguard import pii
+    from pytest_modelguard.checks.privacy import pii
 
     rng = np.random.default_rng(0)
     words = np.array(

@@ -32,7 +32,7 @@ def real_verdicts() -> list:
     from sklearn.linear_model import LogisticRegression
 
     from pytest_modelguard import Dataset, checks
-    from pytest_modelguard.fixtures import _identify
+    from pytest_modelguard.plugin.runner import _identify
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)

@@ -35,8 +35,8 @@ def main() -> int:
     import keras
     from sklearn.datasets import load_digits
 
-    from pytest_modelguard import attacks
     from pytest_modelguard.adapters import adapt
+    from pytest_modelguard.checks.robustness import attacks
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16).astype(np.float32)

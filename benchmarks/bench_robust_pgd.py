@@ -36,8 +36,8 @@ import tensorflow as tf
 from sklearn.datasets import load_digits
 
 from pytest_modelguard import Dataset
-from pytest_modelguard.attacks import load_foolbox
 from pytest_modelguard.checks import robust
+from pytest_modelguard.checks.robustness.attacks import load_foolbox
 
 TARGET = 1.1
 ROWS, EPS, STEPS, SEED = 500, 0.03, 40, 0

@@ -39,7 +39,7 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
-from pytest_modelguard import pickles
+from pytest_modelguard.checks.security import scanning as pickles
 
 TARGET = 2.0
 TARGETED = ("forest", "forest.gz", "knn")

@@ -176,7 +176,7 @@ def percentile_reference(
 ) -> Case:
     """The previous release's interval on the same population: the percentile Poisson
     bootstrap of the metric itself (kept to show what the score intervals replace)."""
-    from pytest_modelguard import stats
+    from pytest_modelguard.core import stats
 
     spec = fairness_check.METRICS[case.metric]
     k = len(rates)

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pytest_modelguard.dataset import Dataset, Predictions
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.dataset import Dataset, Predictions
+from pytest_modelguard.core.verdict import GateError
 
 OutputKind = Literal["probabilities", "logits", "labels", "values", "auto"]
 OUTPUT_KINDS = ("probabilities", "logits", "labels", "values", "auto")

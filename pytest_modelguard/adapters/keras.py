@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter
-from pytest_modelguard.dataset import Dataset
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.dataset import Dataset
+from pytest_modelguard.core.verdict import GateError
 
 _PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 _KERAS_NUMPY2_WARNING = "__array__ implementation doesn't accept a copy keyword"

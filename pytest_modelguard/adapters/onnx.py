@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import DEFAULT_BATCH_SIZE, Adapter
-from pytest_modelguard.dataset import Dataset
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.dataset import Dataset
+from pytest_modelguard.core.verdict import GateError
 
 _NUMPY_TYPES = {
     "tensor(float)": np.float32,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, ModelOutput, infer_output_kind
-from pytest_modelguard.dataset import Dataset, Predictions
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.dataset import Dataset, Predictions
+from pytest_modelguard.core.verdict import GateError
 
 
 class PredictionsAdapter(Adapter):

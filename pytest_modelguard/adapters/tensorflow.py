@@ -8,7 +8,7 @@ import numpy as np
 
 from pytest_modelguard.adapters import Adapter
 from pytest_modelguard.adapters.keras import as_float32
-from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.core.dataset import Dataset
 
 
 class TensorFlowAdapter(Adapter):

@@ -14,8 +14,8 @@ import numpy as np
 
 from pytest_modelguard.adapters import Adapter
 from pytest_modelguard.adapters.keras import _KERAS_NUMPY2_WARNING, KerasAdapter
-from pytest_modelguard.dataset import Dataset
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.dataset import Dataset
+from pytest_modelguard.core.verdict import GateError
 
 
 def takes_strings(model: Any) -> bool:

@@ -6,13 +6,13 @@ returns a ``Verdict`` (``status == "fail"`` when the model falls short) and rais
 the ML libraries a check needs load inside it.
 
 Every function in this package decorated with ``@requirement(...)`` is a requirement
-(:mod:`pytest_modelguard.spec`): ``REQUIREMENTS`` and the names below are found, not listed,
+(:mod:`pytest_modelguard.core.spec`): ``REQUIREMENTS`` and the names below are found, not listed,
 so a new requirement is one new module.
 """
 
 from importlib import import_module
 
-from pytest_modelguard import spec
+from pytest_modelguard.core import spec
 
 #: every requirement's check, by name, in listing order
 REQUIREMENTS = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_modelguard import stats
-from pytest_modelguard.verdict import GateError, Operator, Verdict, require_count
+from pytest_modelguard.core import stats
+from pytest_modelguard.core.verdict import GateError, Operator, Verdict, require_count
 
 CONFIDENCE_LEVELS = (0.8, 0.9, 0.95, 0.99)
 

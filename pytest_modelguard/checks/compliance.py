@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pytest_modelguard.checks._gate import decide
-from pytest_modelguard.spec import Needs, Reports, requirement
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.core.spec import Needs, Reports, requirement
+from pytest_modelguard.core.verdict import GateError, Verdict
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from typing import Annotated, Any
 import numpy as np
 
 from pytest_modelguard.checks._gate import UNIT, check_threshold, one_threshold
-from pytest_modelguard.groups import MISSING, _order
+from pytest_modelguard.core.groups import MISSING, _order
+from pytest_modelguard.core.spec import Fixture, Needs, Reports, requirement
+from pytest_modelguard.core.verdict import GateError, Verdict, require_count
 from pytest_modelguard.logs import per_window
-from pytest_modelguard.spec import Fixture, Needs, Reports, requirement
-from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 CORRECTIONS = ("holm", "bh")
 PSI_FLOOR = 1e-4  # a bin's share floor in the PSI, so an empty bin is large, not infinite

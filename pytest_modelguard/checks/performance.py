@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from pytest_modelguard import stats
 from pytest_modelguard.adapters import ModelOutput, adapt, positive_label
+from pytest_modelguard.adapters.outputs import class_probabilities, predicted_labels
 from pytest_modelguard.checks._gate import (
     NON_NEGATIVE,
     UNIT,
@@ -21,10 +21,11 @@ from pytest_modelguard.checks._gate import (
     interval,
     one_threshold,
 )
-from pytest_modelguard.dataset import Dataset
+from pytest_modelguard.core import stats
+from pytest_modelguard.core.dataset import Dataset
+from pytest_modelguard.core.spec import Reports, requirement
+from pytest_modelguard.core.verdict import GateError, Operator, Verdict, require_count
 from pytest_modelguard.logs import per_window
-from pytest_modelguard.spec import Reports, requirement
-from pytest_modelguard.verdict import GateError, Operator, Verdict, require_count
 
 ECE_BINS = 15
 #: the Brier score lies in [0, 1] on two classes and in [0, 2] on more (scikit-learn's scale);
@@ -542,74 +543,6 @@ def _total(w: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _mean(w: np.ndarray, values: np.ndarray) -> np.ndarray:
     return _total(w, values) / w.sum(axis=1)
-
-
-# -- turning model outputs into labels and class probabilities -----------------------------
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def class_probabilities(output: ModelOutput, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, k)`` probabilities and the class of each column."""
-    if output.kind not in ("probabilities", "logits"):
-        raise GateError(
-            f"this metric needs scores, but the model returned {output.kind}; use a model "
-            "that returns probabilities or logits (for stored predictions, give y_score=)"
-        )
-    if "probabilities" not in output.derived:
-        scores = output.array.astype(np.float64)
-        if scores.ndim == 1:
-            p = _sigmoid(scores) if output.kind == "logits" else scores
-            probabilities = np.column_stack([1.0 - p, p])
-        else:
-            probabilities = _softmax(scores) if output.kind == "logits" else scores
-        probabilities.flags.writeable = False  # shared by every gate on this output
-        output.derived["probabilities"] = probabilities
-    probabilities = output.derived["probabilities"]
-    classes = output.classes if output.classes is not None else np.arange(probabilities.shape[1])
-    _check_target_classes(target, classes)
-    return probabilities, classes
-
-
-def predicted_labels(
-    output: ModelOutput, target: np.ndarray, decision_threshold: float
-) -> np.ndarray:
-    """Labels: given ones as they are; binary scores at the threshold; else the argmax."""
-    if output.kind == "labels":
-        return output.array
-    if output.kind == "values":
-        raise GateError(
-            "this metric needs class labels, but the model returns regression values; use "
-            "mae, rmse or r2"
-        )
-    probabilities, classes = class_probabilities(output, target)
-    key = ("labels", decision_threshold)
-    if key not in output.derived:
-        if probabilities.shape[1] == 2:
-            positive = probabilities[:, 1] >= decision_threshold
-            labels = np.where(positive, classes[1], classes[0])
-        else:
-            labels = classes[probabilities.argmax(axis=1)]
-        labels.flags.writeable = False
-        output.derived[key] = labels
-    return output.derived[key]
-
-
-def _check_target_classes(target: np.ndarray, classes: np.ndarray) -> None:
-    unknown = np.setdiff1d(np.unique(target), classes)
-    if len(unknown):
-        raise GateError(
-            f"the target has labels {[str(u) for u in unknown[:5]]} that the model's score "
-            f"columns do not stand for (classes {[str(c) for c in classes[:10]]}); encode the "
-            "target as class indices or use a model that knows its classes"
-        )
 
 
 def _class_index(target: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_modelguard.core.verdict import Verdict
 from pytest_modelguard.reporting.record import SCHEMA_VERSION
-from pytest_modelguard.verdict import Verdict
 
 Key = tuple[str, str, str]
 """(node id, requirement, metric name as in JUnit: ``f1``, ``f1[2]``)."""

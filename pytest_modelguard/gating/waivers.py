@@ -25,7 +25,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from pytest_modelguard.verdict import Verdict
+from pytest_modelguard.core.verdict import Verdict
 
 FIELDS = ("test", "reason", "owner", "expires")
 _HEADER = re.compile(r"^\s*\[\[\s*waiver\s*\]\]")

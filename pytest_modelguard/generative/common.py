@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pytest_modelguard.core.profiles import PROFILES, Profile
+from pytest_modelguard.core.verdict import GateError, Verdict
 from pytest_modelguard.generative.intervals import wilson
 from pytest_modelguard.generative.subject import Generator
-from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.verdict import GateError, Verdict
 
 
 def reproducibility(generator: Generator, profile: Profile | None) -> str | None:
@@ -43,7 +43,7 @@ def confidence_level(confidence: Any) -> float | None:
 
 def prompt_list(prompts: Any, what: str = "prompts") -> list[str]:
     """User prompts: a list of strings, or a Dataset whose features are one text column."""
-    from pytest_modelguard.dataset import Dataset
+    from pytest_modelguard.core.dataset import Dataset
 
     if isinstance(prompts, Dataset):
         import numpy as np

@@ -8,7 +8,8 @@
   pair.
 - ``@robust(perturbation="typo", on="prompts", min_similarity=...)``: the text
   robustness families (``typo``, ``case``, ``whitespace``, ``punctuation``,
-  ``swap_identity``; :mod:`pytest_modelguard.strategies`) applied to each prompt, seeded;
+  ``swap_identity``; :mod:`pytest_modelguard.checks.robustness.strategies`) applied to
+  each prompt, seeded;
   the gate is the mean similarity of the answers to the clean and the perturbed prompt
   over the prompts the perturbation changed. Hypothesis then searches the worst prompt's
   perturbations and shrinks them to the smallest that still changes the answer.
@@ -23,11 +24,11 @@ import re
 import time
 from typing import Any
 
+from pytest_modelguard.core.profiles import PROFILES, Profile
+from pytest_modelguard.core.seeding import derive_seed
+from pytest_modelguard.core.verdict import GateError, Verdict
 from pytest_modelguard.generative.common import confidence_level, prompt_list, reproducibility
 from pytest_modelguard.generative.subject import require_generator
-from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict
 
 N_RESAMPLES = 2000
 
@@ -296,7 +297,7 @@ def prompt_robustness_gate(
     robustness families: typo, case, whitespace, punctuation, swap_identity)."""
     import numpy as np
 
-    from pytest_modelguard.strategies import Perturbation
+    from pytest_modelguard.checks.robustness.strategies import Perturbation
 
     started = time.perf_counter()
     generator = require_generator(model, "prompt robustness")
@@ -336,7 +337,7 @@ def prompt_robustness_gate(
 
 def _prompt_family(perturbation: Any, eps: Any) -> tuple[str, float]:
     """A text family and its magnitude (the family's default when ``eps`` is None)."""
-    from pytest_modelguard.checks.perturbation import family_for
+    from pytest_modelguard.checks.robustness.perturbation import family_for
 
     if perturbation not in DEFAULT_EPS:
         raise GateError(
@@ -383,7 +384,7 @@ class _Search:
         from hypothesis import given
         from hypothesis import seed as hypothesis_seed
 
-        from pytest_modelguard.strategies import perturbations
+        from pytest_modelguard.checks.robustness.strategies import perturbations
 
         found: dict[str, Any] = {}
         spent = {"generations": 0}

@@ -13,6 +13,9 @@ import re
 import time
 from typing import Any
 
+from pytest_modelguard.core.profiles import PROFILES, Profile
+from pytest_modelguard.core.seeding import derive_seed
+from pytest_modelguard.core.verdict import GateError, Verdict, require_count
 from pytest_modelguard.generative import corpus, leaks
 from pytest_modelguard.generative.common import (
     confidence_level,
@@ -21,9 +24,6 @@ from pytest_modelguard.generative.common import (
     share_verdict,
 )
 from pytest_modelguard.generative.subject import Generator, require_generator
-from pytest_modelguard.profiles import PROFILES, Profile
-from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 MIN_CANARY = 8  # letters and digits: a shorter canary matches by chance
 SHRINK_BUDGET = 24  # at most this many generations shorten the shortest leaking prompt

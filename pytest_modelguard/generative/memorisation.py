@@ -1,7 +1,8 @@
 """Privacy of a generative model: PII in its outputs, extractable memorisation, exposure.
 
-- ``pii="forbid", on="outputs"``: the existing detectors (:mod:`pytest_modelguard.pii`)
-  scan what the model generates for the user's prompts.
+- ``pii="forbid", on="outputs"``: the existing detectors
+  (:mod:`pytest_modelguard.checks.privacy.pii`) scan what the model generates for the
+  user's prompts.
 - ``max_extraction_rate=``: each training record is cut after ``prefix_words`` words;
   the model continues the prefix greedily, and the record counts as extracted when the
   continuation reproduces the true suffix exactly, or near-verbatim (normalised edit
@@ -21,6 +22,9 @@ import time
 from collections import Counter
 from typing import Any
 
+from pytest_modelguard.core.profiles import Profile
+from pytest_modelguard.core.seeding import derive_seed
+from pytest_modelguard.core.verdict import GateError, Verdict, require_count
 from pytest_modelguard.generative.common import (
     confidence_level,
     prompt_list,
@@ -31,9 +35,6 @@ from pytest_modelguard.generative.common import (
 from pytest_modelguard.generative.intervals import wilson
 from pytest_modelguard.generative.leaks import normalise
 from pytest_modelguard.generative.subject import require_generator
-from pytest_modelguard.profiles import Profile
-from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 NEAR_VERBATIM = 0.9  # normalised edit similarity from which a continuation is memorised
 EXAMPLES = 5
@@ -47,7 +48,7 @@ _DIGITS = re.compile(r"\d+")
 def pii_outputs_gate(
     model: Any, prompts: Any, *, pii: str, profile: Profile | None = None
 ) -> Verdict:
-    from pytest_modelguard import pii as detectors
+    from pytest_modelguard.checks.privacy import pii as detectors
 
     started = time.perf_counter()
     generator = require_generator(model, "pii on outputs")

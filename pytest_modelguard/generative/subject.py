@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_modelguard.verdict import GateError, require_count
+from pytest_modelguard.core.verdict import GateError, require_count
 
 GenerateFn = Callable[..., Sequence[str]]
 LogprobFn = Callable[[list[str]], Sequence[float]]

@@ -3,7 +3,7 @@
 Rendered from the JSON form of the record (what ``modelguard.json`` holds), so a saved
 ``modelguard.json`` can be rendered again. Inline CSS and SVG only: no script, no URL.
 Plots come from the evidence a verdict carries, read by the keys its declared type
-names (:mod:`pytest_modelguard.evidence`); evidence that breaks its type gets a caption
+names (:mod:`pytest_modelguard.core.evidence`); evidence that breaks its type gets a caption
 saying what is wrong instead of a plot, and a verdict without plottable evidence gets its
 table row only.
 """
@@ -17,7 +17,7 @@ from functools import partial
 from html import escape
 from typing import Any
 
-from pytest_modelguard import evidence as contract
+from pytest_modelguard.core import evidence as contract
 from pytest_modelguard.reporting.svg import Bars, Line, bar_chart, fmt, line_chart
 
 STATUSES = ("pass", "fail", "error", "waived")
@@ -366,7 +366,7 @@ def _plots(v: dict[str, Any]) -> list[str]:
         return [
             f'<figure class="plot unplotted" data-verdict="verdict-{v["index"]}"><figcaption>'
             f"No plot: the evidence does not match {escape(declared.__name__)} "
-            f"(pytest_modelguard/evidence.py): {escape('; '.join(broken[:3]))}. "
+            f"(pytest_modelguard/core/evidence.py): {escape('; '.join(broken[:3]))}. "
             f'<a href="#verdict-{v["index"]}">{escape(str(v.get("nodeid", "")))}</a>'
             "</figcaption></figure>"
         ]

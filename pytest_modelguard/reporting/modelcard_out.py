@@ -2,8 +2,9 @@
 
 One card per model gated (``MODEL_CARD.md`` for one model, ``MODEL_CARD.<name>.md``
 each for several): numbers measured on one model are never claimed for another.
-Written in the format :mod:`pytest_modelguard.modelcard` reads (YAML front matter with
-its :data:`~pytest_modelguard.modelcard.FIELDS`), so the transparency gate can check it.
+Written in the format :mod:`pytest_modelguard.checks.transparency.modelcard` reads (YAML
+front matter with its :data:`~pytest_modelguard.checks.transparency.modelcard.FIELDS`), so
+the transparency gate can check it.
 When a transparency gate read a hand-written card for the model, the draft starts from
 it: every field the people filled is kept as written (extra fields too), and the gates
 fill only what it left empty. What nobody knows (owners, intended use, license, ...)
@@ -18,9 +19,9 @@ import json
 import re
 from typing import Any
 
-from pytest_modelguard import modelcard
+from pytest_modelguard.checks.transparency import modelcard
+from pytest_modelguard.core.verdict import GateError
 from pytest_modelguard.reporting.svg import fmt
-from pytest_modelguard.verdict import GateError
 
 CLAIMED = ("performance", "fairness")  # requirements whose metrics the card can claim
 

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pytest_modelguard.verdict import Verdict
+from pytest_modelguard.core.verdict import Verdict
 
 SCHEMA_VERSION = 1
 PACKAGES = (

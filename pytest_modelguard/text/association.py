@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_modelguard import stats
 from pytest_modelguard.checks._gate import decide, one_threshold
+from pytest_modelguard.core import stats
+from pytest_modelguard.core.verdict import GateError, Verdict, require_count
 from pytest_modelguard.text.encoders import Encoder, as_encoder
-from pytest_modelguard.verdict import GateError, Verdict, require_count
 
 METHODS = ("weat", "seat")
 MIN_WORDS = 8

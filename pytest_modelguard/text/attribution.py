@@ -18,8 +18,8 @@ import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
 from pytest_modelguard.checks._gate import decide, one_threshold
-from pytest_modelguard.dataset import Dataset, Predictions
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.core.dataset import Dataset, Predictions
+from pytest_modelguard.core.verdict import GateError, Verdict
 
 METHODS = ("integrated_gradients", "occlusion")
 WORD = re.compile(r"[\w'’]+")
@@ -313,7 +313,7 @@ def _stability_gate(
 ) -> Verdict:
     """The mean Spearman correlation of the token-type ranking over resamples of the texts
     with the ranking on all of them: how much the explanation depends on which texts."""
-    from pytest_modelguard.attribution import spearman_rows
+    from pytest_modelguard.checks.explainability.attribution import spearman_rows
 
     if len(table.vocabulary) < 3:
         raise GateError(

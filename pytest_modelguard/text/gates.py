@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_modelguard.verdict import GateError, Verdict
+from pytest_modelguard.core.verdict import GateError, Verdict
 
 SWAP_KEYWORDS = ("groups", "max_gap", "lexicon", "exclude_terms", "templates")
 ASSOCIATION_KEYWORDS = ("targets", "attributes", "max_effect_size")

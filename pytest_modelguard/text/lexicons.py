@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_modelguard.verdict import GateError
+from pytest_modelguard.core.verdict import GateError
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from pytest_modelguard import stats
 from pytest_modelguard.adapters import Adapter, ModelOutput, adapt
 from pytest_modelguard.checks._gate import check_confidence, decide, interval, one_threshold
-from pytest_modelguard.dataset import Dataset, Predictions
-from pytest_modelguard.profiles import PROFILES, Profile
+from pytest_modelguard.core import stats
+from pytest_modelguard.core.dataset import Dataset, Predictions
+from pytest_modelguard.core.profiles import PROFILES, Profile
+from pytest_modelguard.core.verdict import Counterexample, GateError, Verdict, require_count
 from pytest_modelguard.text.lexicons import Scan, Swapper, resolve_groups, template_texts
-from pytest_modelguard.verdict import Counterexample, GateError, Verdict, require_count
 
 METRIC = "identity_swap_gap"
 TEXTS_PER_EXAMPLE = 16  # texts one Hypothesis example swaps and scores in one model call

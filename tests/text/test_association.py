@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pytest_modelguard import Encoder, checks
+from pytest_modelguard.core.verdict import GateError
 from pytest_modelguard.text.association import effect_size, permutation_p_value, word_set
-from pytest_modelguard.verdict import GateError
 
 CAREER, FAMILY = word_set("career", "t")[1], word_set("family", "t")[1]
 MALE, FEMALE = word_set("male", "a")[1], word_set("female", "a")[1]

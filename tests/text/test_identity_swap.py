@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pytest_modelguard import Dataset, checks
+from pytest_modelguard.core.verdict import GateError
 from pytest_modelguard.text.lexicons import Swapper, resolve_groups
-from pytest_modelguard.verdict import GateError
 
 NAMES = ("european_american_names", "african_american_names")
 

@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from pytest_modelguard import Dataset, Encoder, checks  # noqa: E402
 from pytest_modelguard.adapters import adapt  # noqa: E402
 from pytest_modelguard.adapters.onnx import OnnxAdapter  # noqa: E402
-from pytest_modelguard.verdict import GateError  # noqa: E402
+from pytest_modelguard.core.verdict import GateError  # noqa: E402
 from tests.text.conftest import make_texts  # noqa: E402
 
 #: skl2onnx's StringNormalizer defaults to en_US.UTF-8, which minimal images lack

@@ -9,8 +9,8 @@ import pytest
 
 from pytest_modelguard import Dataset, checks
 from pytest_modelguard.adapters import adapt
+from pytest_modelguard.core.verdict import GateError
 from pytest_modelguard.text.attribution import embedding_path, integrated_gradients, occlusion
-from pytest_modelguard.verdict import GateError
 
 
 def name_driven(texts: list[str]) -> np.ndarray:

@@ -1,0 +1,369 @@
+"""LiRA: membership inference with shadow models (Carlini et al. 2022, "Membership
+Inference Attacks From First Principles"), gated on the true-positive rate at a low
+false-positive rate.
+
+A loss threshold and its AUC measure the average case; what matters to a member is
+whether an attacker can pick them out with near certainty. LiRA trains ``k`` shadow
+models, each on a random half of a pool of members and non-members (every row is in
+exactly half of them), and compares the target model's confidence on a row with the
+confidences of shadows that did (online) and did not (offline) train on it: a per-row
+likelihood ratio. The cost is ``k`` trainings and ``k + 1`` inference passes over the
+pool, nothing more.
+
+Without a training function the gate runs the score attacks of
+:mod:`pytest_modelguard.checks.privacy` (loss, confidence) on the same scale and says
+that the figure is a lower bound.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from pytest_modelguard.adapters import ModelOutput, adapt
+from pytest_modelguard.checks._gate import decide
+from pytest_modelguard.core.dataset import Dataset, Predictions
+from pytest_modelguard.core.profiles import PROFILES, Profile
+from pytest_modelguard.core.verdict import GateError, Verdict, require_count
+
+FPRS = (0.001, 0.01)  # the false-positive rates every verdict reports
+MIN_SHADOWS = 2
+CI_LEVEL = 0.95
+MIN_VARIANCE = 1e-4  # a floor on the fitted variance of the confidence of a row
+ROC_POINTS = 61  # log-spaced points of the reported ROC
+IDENTICAL = 1e-6  # outputs closer than this on every row are the same model
+
+
+def lira_gate(
+    model: Any,
+    dataset: Dataset,
+    members: Dataset | None,
+    *,
+    max_tpr_at_fpr: Mapping[float, float],
+    trainer: Callable[..., Any] | None = None,
+    shadow_models: int | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+    profile: Profile | None = None,
+) -> Verdict:
+    """Gate the TPR of membership inference at low FPRs: ``max_tpr_at_fpr={0.001: 0.01}``.
+
+    ``members`` are the target model's training rows, ``dataset`` rows it never saw;
+    ``trainer(subset: Dataset) -> model`` trains a model like the target on a subset (it
+    may take ``seed=``). ``shadow_models`` (default: the profile's) shadows are trained
+    on random halves of ``samples`` members plus as many non-members. The strongest of
+    LiRA online, LiRA offline and the loss attack decides.
+    """
+    started = time.perf_counter()
+    limits = _limits(max_tpr_at_fpr)
+    from pytest_modelguard.checks.privacy import MIN_SAMPLES, _members
+
+    if model is None:
+        raise GateError("membership inference attacks a model: pass the model")
+    members = _members(members, dataset)
+    adapter = adapt(model)
+    if isinstance(adapter.model, Predictions):
+        raise GateError(
+            "stored Predictions cannot be attacked with shadow models: gate the model itself"
+        )
+    k = shadow_models if shadow_models is not None else (profile or PROFILES["dev"]).shadow_models
+    if isinstance(k, bool) or not isinstance(k, int) or k < MIN_SHADOWS or k % 2:
+        raise GateError(
+            f"shadow_models={k!r}: use an even number of at least {MIN_SHADOWS} (each row "
+            "is in half of them)"
+        )
+    if trainer is not None and not callable(trainer):
+        raise GateError(
+            f"trainer= is a {type(trainer).__name__}, not a function: name a fixture that "
+            "returns a function trainer(subset: Dataset) -> model"
+        )
+    m = min(len(members), len(dataset), samples or len(members))
+    if samples is not None:
+        require_count("samples", samples, at_least=MIN_SAMPLES)
+    if m < MIN_SAMPLES:
+        raise GateError(
+            f"membership inference needs at least {MIN_SAMPLES} members and non-members; got "
+            f"{len(members)} and {len(dataset)}: add rows"
+        )
+    rng = np.random.default_rng([seed, 12])
+    pool = concat(
+        take(members, _sample(rng, len(members), m)),
+        take(dataset, _sample(rng, len(dataset), m)),
+        name=f"{members.name}+{dataset.name}",
+    )
+    is_member = np.r_[np.ones(m, bool), np.zeros(m, bool)]
+    target_output = adapter.outputs(pool)
+    target_score = confidence_score(target_output, pool.target)
+    evidence: dict[str, Any] = {
+        "model": adapter.name,
+        "members": members.name,
+        "dataset": dataset.name,
+        "n_members": m,
+        "n_non_members": m,
+        "fpr_resolution": 1.0 / m,
+        "roc_scale": "log",
+    }
+    scores: dict[str, np.ndarray] = {"loss": target_score}
+    if trainer is None:
+        scores["confidence"] = _confidence_attack(target_output)
+        evidence["bound"] = (
+            "lower bound: no trainer= fixture, so no shadow models; LiRA (stronger) needs a "
+            "function that trains the model on a given subset"
+        )
+    else:
+        inclusion = balanced_inclusion(k, 2 * m, rng)
+        shadow = np.empty((k, 2 * m))
+        outputs = []
+        for i in range(k):
+            subset = take(pool, np.flatnonzero(inclusion[i]), name=f"shadow-{i}")
+            shadow_model = _train(trainer, subset, trainer_seed(seed, i))
+            output = adapt(shadow_model).outputs(pool)
+            outputs.append(output.array)
+            shadow[i] = confidence_score(output, pool.target)
+        _check_shadows(outputs, target_output.array)
+        scores["lira_online"], scores["lira_offline"] = lira_scores(target_score, shadow, inclusion)
+        evidence.update(shadow_models=k, trainings=k, inference_passes=k + 1)
+        evidence["bound"] = "LiRA with shadow models: the strongest attack the gate knows"
+    attacks = {name: roc_at(scores[name], is_member) for name in scores}
+    evidence["attacks"] = {name: curve.summary(limits) for name, curve in attacks.items()}
+    # the deciding FPR: the one whose TPR exceeds its limit most (or comes closest)
+    best = {fpr: max(c.tpr_at(fpr) for c in attacks.values()) for fpr in limits}
+    fpr = max(limits, key=lambda f: best[f] - limits[f])
+    strongest = max(attacks, key=lambda name: attacks[name].tpr_at(fpr))
+    evidence["strongest"] = strongest
+    tpr = best[fpr]
+    verdict = decide(
+        requirement="privacy",
+        metric="tpr_at_fpr",
+        values=np.array([tpr]),
+        operator="<=",
+        threshold=float(limits[fpr]),
+        n=2 * m,
+        formula=(
+            f"max over attacks of the share of members scored above every threshold that "
+            f"calls at most {fpr:g} of the non-members members"
+        ),
+        evidence=evidence,
+    )
+    verdict.ci = clopper_pearson(round(tpr * m), m, CI_LEVEL)
+    verdict.duration = time.perf_counter() - started
+    verdict.message += f"\n  at FPR    {fpr:g} ({strongest} attack, {m} members, {m} non-members)"
+    verdict.message += "\n  attacks   " + "; ".join(
+        f"{name}: " + ", ".join(f"TPR@{f:g}={c.tpr_at(f):.4g}" for f in FPRS) + f", AUC={c.auc:.3g}"
+        for name, c in attacks.items()
+    )
+    verdict.message += f"\n  bound     {evidence['bound']}"
+    return verdict
+
+
+def _limits(max_tpr_at_fpr: Any) -> dict[float, float]:
+    if not isinstance(max_tpr_at_fpr, Mapping) or not max_tpr_at_fpr:
+        raise GateError(
+            f"max_tpr_at_fpr={max_tpr_at_fpr!r}: give a dict from false-positive rate to the "
+            "largest true-positive rate allowed there, e.g. {0.001: 0.01}"
+        )
+    limits = {}
+    for fpr, tpr in max_tpr_at_fpr.items():
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (fpr, tpr))
+        if not numbers or not 0 < fpr < 1 or not 0 <= tpr <= 1:
+            raise GateError(
+                f"max_tpr_at_fpr={{{fpr!r}: {tpr!r}}}: a false-positive rate in (0, 1) maps to "
+                "a true-positive rate in [0, 1]"
+            )
+        if tpr >= 1:
+            raise GateError(
+                f"max_tpr_at_fpr={{{fpr!r}: {tpr!r}}} cannot fail: a true-positive rate never "
+                "exceeds 1; give the largest share of members an attacker may identify"
+            )
+        limits[float(fpr)] = float(tpr)
+    return limits
+
+
+def trainer_seed(seed: int, run: int) -> int:
+    """A 31-bit seed for training run ``run`` of a gate (frameworks take small seeds)."""
+    return int(np.random.SeedSequence([seed & (2**63 - 1), run]).generate_state(1)[0] >> 1)
+
+
+def _train(trainer: Callable[..., Any], subset: Dataset, seed: int) -> Any:
+    try:
+        takes_seed = "seed" in inspect.signature(trainer).parameters
+    except (TypeError, ValueError):
+        takes_seed = False
+    try:
+        return trainer(subset, seed=seed) if takes_seed else trainer(subset)
+    except GateError:
+        raise
+    except Exception as exc:
+        raise GateError(
+            f"the trainer raised {type(exc).__name__}: {exc} (it gets a Dataset of the rows "
+            "to train on and returns a model)"
+        ) from exc
+
+
+def _check_shadows(outputs: list[np.ndarray], target: np.ndarray) -> None:
+    """Shadows that ignore their training rows make LiRA measure nothing: an error."""
+    same_as_target = all(
+        o.shape == target.shape and np.max(np.abs(o - target)) < IDENTICAL for o in outputs
+    )
+    same_as_each_other = all(
+        o.shape == outputs[0].shape and np.max(np.abs(o - outputs[0])) < IDENTICAL
+        for o in outputs[1:]
+    )
+    if same_as_target or same_as_each_other:
+        what = "the target model" if same_as_target else "each other"
+        raise GateError(
+            f"every shadow model predicts exactly like {what}: the trainer ignores the subset "
+            "it is given (a fixture that returns the trained model, or trains on all the "
+            "data). It must train a new model on exactly the rows of the Dataset it receives"
+        )
+
+
+def balanced_inclusion(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``(k, n)`` boolean matrix: every row is in exactly ``k / 2`` of the shadows."""
+    order = np.argsort(rng.random((k, n)), axis=0)
+    return order < k // 2
+
+
+def confidence_score(output: ModelOutput, target: np.ndarray) -> np.ndarray:
+    """LiRA's statistic: the logit of the probability of the true class,
+    ``log p_y - log(1 - p_y)``, computed from log-probabilities (stable near 0 and 1)."""
+    from pytest_modelguard.checks.privacy import _columns_of, _log_probabilities
+
+    if output.kind not in ("probabilities", "logits"):
+        raise GateError(
+            f"membership inference needs class scores, but the model returns {output.kind}: "
+            "return probabilities or logits"
+        )
+    log_p = _log_probabilities(output.array.astype(np.float64), output.kind)
+    column = _columns_of(target, output, log_p.shape[1])
+    rows = np.arange(len(target))
+    own = log_p[rows, column]
+    others = log_p.copy()
+    others[rows, column] = -np.inf
+    rest = np.logaddexp.reduce(others, axis=1)
+    return own - rest
+
+
+def _confidence_attack(output: ModelOutput) -> np.ndarray:
+    from pytest_modelguard.checks.privacy import _log_probabilities
+
+    return _log_probabilities(output.array.astype(np.float64), output.kind).max(axis=1)
+
+
+def lira_scores(
+    target: np.ndarray, shadow: np.ndarray, inclusion: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Online and offline LiRA scores (higher: more likely a member).
+
+    Online: the log-likelihood ratio of the target's statistic under Gaussians fitted to
+    the shadows with and without the row. Offline: how far above the shadows without the
+    row it lies, in their standard deviations. With few shadows a per-row variance is
+    noise, so the variance is shared across rows (as Carlini et al. do below 64 shadows).
+    """
+    inside = np.where(inclusion, shadow, np.nan)
+    outside = np.where(~inclusion, shadow, np.nan)
+    mu_in, mu_out = np.nanmean(inside, axis=0), np.nanmean(outside, axis=0)
+    var_in = max(float(np.nanmean((inside - mu_in) ** 2)), MIN_VARIANCE)
+    var_out = max(float(np.nanmean((outside - mu_out) ** 2)), MIN_VARIANCE)
+    online = (
+        -((target - mu_in) ** 2) / (2 * var_in)
+        + ((target - mu_out) ** 2) / (2 * var_out)
+        - 0.5 * math.log(var_in / var_out)
+    )
+    offline = (target - mu_out) / math.sqrt(var_out)
+    return online, offline
+
+
+class RocCurve:
+    """The ROC of one attack: TPR at every FPR, read conservatively (FPR <= the rate)."""
+
+    def __init__(self, fpr: np.ndarray, tpr: np.ndarray, auc: float) -> None:
+        self.fpr, self.tpr, self.auc = fpr, tpr, auc
+
+    def tpr_at(self, rate: float) -> float:
+        """The largest TPR of a threshold whose FPR is at most ``rate``."""
+        return float(self.tpr[self.fpr <= rate + 1e-12].max())
+
+    def summary(self, limits: Mapping[float, float]) -> dict[str, Any]:
+        rates = sorted({*FPRS, *limits})
+        grid = np.unique(np.r_[0.0, np.logspace(-4, 0, ROC_POINTS)])
+        return {
+            **{f"tpr_at_fpr_{r:g}": self.tpr_at(r) for r in rates},
+            "auc": self.auc,
+            "roc": {
+                "fpr": grid.round(6).tolist(),
+                "tpr": [round(self.tpr_at(r), 5) for r in grid],
+            },
+        }
+
+
+def roc_at(scores: np.ndarray, is_member: np.ndarray) -> RocCurve:
+    """The ROC of ``scores`` (ties: one threshold), with the rank AUC."""
+    order = np.argsort(-scores, kind="stable")
+    ranked, labels = scores[order], is_member[order]
+    ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])
+    tp = np.cumsum(labels)[ends]
+    fp = ends + 1 - tp
+    tpr = np.r_[0.0, tp / max(labels.sum(), 1)]
+    fpr = np.r_[0.0, fp / max((~labels).sum(), 1)]
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
+    return RocCurve(fpr, tpr, auc)
+
+
+def clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a binomial proportion."""
+    from scipy.stats import beta
+
+    alpha = 1 - level
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return low, high
+
+
+# -- datasets as row subsets -------------------------------------------------------------
+
+
+def take(dataset: Dataset, rows: np.ndarray, *, name: str | None = None) -> Dataset:
+    """The rows ``rows`` of an in-memory dataset, as a new :class:`Dataset`."""
+    features = dataset.features
+    features = features.iloc[rows] if dataset.is_dataframe else np.asarray(features)[rows]
+    if dataset.is_dataframe:
+        features = features.reset_index(drop=True)
+    return Dataset(
+        features,
+        dataset.target[rows],
+        sensitive={k: v[rows] for k, v in dataset.sensitive.items()},
+        feature_names=dataset.feature_names,
+        bounds=dataset.bounds,
+        kind=dataset.kind,
+        name=name or dataset.name,
+    )
+
+
+def concat(first: Dataset, second: Dataset, *, name: str) -> Dataset:
+    """The rows of ``first`` then ``second`` (same features, checked by the caller)."""
+    if first.is_dataframe:
+        import pandas as pd
+
+        features: Any = pd.concat([first.features, second.features], ignore_index=True)
+    else:
+        features = np.concatenate([np.asarray(first.features), np.asarray(second.features)])
+    shared = set(first.sensitive) & set(second.sensitive)
+    return Dataset(
+        features,
+        np.concatenate([first.target, second.target]),
+        sensitive={k: np.concatenate([first.sensitive[k], second.sensitive[k]]) for k in shared},
+        feature_names=first.feature_names,
+        bounds=first.bounds,
+        kind=first.kind,
+        name=name,
+    )
+
+
+def _sample(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    return np.arange(n) if m == n else np.sort(rng.choice(n, m, replace=False))

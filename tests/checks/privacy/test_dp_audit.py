@@ -1,0 +1,143 @@
+"""The one-run differential-privacy audit (claimed_epsilon=) on real scikit-learn models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import beta
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from pytest_modelguard import Dataset
+from pytest_modelguard.checks import privacy
+from pytest_modelguard.checks.privacy.dp_audit import canaries_needed, epsilon_lower_bound, p_value
+from pytest_modelguard.core.verdict import GateError
+
+
+@pytest.fixture(scope="module")
+def split(digits):
+    members = Dataset.from_arrays(digits["x_train"][:400], digits["y_train"][:400], name="train")
+    holdout = Dataset.from_arrays(digits["x"], digits["y"], name="holdout")  # 597 rows
+    return members, holdout
+
+
+def memorise(subset: Dataset) -> KNeighborsClassifier:
+    """One nearest neighbour: every training row, canaries included, is remembered."""
+    return KNeighborsClassifier(n_neighbors=1).fit(np.asarray(subset.features), subset.target)
+
+
+def test_a_memorising_model_refutes_eps_one_half(split):
+    members, holdout = split
+    verdict = privacy(
+        None, holdout, members=members, claimed_epsilon=0.5, delta=1e-5, trainer=memorise,
+        canaries=400, seed=0,
+    )  # fmt: skip
+    assert verdict.status == "fail" and verdict.metric == "epsilon_lower_bound"
+    assert verdict.value > 0.5 and verdict.evidence["correct"] >= 0.9 * verdict.evidence["guesses"]
+    assert "not a proof" in verdict.message
+
+
+@pytest.fixture(scope="module")
+def fixed(digits) -> LogisticRegression:
+    """Trained once on rows that are neither members nor canaries."""
+    return LogisticRegression(max_iter=500).fit(digits["x_train"][800:], digits["y_train"][800:])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_data_independent_model_never_refutes_a_claim(split, fixed, seed):
+    members, holdout = split
+    verdict = privacy(
+        None, holdout, members=members, claimed_epsilon=0.1, delta=1e-5,
+        trainer=lambda subset: fixed, canaries=400, seed=seed,
+    )  # fmt: skip
+    assert verdict.status == "pass", verdict.message
+
+
+def test_a_trainer_that_returns_the_model_under_test_is_an_error(split, fixed):
+    """The deployed model handed back by the trainer never saw the canaries: the audit would
+    pass any claim (found in review)."""
+    members, holdout = split
+    spec = dict(members=members, claimed_epsilon=0.5, delta=1e-5, canaries=400)
+    with pytest.raises(GateError, match="ignores the subset it is given"):
+        privacy(fixed, holdout, trainer=lambda subset: fixed, **spec)
+    refit = privacy(fixed, holdout, trainer=memorise, **spec)  # a real training run
+    assert refit.status == "fail"
+
+
+def test_too_few_canaries_say_how_many_are_needed(split):
+    members, holdout = split
+    needed = canaries_needed(3.0, 1e-5, 0.05)
+    with pytest.raises(GateError, match=f"Use canaries={needed} or more"):
+        privacy(
+            None, holdout, members=members, claimed_epsilon=3.0, delta=1e-5, trainer=memorise,
+            canaries=100,
+        )  # fmt: skip
+    r = 2 * int(needed * 0.1 / 2)
+    assert epsilon_lower_bound(needed, r, r, 1e-5, 0.05) > 3.0
+
+
+def test_the_audit_needs_a_trainer(split):
+    members, holdout = split
+    with pytest.raises(GateError, match="trainer="):
+        privacy(None, holdout, members=members, claimed_epsilon=1.0)
+
+
+@pytest.mark.parametrize("delta", [-0.1, 1.0, "1e-5"])
+def test_bad_delta_is_an_error(split, delta):
+    members, holdout = split
+    with pytest.raises(GateError, match="delta="):
+        privacy(None, holdout, members=members, claimed_epsilon=1.0, delta=delta, trainer=memorise)
+
+
+def test_without_delta_the_bound_is_clopper_pearson():
+    """delta=0: eps_lower = logit of the one-sided Clopper-Pearson lower bound of accuracy."""
+    for r, v in [(40, 36), (100, 70), (20, 20)]:
+        accuracy_low = beta.ppf(0.05, v, r - v + 1)
+        expected = math.log(accuracy_low / (1 - accuracy_low))
+        assert epsilon_lower_bound(1000, r, v, 0.0, 0.05) == pytest.approx(expected, abs=1e-6)
+
+
+def test_delta_only_weakens_the_bound():
+    assert epsilon_lower_bound(1000, 100, 90, 1e-3, 0.05) < epsilon_lower_bound(
+        1000, 100, 90, 0.0, 0.05
+    )
+    assert p_value(1000, 100, 50, 0.0, 0.0) > 0.5  # chance accuracy rejects nothing
+    assert epsilon_lower_bound(1000, 100, 50, 1e-5, 0.05) == 0.0
+
+
+CARD = """---
+name: memoriser
+version: "1"
+owners: [someone]
+intended_use: a test
+out_of_scope_uses: anything else
+training_data: 400 digits
+evaluation_data: the holdout
+metrics:
+  accuracy: 0.5
+privacy: {epsilon: 0.5, delta: 1.0e-5}
+limitations: none known
+ethical_considerations: none
+license: MIT
+---
+"""
+
+
+def test_a_model_card_privacy_claim_is_verified_through_the_audit(split, tmp_path):
+    from pytest_modelguard.checks import transparency
+
+    members, holdout = split
+    card = tmp_path / "card.md"
+    card.write_text(CARD)
+    model = memorise(members)
+    verdict = transparency(
+        model, holdout, model_card=str(card), verify_claims=True, members=members,
+        trainer=memorise,
+    )  # fmt: skip
+    assert verdict.status == "fail"
+    (claim,) = [c for c in verdict.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert claim["measured"] > 0.5 and not claim["ok"]
+    with pytest.raises(GateError, match="the card claims differential privacy"):
+        transparency(model, holdout, model_card=str(card), verify_claims=True, members=members)

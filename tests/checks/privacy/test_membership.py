@@ -1,0 +1,165 @@
+"""LiRA membership inference (max_tpr_at_fpr=) on real scikit-learn models trained on digits."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+
+from pytest_modelguard import Dataset
+from pytest_modelguard.checks import privacy
+from pytest_modelguard.checks.privacy.membership import clopper_pearson, roc_at
+from pytest_modelguard.core.verdict import GateError
+
+ROWS = 200  # members and as many non-members
+
+
+class CountingModel(LogisticRegression):
+    """Logistic regression without regularisation worth the name: it memorises 200 digits.
+    Counts its inference calls (one per pass: the pool fits in one adapter batch)."""
+
+    predictions = 0
+
+    def predict_proba(self, x):
+        CountingModel.predictions += 1
+        return super().predict_proba(x)
+
+
+def train(subset: Dataset) -> CountingModel:
+    with warnings.catch_warnings():  # fitting to the last digit is not the point here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return CountingModel(C=1e4, max_iter=300).fit(np.asarray(subset.features), subset.target)
+
+
+@pytest.fixture(scope="module")
+def split(digits):
+    members = Dataset.from_arrays(digits["x_train"][:ROWS], digits["y_train"][:ROWS], name="train")
+    holdout = Dataset.from_arrays(digits["x"][:ROWS], digits["y"][:ROWS], name="holdout")
+    unseen = Dataset.from_arrays(digits["x_train"][600:800], digits["y_train"][600:800])
+    return members, holdout, unseen
+
+
+@pytest.fixture(scope="module")
+def overfit_verdict(split):
+    members, holdout, _ = split
+    target = train(members)
+    return privacy(
+        target, holdout, members=members, max_tpr_at_fpr={0.001: 0.01}, trainer=train,
+        shadow_models=8, seed=5,
+    )  # fmt: skip
+
+
+def test_lira_finds_at_least_what_the_loss_attack_finds(overfit_verdict):
+    attacks = overfit_verdict.evidence["attacks"]
+    lira = max(attacks[name]["tpr_at_fpr_0.001"] for name in ("lira_online", "lira_offline"))
+    assert lira >= attacks["loss"]["tpr_at_fpr_0.001"]
+    assert overfit_verdict.value == max(a["tpr_at_fpr_0.001"] for a in attacks.values())
+    assert overfit_verdict.status == "fail" and overfit_verdict.metric == "tpr_at_fpr"
+    # the report draws the ROC on a log scale, from these points
+    assert overfit_verdict.evidence["roc_scale"] == "log"
+    assert min(f for f in attacks["lira_offline"]["roc"]["fpr"] if f > 0) <= 1e-4
+    assert "TPR@0.001" in overfit_verdict.message and "TPR@0.01" in overfit_verdict.message
+
+
+def test_a_model_that_never_saw_the_data_is_within_chance(split):
+    members, holdout, unseen = split
+    blind = train(unseen)  # trained on other rows: the "members" are not its members
+    verdict = privacy(
+        blind, holdout, members=members, max_tpr_at_fpr={0.001: 0.05, 0.01: 0.1},
+        trainer=train, shadow_models=8, seed=5,
+    )  # fmt: skip
+    for fpr in (0.001, 0.01):
+        chance_high = clopper_pearson(math.ceil(fpr * ROWS), ROWS, 0.99)[1]
+        for name, attack in verdict.evidence["attacks"].items():
+            assert attack[f"tpr_at_fpr_{fpr:g}"] <= chance_high, (name, fpr)
+
+
+def test_lira_costs_k_trainings_and_k_plus_one_inference_passes(split):
+    members, holdout, _ = split
+    target = train(members)
+    trained = []
+
+    def counting_trainer(subset: Dataset) -> CountingModel:
+        trained.append(len(subset))
+        return train(subset)
+
+    CountingModel.predictions = 0
+    verdict = privacy(
+        target, holdout, members=members, max_tpr_at_fpr={0.01: 0.5},
+        trainer=counting_trainer, shadow_models=4, seed=1,
+    )  # fmt: skip
+    # every row of the pool (ROWS members, ROWS non-members) is in exactly half the shadows
+    assert len(trained) == 4 and sum(trained) == 4 // 2 * 2 * ROWS
+    assert CountingModel.predictions == 4 + 1
+    assert verdict.evidence["trainings"] == 4 and verdict.evidence["inference_passes"] == 5
+
+
+def test_a_trainer_that_ignores_its_subset_is_an_error(split):
+    members, holdout, _ = split
+    target = train(members)
+    with pytest.raises(GateError, match="the trainer ignores the subset"):
+        privacy(
+            target, holdout, members=members, max_tpr_at_fpr={0.001: 0.01},
+            trainer=lambda subset: target, shadow_models=4,
+        )  # fmt: skip
+    with pytest.raises(GateError, match="the trainer ignores the subset"):
+        privacy(  # a fresh model each time, but always on the same rows
+            target, holdout, members=members, max_tpr_at_fpr={0.001: 0.01},
+            trainer=lambda subset: train(members), shadow_models=4,
+        )  # fmt: skip
+
+
+def test_without_a_trainer_the_gate_says_it_is_a_lower_bound(split):
+    members, holdout, _ = split
+    verdict = privacy(train(members), holdout, members=members, max_tpr_at_fpr={0.001: 0.5}, seed=2)
+    assert "lower bound" in verdict.evidence["bound"] and "lower bound" in verdict.message
+    assert set(verdict.evidence["attacks"]) == {"loss", "confidence"}
+
+
+@pytest.mark.parametrize(
+    ("limits", "match"),
+    [
+        ({}, "give a dict"),
+        (0.01, "give a dict"),
+        ({0.0: 0.1}, "false-positive rate in"),
+        ({0.001: 1.5}, "true-positive rate in"),
+        ({0.01: 1.0}, "cannot fail"),
+    ],
+)
+def test_bad_limits_are_errors(split, limits, match):
+    members, holdout, _ = split
+    with pytest.raises(GateError, match=match):
+        privacy(train(members), holdout, members=members, max_tpr_at_fpr=limits)
+
+
+def test_odd_shadow_counts_are_errors(split):
+    members, holdout, _ = split
+    with pytest.raises(GateError, match="even number"):
+        privacy(
+            train(members), holdout, members=members, max_tpr_at_fpr={0.01: 0.1},
+            trainer=train, shadow_models=3,
+        )  # fmt: skip
+
+
+def test_tpr_at_fpr_reads_the_roc_conservatively():
+    scores = np.array([9.0, 8.0, 7.0, 6.0, 5.0, 4.0])
+    members = np.array([True, False, True, True, False, False])
+    curve = roc_at(scores, members)
+    assert curve.tpr_at(0.0) == pytest.approx(1 / 3)  # above the first non-member
+    assert curve.tpr_at(1 / 3) == 1.0
+    assert curve.auc == pytest.approx(7 / 9)
+
+
+def test_the_report_draws_the_roc_on_a_log_fpr_scale(overfit_verdict):
+    import json
+
+    from pytest_modelguard.reporting import html
+
+    data = json.loads(json.dumps(overfit_verdict.to_json()))
+    (figure,) = html._plots({**data, "index": 0, "nodeid": "t"})
+    assert "log10 false positive rate" in figure and "chance (TPR = FPR)" in figure
+    assert all(f"{name} (TPR at 0.1% FPR" in figure for name in ("lira_online", "loss"))

@@ -1,0 +1,172 @@
+"""The worst-case attack ensemble and its gradient-masking checks, on real Keras models."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from pytest_modelguard import Dataset
+from pytest_modelguard.checks import robust
+from pytest_modelguard.checks.robustness.attacks import EnsembleRun
+from pytest_modelguard.core.profiles import PROFILES
+from pytest_modelguard.core.verdict import GateError
+
+keras = pytest.importorskip("keras")
+
+EPS = 0.1  # the issue's measurement: PGD overstates robustness by several points here
+
+
+@pytest.fixture(scope="module")
+def digit_rows(digits) -> Dataset:
+    """80 held-out 8x8 digits, pixels in [0, 1]."""
+    return Dataset.from_arrays(
+        digits["x"][:80], digits["y"][:80], kind="image", bounds=(0, 1), name="digits"
+    )
+
+
+def two_of_each_digit(rows: Dataset) -> Dataset:
+    """20 rows with every class present (the model's 10 score columns name 10 classes)."""
+    pick = np.concatenate([np.flatnonzero(rows.target == c)[:2] for c in range(10)])
+    return Dataset.from_arrays(rows.features[pick], rows.target[pick], kind="image", bounds=(0, 1))
+
+
+@pytest.fixture(scope="module")
+def quantised(keras_multiclass_logits):
+    """The digits model behind an input quantiser whose gradient is zero: masked gradients."""
+    from keras import ops
+
+    inputs = keras.Input((64,))
+    levels = keras.layers.Lambda(lambda t: ops.stop_gradient(ops.round(t * 4) / 4) + 0.0 * t)
+    return keras.Model(inputs, keras_multiclass_logits(levels(inputs)))
+
+
+@pytest.fixture(scope="module")
+def ensemble_verdict(keras_multiclass_logits, digit_rows):
+    return robust(keras_multiclass_logits, digit_rows, eps=EPS, min_accuracy=0.01, seed=3)
+
+
+def test_the_default_for_a_keras_model_is_the_ensemble_and_never_above_pgd(
+    keras_multiclass_logits, digit_rows, ensemble_verdict
+):
+    pgd = robust(
+        keras_multiclass_logits, digit_rows, eps=EPS, attack="pgd", min_accuracy=0.01, seed=3
+    )
+    ensemble = ensemble_verdict
+    assert ensemble.evidence["attack"] == "ensemble"
+    assert ensemble.value <= pgd.value
+    # the first PGD run is attack="pgd" itself, so every row PGD breaks the ensemble breaks
+    assert ensemble.evidence["ensemble"]["runs"][0]["broke"][0] == round(
+        (pgd.evidence["clean_accuracy"] - pgd.value) * pgd.n
+    )
+    assert "upper bound" in pgd.evidence["bound"]
+
+
+def test_the_verdict_says_which_attack_broke_how_many_rows(ensemble_verdict):
+    evidence = ensemble_verdict.evidence["ensemble"]
+    broke = evidence["broke_first"]
+    assert list(broke) == ["pgd", "fmn", "deepfool", "hopskipjump"]
+    broken = sum(counts[0] for counts in broke.values())
+    clean, robust_accuracy, n = (
+        ensemble_verdict.evidence["clean_accuracy"],
+        ensemble_verdict.value,
+        ensemble_verdict.n,
+    )
+    assert broken == round((clean - robust_accuracy) * n)  # every broken row credited once
+    assert "broken by pgd" in ensemble_verdict.message
+    assert evidence["unbounded_success"] >= 0.95 and "masking checks passed" in (
+        ensemble_verdict.message
+    )
+
+
+def test_masked_gradients_do_not_pass_on_pgd_alone(quantised, digit_rows):
+    # PGD alone sees zero gradients and reports a robust model ...
+    pgd = robust(quantised, digit_rows, eps=EPS, attack="pgd", max_accuracy_drop=0.1, seed=0)
+    assert pgd.status == "pass"
+    # ... the default evaluation says it cannot be trusted
+    with pytest.raises(GateError, match="this evaluation is unreliable because") as error:
+        robust(quantised, digit_rows, eps=EPS, max_accuracy_drop=0.1, seed=0)
+    assert "masked" in str(error.value)
+
+
+def test_the_profile_sets_the_effort(keras_multiclass_logits, digit_rows):
+    dev, release = PROFILES["dev"], PROFILES["release"]
+    assert release.attack_restarts > dev.attack_restarts
+    assert release.attack_steps > dev.attack_steps
+    assert release.decision_steps > dev.decision_steps
+    assert release.shadow_models > dev.shadow_models
+    small = dataclasses.replace(dev, attack_restarts=2, attack_steps=20, decision_steps=1)
+    rows = two_of_each_digit(digit_rows)
+    verdict = robust(keras_multiclass_logits, rows, eps=0.02, min_accuracy=0.01, profile=small)
+    runs = verdict.evidence["ensemble"]["runs"]
+    assert [r["attack"] for r in runs] == ["pgd", "pgd", "fmn", "deepfool", "hopskipjump"]
+    assert verdict.evidence["steps"] == 20 and runs[-1]["steps"] == 1
+    # restarts= and steps= on the marker win over the profile
+    given = robust(
+        keras_multiclass_logits, rows, eps=0.02, min_accuracy=0.01, profile=small, restarts=3,
+        steps=30,
+    )  # fmt: skip
+    assert sum(r["attack"] == "pgd" for r in given.evidence["ensemble"]["runs"]) == 3
+    assert given.evidence["steps"] == 30
+
+
+def test_ensemble_needs_gradients(digits, digit_rows, keras_multiclass_logits):
+    from sklearn.tree import DecisionTreeClassifier
+
+    tree = DecisionTreeClassifier(max_depth=4).fit(digits["x_train"], digits["y_train"])
+    with pytest.raises(GateError, match="attack='ensemble' needs gradients"):
+        robust(tree, digit_rows, eps=EPS, attack="ensemble")
+    with pytest.raises(GateError, match="norm='linf' or 'l2'"):
+        robust(keras_multiclass_logits, digit_rows, eps=EPS, norm="l1")
+
+
+def test_too_few_steps_to_converge_is_unreliable_not_a_pass(keras_multiclass_logits, digit_rows):
+    rows = two_of_each_digit(digit_rows)
+    with pytest.raises(GateError, match="without an eps limit broke only"):
+        robust(keras_multiclass_logits, rows, eps=0.02, steps=2, min_accuracy=0.01)
+
+
+def test_eps_outside_the_input_bounds_is_an_error(keras_multiclass_logits, digit_rows):
+    with pytest.raises(GateError, match="larger than the input range"):
+        robust(keras_multiclass_logits, digit_rows, eps=1.5)
+
+
+# -- the checks themselves, on constructed outcomes -------------------------------------------
+
+
+def run(raw: list[list[bool]], unbounded: float = 1.0, decision_only: int = 0) -> EnsembleRun:
+    success = np.array(raw)
+    return EnsembleRun(
+        success=success,
+        raw_success=success,
+        broke_first={},
+        runs=[],
+        unbounded_success=unbounded,
+        decision_only=[decision_only] * len(raw),
+        clean_rows=len(raw[0]),
+        seconds={},
+        logits="",
+        seed=0,
+    )
+
+
+def test_robust_accuracy_that_rises_with_eps_is_unreliable():
+    rows = 50
+    small = [True] * 20 + [False] * (rows - 20)  # 20 broken at the smaller eps
+    large = [True] * 5 + [False] * (rows - 5)  # only 5 at the larger one
+    problems = run([small, large]).masking_problems([0.05, 0.1])
+    assert len(problems) == 1 and "rises with eps" in problems[0]
+    assert run([large, small]).masking_problems([0.05, 0.1]) == []
+
+
+def test_an_unbounded_attack_that_fails_is_unreliable():
+    problems = run([[True, False]], unbounded=0.5).masking_problems([0.1])
+    assert len(problems) == 1 and "without an eps limit" in problems[0]
+
+
+def test_a_decision_attack_beating_the_gradients_is_unreliable():
+    rows = [False] * 100
+    assert run([rows], decision_only=3).masking_problems([0.1]) == []  # within the margin
+    problems = run([rows], decision_only=4).masking_problems([0.1])
+    assert len(problems) == 1 and "decision-based" in problems[0]

@@ -1,0 +1,101 @@
+"""Adversarial gates on plain scikit-learn models: the default (decision-based) attack."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from pytest_modelguard import Dataset
+from pytest_modelguard.checks import robust
+from pytest_modelguard.core.profiles import PROFILES
+from pytest_modelguard.core.verdict import GateError
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("foolbox")
+
+
+@pytest.fixture(scope="module")
+def logistic(tabular) -> LogisticRegression:
+    """Rejects NaN inputs (ValueError), as most scikit-learn estimators do."""
+    return LogisticRegression().fit(tabular["x_train"], tabular["y_train"])
+
+
+@pytest.fixture(scope="module")
+def holdout(tabular) -> Dataset:
+    return Dataset.from_arrays(tabular["x"][:300], tabular["y"][:300], name="holdout")
+
+
+def strict_json(verdict) -> str:
+    """The verdict as JSON, without duration; NaN or numpy values would raise."""
+    return json.dumps(dict(verdict.to_json(), duration=0), sort_keys=True, allow_nan=False)
+
+
+def test_the_default_attack_on_a_logistic_regression(logistic, holdout, tabular):
+    # misclassified rows used to reach foolbox's boundary attack, which starts them at
+    # themselves and divides by that zero distance: NaN inputs, and LogisticRegression raised
+    small = robust(logistic, holdout, eps=0.02, samples=40, seed=3)
+    large = robust(logistic, holdout, eps=0.3, steps=200, samples=40, seed=3)
+    assert small.evidence["attack"] == "boundary" and small.evidence["steps"] == 1000
+    assert small.evidence["logits"].startswith("derived from probabilities")
+    assert 0 < small.evidence["clean_accuracy"] < 1  # some rows start misclassified
+    assert large.value > small.value  # accuracy_drop: a larger eps breaks more rows
+    assert large.status == "fail" and large.evidence["curve"][0]["robust_accuracy"] < 0.6
+
+    bounded = Dataset.from_arrays(tabular["x"][:300], tabular["y"][:300], bounds=(-6, 6))
+    verdict = robust(logistic, bounded, eps=[0.5, 3.0], steps=100, samples=60, min_accuracy=0.01)
+    first, second = (p["robust_accuracy"] for p in verdict.evidence["curve"])
+    assert second < first <= verdict.evidence["clean_accuracy"]
+
+
+def test_hopskipjump_runs_in_unit_space_whatever_the_bounds(logistic, tabular):
+    # foolbox's HopSkipJump clips to [0, 1]: with bounds (-6, 6) it used to loop forever.
+    # In unit space it is the same attack as on data rescaled to [0, 1] by the user.
+    x, y = tabular["x"][:200], tabular["y"][:200]
+    low, span = np.float32(-6), np.float32(12)
+
+    def on_units(u):
+        return logistic.predict_proba(low + u * span)
+
+    spec = {"attack": "hopskipjump", "norm": "linf", "steps": 3, "samples": 40, "seed": 4}
+    raw = robust(logistic, Dataset.from_arrays(x, y, bounds=(-6, 6)), eps=1.2, **spec)
+    units = Dataset.from_arrays((x - low) / span, y, bounds=(0, 1))
+    scaled = robust(on_units, units, eps=0.1, **spec)
+    assert raw.evidence["curve"][0]["robust_accuracy"] < raw.evidence["clean_accuracy"]
+    assert raw.evidence["curve"][0]["robust_accuracy"] == pytest.approx(
+        scaled.evidence["curve"][0]["robust_accuracy"], abs=1 / 40
+    )
+    assert raw.evidence["eps"] == [1.2] and raw.evidence["eps_units"] == "input units"
+
+
+def test_same_seed_same_verdict_in_every_profile(logistic, holdout):
+    def run(seed, profile=None):
+        verdict = robust(
+            logistic, holdout, eps=0.1, steps=100, samples=50, seed=seed, profile=profile
+        )
+        return strict_json(verdict)
+
+    first = run(7)
+    # the profile sets Hypothesis effort; attack effort is steps= and restarts= alone
+    assert {run(7, profile) for profile in PROFILES.values()} == {first}
+    assert run(8) != first
+
+
+def test_a_model_right_about_no_row_is_an_error_not_a_pass(holdout):
+    def always_wrong(rows):
+        return np.full(len(rows), 7)
+
+    with pytest.raises(GateError, match="classifies none of the 50 sampled rows"):
+        robust(always_wrong, holdout, eps=0.1, attack="noise", samples=50)
+
+
+def test_missing_feature_values_are_an_error(tabular):
+    def tolerates_nan(rows):
+        return (np.nan_to_num(rows)[:, 0] > 0).astype(int)
+
+    x = tabular["x"][:100].copy()
+    x[3, 2] = np.nan
+    with pytest.raises(GateError, match="1 missing or infinite feature values"):
+        robust(tolerates_nan, Dataset.from_arrays(x, tabular["y"][:100]), eps=0.1)
