@@ -536,6 +536,15 @@ def test_every_text_family_perturbs_prompts(encoder, family) -> None:
     assert shrunk["perturbed"] != shrunk["prompt"]
 
 
+def test_eps_on_the_marker_reaches_the_prompt_gate(encoder) -> None:
+    """eps= was once dropped by the robust dispatcher: the prompt gate ran at 0.05."""
+    verdict = checks.robust(
+        Generator(fuzzy_match), None, perturbation="typo", eps=0.2, on="prompts",
+        min_similarity=0.5, encoder=encoder, prompts=list(QUESTIONS), seed=3, profile=CI,
+    )  # fmt: skip
+    assert "(typo, eps=0.2)" in verdict.formula
+
+
 def test_prompt_perturbations_are_those_of_the_text_families(encoder) -> None:
     """The same seeded Perturbation that text robustness gates apply: not a private copy."""
     from pytest_modelguard.strategies import Perturbation

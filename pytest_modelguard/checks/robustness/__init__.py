@@ -100,7 +100,7 @@ KINDS = (
     Kind(
         "prompt robustness",
         triggers=("on", "min_similarity"),
-        options=("perturbation", "encoder", "prompts", "examples", "confidence"),
+        options=("perturbation", "eps", "encoder", "prompts", "examples", "confidence"),
         run=_prompt_robustness,
     ),
     Kind(
