@@ -382,3 +382,42 @@ def test_the_reader_tells_module_level_from_lazy_and_typing_only_imports():
     assert is_engine(f"{PACKAGE}.checks.privacy.pii")
     assert not is_engine(f"{PACKAGE}.checks.privacy")
     assert is_check(f"{PACKAGE}.checks.drift") and is_check(f"{PACKAGE}.checks.privacy")
+
+
+#: a function longer than this must say why, in a comment just above its ``def`` (or its
+#: decorators) that starts with "Long"; the rule is issue 11's "about 80 lines"
+MAX_FUNCTION_LINES = 80
+
+
+def _long_functions() -> list[str]:
+    long = []
+    for path in sorted(ROOT.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if node.end_lineno - node.lineno + 1 <= MAX_FUNCTION_LINES:
+                continue
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            above = [line.strip() for line in lines[max(0, first - 4) : first - 1]]
+            if not any(line.startswith("# Long") for line in above):
+                where = path.relative_to(ROOT.parent)
+                long.append(
+                    f"{where}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+                )
+    return long
+
+
+def test_no_function_is_longer_than_80_lines_without_saying_why():
+    assert _long_functions() == []
+
+
+def test_the_length_rule_sees_a_long_function(tmp_path, monkeypatch):
+    module = tmp_path / PACKAGE / "bloated.py"
+    module.parent.mkdir()
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    module.write_text(
+        f"def bloated():\n{body}\n\n\n# Long because it must be\ndef kept():\n{body}\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path / PACKAGE)
+    assert _long_functions() == [f"{PACKAGE}/bloated.py:1 bloated ({MAX_FUNCTION_LINES + 1})"]

@@ -88,20 +88,7 @@ def transparency(
     started = time.perf_counter()
     card = _card(model_card)
     fields = [*modelcard.REQUIRED_FIELDS, *_required(required)]
-    if not isinstance(verify_claims, bool):
-        raise GateError(f"verify_claims={verify_claims!r}: use True or False")
-    if verify_claims:
-        tolerance = _tolerance(tolerance)
-        if model is None or dataset is None:
-            raise GateError(
-                "verify_claims=True measures the card's metrics again: give the model and the "
-                "dataset they were claimed on, checks.transparency(model, dataset, ...) (under "
-                "pytest, the model and dataset fixtures)"
-            )
-    elif tolerance != 0.01:
-        raise GateError(
-            f"tolerance={tolerance!r} applies to claims: add verify_claims=True, or drop it"
-        )
+    tolerance = _claims_request(verify_claims, tolerance, model, dataset)
     missing = card.missing(fields)
     evidence: dict[str, Any] = {
         "model_card": str(card.path) if card.path else None,
@@ -188,6 +175,26 @@ def _claim_line(claim: dict[str, Any]) -> str:
 
 
 # -- arguments ------------------------------------------------------------------------------
+
+
+def _claims_request(verify_claims: Any, tolerance: Any, model: Any, dataset: Any) -> float:
+    """The tolerance of a claims check, once ``verify_claims`` asks for one it can run."""
+    if not isinstance(verify_claims, bool):
+        raise GateError(f"verify_claims={verify_claims!r}: use True or False")
+    if not verify_claims:
+        if tolerance != 0.01:
+            raise GateError(
+                f"tolerance={tolerance!r} applies to claims: add verify_claims=True, or drop it"
+            )
+        return tolerance
+    tolerance = _tolerance(tolerance)
+    if model is None or dataset is None:
+        raise GateError(
+            "verify_claims=True measures the card's metrics again: give the model and the "
+            "dataset they were claimed on, checks.transparency(model, dataset, ...) (under "
+            "pytest, the model and dataset fixtures)"
+        )
+    return tolerance
 
 
 def _card(model_card: Any) -> ModelCard:
