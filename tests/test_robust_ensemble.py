@@ -66,7 +66,7 @@ def test_the_default_for_a_keras_model_is_the_ensemble_and_never_above_pgd(
 def test_the_verdict_says_which_attack_broke_how_many_rows(ensemble_verdict):
     evidence = ensemble_verdict.evidence["ensemble"]
     broke = evidence["broke_first"]
-    assert list(broke) == ["pgd", "fmn", "deepfool", "hopskipjump"]
+    assert list(broke) == ["pgd", "pgd_targeted", "deepfool", "hopskipjump"]
     broken = sum(counts[0] for counts in broke.values())
     clean, robust_accuracy, n = (
         ensemble_verdict.evidence["clean_accuracy"],
@@ -100,14 +100,18 @@ def test_the_profile_sets_the_effort(keras_multiclass_logits, digit_rows):
     rows = two_of_each_digit(digit_rows)
     verdict = robust(keras_multiclass_logits, rows, eps=0.02, min_accuracy=0.01, profile=small)
     runs = verdict.evidence["ensemble"]["runs"]
-    assert [r["attack"] for r in runs] == ["pgd", "pgd", "fmn", "deepfool", "hopskipjump"]
+    # attack="pgd", one compiled sweep (cross-entropy, three targeted), DeepFool, HopSkipJump
+    assert [r["attack"] for r in runs] == ["pgd", "pgd"] + ["pgd_targeted"] * 3 + [
+        "deepfool",
+        "hopskipjump",
+    ]
     assert verdict.evidence["steps"] == 20 and runs[-1]["steps"] == 1
     # restarts= and steps= on the marker win over the profile
     given = robust(
         keras_multiclass_logits, rows, eps=0.02, min_accuracy=0.01, profile=small, restarts=3,
         steps=30,
     )  # fmt: skip
-    assert sum(r["attack"] == "pgd" for r in given.evidence["ensemble"]["runs"]) == 3
+    assert sum(r["attack"] == "pgd" for r in given.evidence["ensemble"]["runs"]) == 3  # 1 + 2
     assert given.evidence["steps"] == 30
 
 

@@ -645,15 +645,7 @@ def _attack_success(
     """Share of correctly classified rows that the attack flips within ``eps``; the attack
     layer is the robustness gate's (:mod:`pytest_modelguard.attacks`)."""
     from pytest_modelguard import attacks
-    from pytest_modelguard.adapters.keras import as_float32
-    from pytest_modelguard.checks.robustness import (
-        attack_bounds,
-        check_eps,
-        clean_rows,
-        eps_values,
-        stratified_rows,
-        wilson,
-    )
+    from pytest_modelguard.checks.robustness import eps_values, stratified_rows, wilson
 
     threshold = max_attack_success
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
@@ -672,33 +664,16 @@ def _attack_success(
     epsilons = eps_values(eps)
     adapter = adapt(model)
     spec, norm, steps = attacks.resolve(adapter, attack, norm, None, 1)
-    x = as_float32(dataset)
-    output = adapter.outputs(dataset)
-    classes, truth, correct = clean_rows(output, dataset.target)
-    candidates = np.flatnonzero(correct)
+    target = attacks.target_of(adapter, dataset, None, epsilons, norm)
+    candidates = np.flatnonzero(target.correct)
     if not len(candidates):
         raise GateError(
             f"the model classifies no row of dataset {dataset.name!r} correctly: there is "
             "nothing for an attack to flip"
         )
-    low, high, bounds_evidence = attack_bounds(dataset, None, x)
-    check_eps(epsilons, norm, low, high, x[0].size)
     rows = candidates[stratified_rows(dataset.target[candidates], samples, seed)]
-    run = attacks.run_attack(
-        adapter,
-        x[rows],
-        truth[rows],
-        attack=spec.name,
-        norm=norm,
-        eps=epsilons,
-        steps=steps,
-        restarts=1,
-        seed=seed,
-        low=low,
-        high=high,
-        output_kind=output.kind,
-        classes=classes,
-        columns=list(dataset.features.columns) if dataset.is_dataframe else None,
+    run = attacks.attack_target(
+        target, rows, attack=spec.name, norm=norm, eps=epsilons, steps=steps, restarts=1, seed=seed
     )
     n = len(rows)
     flipped = run.success.sum(axis=1)
@@ -710,7 +685,7 @@ def _attack_success(
         "norm": norm,
         "steps": steps,
         "eps": epsilons,
-        **bounds_evidence,
+        **target.bounds_evidence,
         "logits": run.logits,
         "correct_rows": len(candidates),
         "samples": n,
