@@ -117,3 +117,16 @@ def test_missing_feature_values_are_an_error(tabular):
     x[3, 2] = np.nan
     with pytest.raises(GateError, match="1 missing or infinite feature values"):
         robust(tolerates_nan, Dataset.from_arrays(x, tabular["y"][:100]), eps=0.1)
+
+
+@pytest.mark.filterwarnings("ignore:LinearSearchBlendedUniformNoiseAttack failed")
+def test_a_decision_attack_without_a_misclassified_start_says_what_to_change(holdout):
+    def always_zero(rows):  # no input at all moves it off class 0: no start to walk from
+        return np.tile([0.9, 0.1], (len(rows), 1))
+
+    with pytest.raises(GateError) as error:
+        robust(always_zero, holdout, eps=0.1, steps=2, samples=20)
+    message = str(error.value)
+    assert "found no misclassified starting point" in message
+    assert "init_attack failed" in message  # foolbox's own words, quoted
+    assert "Make predictions deterministic" in message
