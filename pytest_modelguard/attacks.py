@@ -563,7 +563,10 @@ class _Ensemble:
         self.broke_first: dict[str, list[int]] = {}
         self.runs: list[dict[str, Any]] = []
         self.seconds: dict[str, float] = {}
-        self.graphs = model_graphs(adapter)  # the model as tf.functions, traced once
+        # the model as tf.functions, traced once per model; not kept across gates when its
+        # logits come from a rebuilt last layer (a copy of its weights at tracing time)
+        logits = common["output_kind"] == "logits"
+        self.graphs = model_graphs(adapter) if logits else {}
         self.note = ""
         self.starts: np.ndarray | None = None  # DeepFool's unbounded adversarial inputs
 
