@@ -217,6 +217,7 @@ def run_attack(
     options: dict[str, Any] | None = None,
     compiled: dict[Any, Any] | None = None,
     starting_points: np.ndarray | None = None,
+    reseed: bool = True,
 ) -> AttackRun:
     """Attack rows ``x`` (float32, inside ``[low, high]``) whose true class indices are ``labels``,
     with a request :func:`resolve` accepted.
@@ -227,6 +228,8 @@ def run_attack(
     each feature's range. With ``restarts`` > 1 a row counts as broken when any run breaks it.
     An eps of None asks a minimum-norm attack for its unbounded result. ``starting_points``
     (input space, misclassified) spare a decision-based attack its search for a start.
+    ``reseed=False`` keeps TensorFlow's random sequence running instead of setting the seed:
+    setting it clears TensorFlow's caches of traced functions, so an ensemble sets it once.
     """
     fb = load_foolbox()
     import tensorflow as tf
@@ -257,7 +260,8 @@ def run_attack(
                 images, targets = tf.gather(images, attacked), tf.gather(targets, attacked)
                 if extra:
                     extra["starting_points"] = tf.gather(extra["starting_points"], attacked)
-        tf.random.set_seed(seed)
+        if reseed:
+            tf.random.set_seed(seed)
         for _ in range(restarts if len(attacked) else 0):
             _, inputs, found = instance(fmodel, images, targets, epsilons=list(space.eps), **extra)
             success[:, attacked] |= np.asarray(found.numpy(), dtype=bool)
@@ -581,6 +585,7 @@ class _Ensemble:
             run = run_attack(
                 self.adapter, self.x[rows], self.labels[rows], attack=name, norm=self.norm,
                 eps=eps, restarts=1, seed=self.seed, compiled=None if eager else self.graphs,
+                reseed=eager,
                 **self.common, **kw,
             )  # fmt: skip
             found[:, rows] = run.success

@@ -115,6 +115,19 @@ def test_the_profile_sets_the_effort(keras_multiclass_logits, digit_rows):
     assert given.evidence["steps"] == 30
 
 
+def test_same_seed_same_ensemble_verdict(keras_multiclass_logits, digit_rows):
+    # the TensorFlow seed is set once per ensemble (setting it clears TensorFlow's caches of
+    # traced functions); HopSkipJump's draws continue that sequence, so reruns agree
+    rows = two_of_each_digit(digit_rows)
+
+    def run(seed):
+        verdict = robust(keras_multiclass_logits, rows, eps=0.05, min_accuracy=0.01, seed=seed)
+        evidence = verdict.evidence["ensemble"]
+        return verdict.value, evidence["broke_first"], [r["broke"] for r in evidence["runs"]]
+
+    assert run(11) == run(11)
+
+
 def test_ensemble_needs_gradients(digits, digit_rows, keras_multiclass_logits):
     from sklearn.tree import DecisionTreeClassifier
 
