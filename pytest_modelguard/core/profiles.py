@@ -24,7 +24,7 @@ class Profile:
     resamples: int = 1  # bootstrap resamples: this many times a gate's default n_resamples
     attack_restarts: int = 3  # PGD runs of the adversarial ensemble (a step size each)
     attack_steps: int = 40  # steps of each PGD run and of the minimum-norm attacks
-    decision_steps: int = 12  # HopSkipJump steps on the rows every gradient attack left
+    decision_steps: int = 4  # HopSkipJump steps on the rows every gradient attack left
     shadow_models: int = 8  # shadow models LiRA trains (half with each row, half without)
 
     def hypothesis_settings(self, *, max_examples: int | None = None, **overrides: Any) -> Any:

@@ -147,6 +147,9 @@ class Verdict:
         text = f"{self.requirement}.{self.metric} = {self.comparison()}"
         if self.n is not None:
             text += f" (n={self.n})"
+        note = self.evidence.get("summary_note")  # e.g. the attack and norm that measured it
+        if note:
+            text += f" [{note}]"
         lacking = self.evidence.get("lacking")  # e.g. the clauses a compliance gate misses
         if lacking:
             text += f"; lacking: {', '.join(map(str, lacking))}"

@@ -58,13 +58,7 @@ def dp_audit_gate(
     audit trains its own run.
     """
     started = time.perf_counter()
-    epsilon = _positive("claimed_epsilon", claimed_epsilon)
-    delta = 0.0 if delta is None else delta
-    if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 <= delta < 1:
-        raise GateError(f"delta={delta!r}: give the claim's delta, 0 <= delta < 1 (e.g. 1e-5)")
-    level = 0.95 if confidence is None else confidence
-    if level not in LEVELS:
-        raise GateError(f"confidence={confidence!r}: use one of {', '.join(map(str, LEVELS))}")
+    epsilon, delta, level = _claim(claimed_epsilon, delta, confidence)
     if trainer is None or not callable(trainer):
         raise GateError(
             "a differential-privacy audit trains the model once with canaries: give a "
@@ -72,51 +66,10 @@ def dp_audit_gate(
             "model the way the claim is made for (define a fixture named train_model)"
         )
     from pytest_modelguard.checks.privacy import _members
-    from pytest_modelguard.checks.privacy.membership import (
-        _train,
-        concat,
-        confidence_score,
-        take,
-        trainer_seed,
-    )
 
     members = _members(members, dataset)
-    m = min(DEFAULT_CANARIES, len(dataset)) if canaries is None else canaries
-    require_count("canaries", m, at_least=2 * MIN_GUESSES)
-    if m > len(dataset):
-        raise GateError(
-            f"canaries={m} but dataset {dataset.name!r} has {len(dataset)} rows to make them "
-            "from: lower canaries= or give more held-out rows"
-        )
-    guesses = guesses_for(m)
-    best = epsilon_lower_bound(m, guesses, guesses, delta, 1 - level)
-    if best <= epsilon:
-        needed = canaries_needed(epsilon, delta, 1 - level)
-        raise GateError(
-            f"{m} canaries cannot refute eps={epsilon:g}: even with every one of its "
-            f"{guesses} guesses right the audit proves at most eps={best:.3g} at "
-            f"{level:.0%} confidence. Use canaries={needed} or more (the dataset must have "
-            "that many held-out rows), or a lower confidence="
-        )
-
-    rng = np.random.default_rng([seed, 13])
-    chosen = np.sort(rng.choice(len(dataset), m, replace=False))
-    canary_set = take(dataset, chosen, name="canaries")
-    classes = np.unique(np.r_[members.target, dataset.target])
-    if len(classes) < 2:
-        raise GateError("canaries get a wrong label: the target needs at least two classes")
-    canary_set.target = _wrong_labels(canary_set.target, classes, rng)
-    inside = rng.random(m) < 0.5
-    training = concat(members, take(canary_set, np.flatnonzero(inside)), name="train+canaries")
-    from pytest_modelguard.adapters import adapt
-
-    audited = _train(trainer, training, trainer_seed(seed, 0))
-    output = adapt(audited).outputs(canary_set)
-    _require_a_new_training(model, audited, output, canary_set)
-    scores = confidence_score(output, canary_set.target)
-    order = np.argsort(-scores, kind="stable")
-    top, bottom = order[: guesses // 2], order[m - guesses // 2 :]
-    right = int(inside[top].sum() + (~inside[bottom]).sum())
+    m, guesses = _canary_count(canaries, dataset, epsilon, delta, level)
+    inside, right = _one_run(model, dataset, members, trainer, m, guesses, seed)
     lower = epsilon_lower_bound(m, guesses, right, delta, 1 - level)
     evidence: dict[str, Any] = {
         "dataset": dataset.name,
@@ -158,6 +111,82 @@ def dp_audit_gate(
         f"\n  note      a pass is not a proof of DP; only a failure is conclusive"
     )
     return verdict
+
+
+def _claim(claimed_epsilon: Any, delta: Any, confidence: Any) -> tuple[float, float, float]:
+    """The claim's eps and delta, and the audit's confidence, validated."""
+    epsilon = _positive("claimed_epsilon", claimed_epsilon)
+    delta = 0.0 if delta is None else delta
+    if isinstance(delta, bool) or not isinstance(delta, int | float) or not 0 <= delta < 1:
+        raise GateError(f"delta={delta!r}: give the claim's delta, 0 <= delta < 1 (e.g. 1e-5)")
+    level = 0.95 if confidence is None else confidence
+    if level not in LEVELS:
+        raise GateError(f"confidence={confidence!r}: use one of {', '.join(map(str, LEVELS))}")
+    return epsilon, float(delta), float(level)
+
+
+def _canary_count(
+    canaries: Any, dataset: Dataset, epsilon: float, delta: float, level: float
+) -> tuple[int, int]:
+    """Canaries and guesses; too few to refute the claim even when all guesses are right
+    is an error that says how many are needed."""
+    m = min(DEFAULT_CANARIES, len(dataset)) if canaries is None else canaries
+    require_count("canaries", m, at_least=2 * MIN_GUESSES)
+    if m > len(dataset):
+        raise GateError(
+            f"canaries={m} but dataset {dataset.name!r} has {len(dataset)} rows to make them "
+            "from: lower canaries= or give more held-out rows"
+        )
+    guesses = guesses_for(m)
+    best = epsilon_lower_bound(m, guesses, guesses, delta, 1 - level)
+    if best <= epsilon:
+        needed = canaries_needed(epsilon, delta, 1 - level)
+        raise GateError(
+            f"{m} canaries cannot refute eps={epsilon:g}: even with every one of its "
+            f"{guesses} guesses right the audit proves at most eps={best:.3g} at "
+            f"{level:.0%} confidence. Use canaries={needed} or more (the dataset must have "
+            "that many held-out rows), or a lower confidence="
+        )
+    return m, guesses
+
+
+def _one_run(
+    model: Any,
+    dataset: Dataset,
+    members: Dataset,
+    trainer: Callable[..., Any],
+    m: int,
+    guesses: int,
+    seed: int,
+) -> tuple[np.ndarray, int]:
+    """Train once with a random half of ``m`` wrong-label canaries inserted; guess the
+    lowest-loss canaries in and the highest-loss out: which were inserted, and how many
+    guesses were right."""
+    from pytest_modelguard.adapters import adapt
+    from pytest_modelguard.checks.privacy.membership import (
+        _train,
+        concat,
+        confidence_score,
+        take,
+        trainer_seed,
+    )
+
+    rng = np.random.default_rng([seed, 13])
+    chosen = np.sort(rng.choice(len(dataset), m, replace=False))
+    canary_set = take(dataset, chosen, name="canaries")
+    classes = np.unique(np.r_[members.target, dataset.target])
+    if len(classes) < 2:
+        raise GateError("canaries get a wrong label: the target needs at least two classes")
+    canary_set.target = _wrong_labels(canary_set.target, classes, rng)
+    inside = rng.random(m) < 0.5
+    training = concat(members, take(canary_set, np.flatnonzero(inside)), name="train+canaries")
+    audited = _train(trainer, training, trainer_seed(seed, 0))
+    output = adapt(audited).outputs(canary_set)
+    _require_a_new_training(model, audited, output, canary_set)
+    scores = confidence_score(output, canary_set.target)
+    order = np.argsort(-scores, kind="stable")
+    top, bottom = order[: guesses // 2], order[m - guesses // 2 :]
+    return inside, int(inside[top].sum() + (~inside[bottom]).sum())
 
 
 def _positive(name: str, value: Any) -> float:

@@ -37,6 +37,14 @@ CI_LEVEL = 0.95
 MIN_VARIANCE = 1e-4  # a floor on the fitted variance of the confidence of a row
 ROC_POINTS = 61  # log-spaced points of the reported ROC
 IDENTICAL = 1e-6  # outputs closer than this on every row are the same model
+#: how many standard errors (of the no-effect null) a row's presence in a shadow's training
+#: set must raise that shadow's confidence on it, on average: below it, the shadows do not
+#: depend on their subsets and LiRA measures nothing
+MIN_INCLUSION_Z = 3.0
+PERMUTATIONS = 200  # inclusion shuffles that give the null distribution of the effect
+#: when that is inconclusive, models trained on different subsets must differ this many
+#: times as much as two trainings on one subset (a trainer that ignores it gives about 1)
+MIN_PROBE_RATIO = 1.25
 
 
 def lira_gate(
@@ -61,7 +69,7 @@ def lira_gate(
     """
     started = time.perf_counter()
     limits = _limits(max_tpr_at_fpr)
-    from pytest_modelguard.checks.privacy import MIN_SAMPLES, _members
+    from pytest_modelguard.checks.privacy import _members
 
     if model is None:
         raise GateError("membership inference attacks a model: pass the model")
@@ -72,24 +80,7 @@ def lira_gate(
             "stored Predictions cannot be attacked with shadow models: gate the model itself"
         )
     k = shadow_models if shadow_models is not None else (profile or PROFILES["dev"]).shadow_models
-    if isinstance(k, bool) or not isinstance(k, int) or k < MIN_SHADOWS or k % 2:
-        raise GateError(
-            f"shadow_models={k!r}: use an even number of at least {MIN_SHADOWS} (each row "
-            "is in half of them)"
-        )
-    if trainer is not None and not callable(trainer):
-        raise GateError(
-            f"trainer= is a {type(trainer).__name__}, not a function: name a fixture that "
-            "returns a function trainer(subset: Dataset) -> model"
-        )
-    m = min(len(members), len(dataset), samples or len(members))
-    if samples is not None:
-        require_count("samples", samples, at_least=MIN_SAMPLES)
-    if m < MIN_SAMPLES:
-        raise GateError(
-            f"membership inference needs at least {MIN_SAMPLES} members and non-members; got "
-            f"{len(members)} and {len(dataset)}: add rows"
-        )
+    m = _check_request(k, trainer, samples, members, dataset)
     rng = np.random.default_rng([seed, 12])
     pool = concat(
         take(members, _sample(rng, len(members), m)),
@@ -116,22 +107,85 @@ def lira_gate(
             "function that trains the model on a given subset"
         )
     else:
-        inclusion = balanced_inclusion(k, 2 * m, rng)
-        shadow = np.empty((k, 2 * m))
-        outputs = []
-        for i in range(k):
-            subset = take(pool, np.flatnonzero(inclusion[i]), name=f"shadow-{i}")
-            shadow_model = _train(trainer, subset, trainer_seed(seed, i))
-            output = adapt(shadow_model).outputs(pool)
-            outputs.append(output.array)
-            shadow[i] = confidence_score(output, pool.target)
-        _check_shadows(outputs, target_output.array)
-        scores["lira_online"], scores["lira_offline"] = lira_scores(target_score, shadow, inclusion)
-        evidence.update(shadow_models=k, trainings=k, inference_passes=k + 1)
+        online, offline, shadow_evidence = _shadow_attack(
+            trainer, pool, target_output, target_score, k, rng, seed
+        )
+        scores["lira_online"], scores["lira_offline"] = online, offline
+        evidence.update(shadow_evidence)
         evidence["bound"] = "LiRA with shadow models: the strongest attack the gate knows"
     attacks = {name: roc_at(scores[name], is_member) for name in scores}
+    verdict = _lira_verdict(attacks, limits, evidence, m)
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _check_request(k: Any, trainer: Any, samples: Any, members: Dataset, dataset: Dataset) -> int:
+    """Validate the shadow count, the trainer and the sample size: members per side."""
+    from pytest_modelguard.checks.privacy import MIN_SAMPLES
+
+    if isinstance(k, bool) or not isinstance(k, int) or k < MIN_SHADOWS or k % 2:
+        raise GateError(
+            f"shadow_models={k!r}: use an even number of at least {MIN_SHADOWS} (each row "
+            "is in half of them)"
+        )
+    if trainer is not None and not callable(trainer):
+        raise GateError(
+            f"trainer= is a {type(trainer).__name__}, not a function: name a fixture that "
+            "returns a function trainer(subset: Dataset) -> model"
+        )
+    m = min(len(members), len(dataset), samples or len(members))
+    if samples is not None:
+        require_count("samples", samples, at_least=MIN_SAMPLES)
+    if m < MIN_SAMPLES:
+        raise GateError(
+            f"membership inference needs at least {MIN_SAMPLES} members and non-members; got "
+            f"{len(members)} and {len(dataset)}: add rows"
+        )
+    return m
+
+
+def _shadow_attack(
+    trainer: Callable[..., Any],
+    pool: Dataset,
+    target_output: ModelOutput,
+    target_score: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Train ``k`` shadows on balanced halves of the pool, check that they follow their
+    subsets, and score every row with LiRA online and offline."""
+    inclusion = balanced_inclusion(k, len(pool), rng)
+    shadow = np.empty((k, len(pool)))
+    outputs = []
+    for i in range(k):
+        subset = take(pool, np.flatnonzero(inclusion[i]), name=f"shadow-{i}")
+        output = adapt(_train(trainer, subset, trainer_seed(seed, i))).outputs(pool)
+        outputs.append(output.array)
+        shadow[i] = confidence_score(output, pool.target)
+    _check_shadows(outputs, target_output.array)
+    effect = inclusion_effect(shadow, inclusion, np.random.default_rng([seed, 13]))
+    if effect["z"] < MIN_INCLUSION_Z:  # inconclusive: one more training decides
+        subset = take(pool, np.flatnonzero(inclusion[0]), name="probe")
+        probe = adapt(_train(trainer, subset, trainer_seed(seed, k))).outputs(pool)
+        effect.update(probe_ratio(shadow, confidence_score(probe, pool.target)))
+        _check_probe(effect)
+    online, offline = lira_scores(target_score, shadow, inclusion)
+    extra = int("probe_ratio" in effect)
+    evidence = {
+        "shadow_models": k,
+        "trainings": k + extra,
+        "inference_passes": k + 1 + extra,
+        "inclusion_effect": effect,
+    }
+    return online, offline, evidence
+
+
+def _lira_verdict(
+    attacks: dict[str, RocCurve], limits: dict[float, float], evidence: dict[str, Any], m: int
+) -> Verdict:
+    """Decide on the FPR whose TPR exceeds its limit most (or comes closest)."""
     evidence["attacks"] = {name: curve.summary(limits) for name, curve in attacks.items()}
-    # the deciding FPR: the one whose TPR exceeds its limit most (or comes closest)
     best = {fpr: max(c.tpr_at(fpr) for c in attacks.values()) for fpr in limits}
     fpr = max(limits, key=lambda f: best[f] - limits[f])
     strongest = max(attacks, key=lambda name: attacks[name].tpr_at(fpr))
@@ -151,7 +205,6 @@ def lira_gate(
         evidence=evidence,
     )
     verdict.ci = clopper_pearson(round(tpr * m), m, CI_LEVEL)
-    verdict.duration = time.perf_counter() - started
     verdict.message += f"\n  at FPR    {fpr:g} ({strongest} attack, {m} members, {m} non-members)"
     verdict.message += "\n  attacks   " + "; ".join(
         f"{name}: " + ", ".join(f"TPR@{f:g}={c.tpr_at(f):.4g}" for f in FPRS) + f", AUC={c.auc:.3g}"
@@ -221,6 +274,70 @@ def _check_shadows(outputs: list[np.ndarray], target: np.ndarray) -> None:
             "it is given (a fixture that returns the trained model, or trains on all the "
             "data). It must train a new model on exactly the rows of the Dataset it receives"
         )
+
+
+def inclusion_effect(
+    shadow: np.ndarray, inclusion: np.ndarray, rng: np.random.Generator
+) -> dict[str, float]:
+    """How much training on a row raises a shadow's confidence on it, against chance.
+
+    ``effect`` is the mean over rows of (mean score of the shadows that trained on the row
+    minus the mean of those that did not), on LiRA's logit scale. A trainer that uses its
+    subset gives every row a positive expected effect: an empirical-risk minimiser never
+    fits a row worse for having it in its data, however well it generalises, and 2m rows
+    average the noise away. A trainer that ignores the subset (the model under test with
+    some jitter, or a closure that trains on the full data with a new seed) gives an effect
+    that is noise around 0. ``z`` is the effect in standard deviations of its distribution
+    when the inclusion matrix is shuffled within each row (each row still in half of the
+    shadows), which is what an ignored subset looks like.
+    """
+
+    def effect_of(mask: np.ndarray) -> float:
+        k_in = mask.sum(axis=0)
+        inside = (shadow * mask).sum(axis=0) / k_in
+        outside = (shadow * ~mask).sum(axis=0) / (len(mask) - k_in)
+        return float(np.mean(inside - outside))
+
+    observed = effect_of(inclusion)
+    null = np.array([
+        effect_of(np.take_along_axis(inclusion, rng.random(inclusion.shape).argsort(axis=0), 0))
+        for _ in range(PERMUTATIONS)
+    ])  # fmt: skip
+    spread = float(null.std())
+    z = observed / spread if spread > 0 else (math.inf if observed > 0 else 0.0)
+    return {"effect": observed, "null_sd": spread, "z": z, "permutations": PERMUTATIONS}
+
+
+def probe_ratio(shadow: np.ndarray, probe: np.ndarray) -> dict[str, float]:
+    """How much more shadows on different subsets differ than two trainings on one subset.
+
+    ``probe`` is a second training on shadow 0's subset (another seed). A trainer that uses
+    its subset gives models that differ more across subsets (data and seed) than within one
+    (seed alone; nothing for a deterministic trainer); one that ignores it gives models
+    that differ by the same noise either way (ratio about 1). Unlike the inclusion effect,
+    this does not need membership to leave a trace, so a model that generalises well
+    passes it: its shadows still differ with their data.
+    """
+    same = float(np.median(np.abs(probe - shadow[0])))  # medians: a few saturated rows
+    across = float(np.median(np.abs(shadow[1:] - shadow[0])))  # must not decide
+    ratio = across / same if same > 0 else (math.inf if across > 0 else 1.0)
+    return {"probe_same_subset": same, "probe_other_subsets": across, "probe_ratio": ratio}
+
+
+def _check_probe(effect: dict[str, float]) -> None:
+    """Shadows that differ no more across subsets than within one ignore their subset."""
+    if effect["probe_ratio"] >= MIN_PROBE_RATIO:
+        return
+    raise GateError(
+        f"the shadow models do not depend on the rows they are given: they are no more "
+        f"confident on their own training rows (mean gain {effect['effect']:.3g} on the "
+        f"logit scale, {effect['z']:.2g} standard deviations of chance), and models trained "
+        f"on different subsets differ only {effect['probe_ratio']:.3g}x as much as two "
+        f"trainings on the same subset (at least {MIN_PROBE_RATIO:g}x needed). The trainer "
+        "ignores the subset it is given: it returns the model under test (perhaps with "
+        "noise), or a closure trains on the full data. It must train a new model on exactly "
+        "the rows of the Dataset it receives"
+    )
 
 
 def balanced_inclusion(k: int, n: int, rng: np.random.Generator) -> np.ndarray:

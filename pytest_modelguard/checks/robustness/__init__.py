@@ -19,7 +19,7 @@ import numpy as np
 
 from pytest_modelguard.adapters import adapt
 from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
-from pytest_modelguard.checks.robustness.attacks import attack_bounds, check_eps, stratified_rows
+from pytest_modelguard.checks.robustness.attacks import stratified_rows
 from pytest_modelguard.core.dataset import Dataset, Predictions
 from pytest_modelguard.core.profiles import PROFILES, Profile
 from pytest_modelguard.core.spec import Fixture, Kind, Needs, Reports, dispatch, requirement
@@ -146,10 +146,55 @@ def adversarial(
 ) -> Verdict:
     """The adversarial gate of :func:`robust` (see there)."""
     started = time.perf_counter()
-    from pytest_modelguard.adapters.keras import as_float32
     from pytest_modelguard.checks.robustness import attacks
 
     epsilons = eps_values(eps)
+    name, threshold, defaulted = _adversarial_threshold(max_accuracy_drop, min_accuracy)
+    _check_subject(model, dataset, samples)
+    adapter = adapt(model)
+    request = _request(adapter, attack, norm, steps, restarts, profile)
+    target = attacks.target_of(adapter, dataset, bounds, epsilons, request["norm"])
+    rows = stratified_rows(dataset.target, samples, seed)
+    if not target.correct[rows].any():
+        raise GateError(
+            f"the model classifies none of the {len(rows)} sampled rows of dataset "
+            f"{dataset.name!r} correctly: there is no accuracy for an attack to take away "
+            "(check the model, the labels and the class order)"
+        )
+    clean = target.correct[rows]
+    if request["attack"] == ENSEMBLE:
+        effort = profile or PROFILES["dev"]
+        run, ensemble = _run_ensemble(target, rows, clean, epsilons, request, effort, seed)
+    else:
+        ensemble = None
+        run = attacks.attack_target(
+            target, rows, attack=request["attack"], norm=request["norm"], eps=epsilons,
+            steps=request["steps"], restarts=request["restarts"], seed=seed,
+        )  # fmt: skip
+    evidence = {
+        "model": adapter.name, "dataset": dataset.name, **request, "eps": epsilons,
+        **target.bounds_evidence, "logits": run.logits,
+        "clean_accuracy": float(clean.mean()),
+        "clean_accuracy_all_rows": float(target.correct.mean()),
+        "samples": len(rows), "stratified": len(rows) < len(dataset), "attack_seed": run.seed,
+        "ci_level": CI_LEVEL,
+        "ci_method": "Wilson score interval; the gate decides on the point estimate",
+    }  # fmt: skip
+    if ensemble is not None:
+        evidence["ensemble"] = ensemble
+    else:
+        evidence["bound"] = "upper bound: one attack; the default ensemble finds at least as much"
+    if defaulted:
+        evidence["threshold"] = f"max_accuracy_drop={DEFAULT_MAX_ACCURACY_DROP} (the default)"
+    verdict = _adversarial_verdict(name, threshold, clean, run.success, epsilons, evidence)
+    verdict.duration = time.perf_counter() - started
+    return verdict
+
+
+def _adversarial_threshold(
+    max_accuracy_drop: float | None, min_accuracy: float | None
+) -> tuple[str, float, bool]:
+    """The one threshold of an adversarial gate (the default drop when none is given)."""
     defaulted = max_accuracy_drop is None and min_accuracy is None
     if defaulted:
         max_accuracy_drop = DEFAULT_MAX_ACCURACY_DROP
@@ -163,6 +208,10 @@ def adversarial(
         within=UNIT,
         what="an accuracy drop" if name == "max_accuracy_drop" else "an accuracy",
     )
+    return name, threshold, defaulted
+
+
+def _check_subject(model: Any, dataset: Dataset, samples: Any) -> None:
     require_count("samples", samples, what="(rows to attack)")
     if isinstance(model, Predictions):
         raise GateError(
@@ -174,144 +223,136 @@ def adversarial(
             f"dataset {dataset.name!r} is text: adversarial gates perturb numeric inputs; for "
             "text use perturbation= gates"
         )
-    adapter = adapt(model)
-    ensemble = attack == ENSEMBLE or (attack is None and attacks.is_differentiable(adapter))
-    if ensemble:
+
+
+def _request(
+    adapter: Any,
+    attack: str | None,
+    norm: str | None,
+    steps: int | None,
+    restarts: int,
+    profile: Profile | None,
+) -> dict[str, Any]:
+    """The attack, norm, steps and restarts the gate runs, and why that attack."""
+    from pytest_modelguard.checks.robustness import attacks
+
+    differentiable = attacks.is_differentiable(adapter)
+    if attack == ENSEMBLE or (attack is None and differentiable):
         norm, steps, restarts = _ensemble_request(adapter, norm, steps, restarts, profile)
-        spec = attacks.AttackSpec(ENSEMBLE, ("linf", "l2"), True, steps, True, ENSEMBLE_SUMMARY)
+        name = ENSEMBLE
     else:
         spec, norm, steps = attacks.resolve(adapter, attack, norm, steps, restarts)
-
-    x = as_float32(dataset)
-    target = dataset.target
-    output = adapter.outputs(dataset)  # cached: clean predictions cost no extra pass
-    classes, truth, clean_correct = clean_rows(output, target)
-    low, high, bounds_evidence = attack_bounds(dataset, bounds, x)
-    check_eps(epsilons, norm, low, high, x[0].size)
-    rows = stratified_rows(target, samples, seed)
-    if not clean_correct[rows].any():
-        raise GateError(
-            f"the model classifies none of the {len(rows)} sampled rows of dataset "
-            f"{dataset.name!r} correctly: there is no accuracy for an attack to take away "
-            "(check the model, the labels and the class order)"
+        name = spec.name
+    if attack is not None:
+        chosen = "given by attack="
+    elif differentiable:
+        chosen = "the default for a model with gradients"
+    else:
+        chosen = (
+            f"the default for a model without gradients ({adapter.name}): decision-based, "
+            f"in {norm}, the norm of eps"
         )
-    columns = list(dataset.features.columns) if dataset.is_dataframe else None
-    clean = clean_correct[rows]
-    common = dict(
-        norm=norm, eps=epsilons, steps=steps, restarts=restarts, seed=seed, low=low,
-        high=high, output_kind=output.kind, classes=classes, columns=columns,
+    return {"attack": name, "attack_chosen": chosen, "norm": norm, "steps": steps,
+            "restarts": restarts}  # fmt: skip
+
+
+def _run_ensemble(
+    target: Any,
+    rows: np.ndarray,
+    clean: np.ndarray,
+    epsilons: list[float],
+    request: dict[str, Any],
+    effort: Profile,
+    seed: int,
+) -> tuple[Any, dict[str, Any]]:
+    """The ensemble on ``rows``; an unreliable evaluation (masking) is an error."""
+    from pytest_modelguard.checks.robustness import attacks
+
+    found = attacks.run_ensemble(
+        target.adapter, target.x[rows], target.truth[rows], norm=request["norm"],
+        eps=epsilons, steps=request["steps"], restarts=request["restarts"],
+        decision_steps=effort.decision_steps, seed=seed, low=target.low, high=target.high,
+        output_kind=target.output_kind, classes=target.classes, columns=target.columns,
+        clean=clean,
     )  # fmt: skip
-    ensemble_evidence: dict[str, Any] | None = None
-    if ensemble:
-        effort = profile or PROFILES["dev"]
-        found = attacks.run_ensemble(
-            adapter, x[rows], truth[rows], decision_steps=effort.decision_steps, clean=clean,
-            **common,
-        )  # fmt: skip
-        problems = found.masking_problems(epsilons)
-        if problems:
-            raise GateError(
-                "this evaluation is unreliable because "
-                + "; and because ".join(problems)
-                + f" (model {adapter.name}, dataset {dataset.name!r}, {found.clean_rows} rows). "
-                "Fix the model's gradients (remove input quantisation or clipping from the "
-                "graph, return logits) or evaluate it with attack='hopskipjump'"
-            )
-        run = attacks.AttackRun(success=found.success, logits=found.logits, seed=found.seed)
-        ensemble_evidence = {
-            "broke_first": found.broke_first,
-            "runs": found.runs,
-            "seconds": found.seconds,
-            "unbounded_success": found.unbounded_success,
-            "decision_only": found.decision_only,
-            "masking_checks": MASKING_CHECKS,
-            "profile": effort.name,
-        }
-    else:
-        run = attacks.run_attack(
-            adapter, x[rows], truth[rows], attack=spec.name, **common
-        )  # fmt: skip
-    survived = clean[None, :] & ~run.success  # correct before and after the attack
-    n = len(rows)
-    clean_accuracy = float(clean.mean())
-    robust_accuracy = survived.mean(axis=1)
-    broken = (clean[None, :] & run.success).sum(axis=1)  # drop = broken / n, a proportion
-    curve = [
-        {
-            "eps": e,
-            "robust_accuracy": float(robust_accuracy[i]),
-            "accuracy_drop": float(broken[i] / n),
-            "ci": list(wilson(int(survived[i].sum()), n)),
-        }
-        for i, e in enumerate(epsilons)
-    ]
-    evidence: dict[str, Any] = {
-        "model": adapter.name,
-        "dataset": dataset.name,
-        "attack": spec.name,
-        "norm": norm,
-        "steps": steps,
-        "restarts": restarts,
-        "eps": epsilons,
-        **bounds_evidence,
-        "logits": run.logits,
-        "clean_accuracy": clean_accuracy,
-        "clean_accuracy_all_rows": float(clean_correct.mean()),
-        "curve": curve,
-        "samples": n,
-        "stratified": n < len(dataset),
-        "attack_seed": run.seed,
-        "ci_level": CI_LEVEL,
-        "ci_method": "Wilson score interval; the gate decides on the point estimate",
+    problems = found.masking_problems(epsilons)
+    if problems:
+        raise GateError(
+            "this evaluation is unreliable because "
+            + "; and because ".join(problems)
+            + f" (model {target.adapter.name}, {found.clean_rows} rows). Fix the model's "
+            "gradients (remove input quantisation or clipping from the graph, return logits) "
+            "or evaluate it with attack='hopskipjump'"
+        )
+    run = attacks.AttackRun(success=found.success, logits=found.logits, seed=found.seed)
+    return run, {
+        "broke_first": found.broke_first,
+        "runs": found.runs,
+        "seconds": found.seconds,
+        "unbounded_success": found.unbounded_success,
+        "decision_only": found.decision_only,
+        "masking_checks": MASKING_CHECKS,
+        "profile": effort.name,
     }
-    if ensemble_evidence is not None:
-        evidence["ensemble"] = ensemble_evidence
-    else:
-        evidence["bound"] = "upper bound: one attack; the default ensemble finds at least as much"
-    if defaulted:
-        evidence["threshold"] = f"max_accuracy_drop={DEFAULT_MAX_ACCURACY_DROP} (the default)"
+
+
+def _adversarial_verdict(
+    name: str,
+    threshold: float,
+    clean: np.ndarray,
+    success: np.ndarray,
+    epsilons: list[float],
+    evidence: dict[str, Any],
+) -> Verdict:
+    """Decide on the worst eps; the message and summary say which attack, in which norm."""
+    survived = clean[None, :] & ~success  # correct before and after the attack
+    n = len(clean)
+    robust_accuracy = survived.mean(axis=1)
+    broken = (clean[None, :] & success).sum(axis=1)  # drop = broken / n, a proportion
+    evidence["curve"] = [
+        {"eps": e, "robust_accuracy": float(robust_accuracy[i]),
+         "accuracy_drop": float(broken[i] / n), "ci": list(wilson(int(survived[i].sum()), n))}
+        for i, e in enumerate(epsilons)
+    ]  # fmt: skip
     if name == "min_accuracy":
-        metric, operator, values = "robust_accuracy", ">=", robust_accuracy
+        metric, operator, values, counts = "robust_accuracy", ">=", robust_accuracy, survived
         formula = "rows correct before and after the attack / n"
-        intervals = [wilson(int(k), n) for k in survived.sum(axis=1)]
+        counts = survived.sum(axis=1)
     else:
-        metric, operator, values = "accuracy_drop", "<=", broken / n
+        metric, operator, values, counts = "accuracy_drop", "<=", broken / n, broken
         formula = "clean accuracy - robust accuracy = rows the attack broke / n"
-        intervals = [wilson(int(k), n) for k in broken]
+    intervals = [wilson(int(k), n) for k in counts]
+    evidence["summary_note"] = f"{evidence['attack']}, {evidence['norm']}"
     verdict = decide(
-        requirement="robust",
-        metric=metric,
-        values=values,
-        labels=[f"eps={e:g}" for e in epsilons],
-        operator=operator,  # type: ignore[arg-type]
-        threshold=threshold,
-        n=n,
-        formula=formula,
-        evidence=evidence,
-    )
+        requirement="robust", metric=metric, values=values,
+        labels=[f"eps={e:g}" for e in epsilons], operator=operator,  # type: ignore[arg-type]
+        threshold=threshold, n=n, formula=formula, evidence=evidence,
+    )  # fmt: skip
     worst = int(np.argmin(values) if operator == ">=" else np.argmax(values))
     verdict.ci = intervals[worst]
-    verdict.duration = time.perf_counter() - started
     verdict.message = (
-        f"{verdict.describe()}\n  attack    {spec.name} ({norm}, steps={steps}, "
-        f"restarts={restarts}) at eps={epsilons[worst]:g}: accuracy {clean_accuracy:.4g} "
-        f"clean -> {robust_accuracy[worst]:.4g} under attack"
+        f"{verdict.describe()}\n  attack    {evidence['attack']} ({evidence['norm']}, "
+        f"steps={evidence['steps']}, restarts={evidence['restarts']}; "
+        f"{evidence['attack_chosen']}) at eps={epsilons[worst]:g}: accuracy "
+        f"{float(clean.mean()):.4g} clean -> {robust_accuracy[worst]:.4g} under attack"
     )
-    if ensemble_evidence is not None:
-        broke = ensemble_evidence["broke_first"]
+    ensemble = evidence.get("ensemble")
+    if ensemble is not None:
+        broke = ensemble["broke_first"]
         verdict.message += (
             "\n  broken by "
-            + ", ".join(f"{name} {counts[worst]}" for name, counts in broke.items())
-            + (
-                f" of {int(clean.sum())} correct rows (each attack counts the rows the earlier "
-                "ones left); masking checks passed"
-            )
+            + ", ".join(f"{k} {rows[worst]}" for k, rows in broke.items())
+            + f" of {int(clean.sum())} correct rows (each attack counts the rows the earlier "
+            "ones left); masking checks passed"
         )
     return verdict
 
 
 ENSEMBLE = "ensemble"
-ENSEMBLE_SUMMARY = "per-row worst case over PGD runs, FMN, DeepFool and HopSkipJump"
+ENSEMBLE_SUMMARY = (
+    "per-row worst case over PGD (foolbox's, then compiled runs with targeted losses), "
+    "DeepFool and HopSkipJump"
+)
 MASKING_CHECKS = [
     "robust accuracy does not rise with eps",
     "gradient attacks without an eps limit break (almost) every row",

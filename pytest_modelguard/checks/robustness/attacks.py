@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ DEVICE = "/cpu:0"
 _SCIPY_WARNING = r".*scipy\.ndimage\.filters.*"
 _PROBABILITY_FLOOR = 1e-30  # log(0) would be -inf: probabilities are floored before the log
 DECISION_BASED = ("boundary", "hopskipjump")  # attacks that start from a misclassified input
+DECISION_DEFAULT = "hopskipjump"  # the default attack on a model without gradients
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ ATTACKS: dict[str, AttackSpec] = {
         AttackSpec("deepfool", ("linf", "l2"), True, 50, False, "DeepFool, minimal step"),
         AttackSpec("fmn", ("linf", "l2"), True, 100, False, "fast minimum-norm (FMN)"),
         AttackSpec("cw", ("l2",), True, 100, False, "Carlini & Wagner L2"),
-        AttackSpec("hopskipjump", ("l2", "linf"), False, 32, True, "HopSkipJump, decisions"),
+        AttackSpec("hopskipjump", ("linf", "l2"), False, 32, True, "HopSkipJump, decisions"),
         AttackSpec("boundary", ("l2",), False, 1000, True, "Boundary attack, decisions"),
         AttackSpec("noise", ("linf", "l2"), False, 100, True, "best of random noise draws"),
     ]
@@ -80,6 +82,7 @@ class AttackRun:
     success: np.ndarray  # (len(eps), n) bool: the prediction moved off the label within eps
     logits: str  # where the logits foolbox saw came from
     seed: int  # the TensorFlow seed set before the attack
+    points: np.ndarray | None = None  # the inputs found at the last eps (input space)
 
 
 def load_foolbox() -> Any:
@@ -119,11 +122,12 @@ def resolve(
 ) -> tuple[AttackSpec, str, int | None]:
     """Validate an attack request against the model: the spec, the norm and the steps to use.
 
-    The default attack is ``pgd`` for models with gradients and ``boundary`` (decision
-    based) for the others.
+    The default attack is ``pgd`` for models with gradients and ``hopskipjump`` (decision
+    based) for the others, both in ``linf`` unless ``norm=`` says otherwise: a model without
+    gradients is never measured in another norm than the one its eps was given in.
     """
     differentiable = is_differentiable(adapter)
-    name = attack if attack is not None else ("pgd" if differentiable else "boundary")
+    name = attack if attack is not None else ("pgd" if differentiable else DECISION_DEFAULT)
     spec = ATTACKS.get(name)  # type: ignore[arg-type]
     if spec is None:
         raise GateError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
@@ -136,7 +140,16 @@ def resolve(
     norm = spec.norms[0] if norm is None else norm
     if norm not in spec.norms:
         allowed = " or ".join(repr(n) for n in spec.norms)
-        raise GateError(f"attack={name!r} works in norm={allowed}, not norm={norm!r}")
+        chosen = (
+            f"the default attack for {adapter.name}, which has no gradients, is {name!r} "
+            "(decisions only); it"
+            if attack is None and not differentiable
+            else f"attack={name!r}"
+        )
+        raise GateError(
+            f"{chosen} works in norm={allowed}, not norm={norm!r}: give one of those norms "
+            "(and eps in it), or a model with gradients"
+        )
     if steps is not None:
         if spec.steps is None:
             raise GateError(f"attack={name!r} is a single step: drop steps=")
@@ -172,7 +185,7 @@ def build_attack(
         return a.LinfFastGradientAttack() if linf else a.L2FastGradientAttack()
     if name == "deepfool":
         deepfool = a.LinfDeepFoolAttack if linf else a.L2DeepFoolAttack
-        return deepfool(steps=steps, candidates=min(10, n_classes))
+        return deepfool(steps=steps, **{"candidates": min(10, n_classes), **options})
     if name == "cw":
         return a.L2CarliniWagnerAttack(steps=steps)
     if name == "hopskipjump":
@@ -204,6 +217,8 @@ def run_attack(
     columns: list[str] | None = None,
     options: dict[str, Any] | None = None,
     compiled: dict[Any, Any] | None = None,
+    starting_points: np.ndarray | None = None,
+    reseed: bool = True,
 ) -> AttackRun:
     """Attack rows ``x`` (float32, inside ``[low, high]``) whose true class indices are ``labels``,
     with a request :func:`resolve` accepted.
@@ -212,47 +227,28 @@ def run_attack(
     the labels it may return). Scalar bounds attack in input space; per-feature bounds
     (arrays) attack in unit space, ``x = low + u * (high - low)``, so eps is a fraction of
     each feature's range. With ``restarts`` > 1 a row counts as broken when any run breaks it.
-    An eps of None asks a minimum-norm attack for its unbounded result.
+    An eps of None asks a minimum-norm attack for its unbounded result. ``starting_points``
+    (input space, misclassified) spare a decision-based attack its search for a start.
+    ``reseed=False`` keeps TensorFlow's random sequence running instead of setting the seed:
+    setting it clears TensorFlow's caches of traced functions, so an ensemble sets it once.
     """
     fb = load_foolbox()
     import tensorflow as tf
 
-    per_feature = np.ndim(low) > 0
-    # foolbox's HopSkipJump clips to [0, 1] whatever the model's bounds (it loops forever
-    # on inputs outside them): it runs in unit space, with eps scaled to match
-    unit = per_feature or (attack == "hopskipjump" and (float(low), float(high)) != (0.0, 1.0))
-    if unit:
-        low32 = np.asarray(low, dtype=np.float32)
-        span = np.asarray(high, dtype=np.float32) - low32
-        safe = np.where(span > 0, span, 1).astype(np.float32)
-        inputs = np.where(span > 0, (x - low32) / safe, 0).astype(np.float32)
-        box = (0.0, 1.0)
-        if not per_feature:
-            eps = [None if e is None else e / float(span) for e in eps]
-    else:
-        inputs, box = x, (float(low), float(high))
-    n_classes = max(len(classes), 2)
-    if is_differentiable(adapter):
-        base, note = _tf_logits(adapter, output_kind)
-        call = base if not unit else (lambda t: base(low32 + t * span))
-        if compiled is not None:  # one graph for an ensemble's many calls (no eager cost)
-            if unit not in compiled:
-                compiled[unit] = tf.function(call, reduce_retracing=True)
-            call = compiled[unit]
-        fmodel = fb.TensorFlowModel(call, bounds=box, device=DEVICE)
-    else:
-        scale = (lambda u: low32 + u * span) if unit else (lambda u: u)
-        function, note = _numpy_logits(adapter, output_kind, classes, scale, columns)
-        fmodel = fb.NumPyModel(function, bounds=box)
-        n_classes = function.n_classes  # type: ignore[attr-defined]
-
+    space = Space.of(x, low, high, attack, eps)
+    fmodel, note, n_classes = foolbox_model(
+        fb, adapter, space, output_kind, classes, columns, compiled
+    )
     seed = tf_seed(seed)
     with tf.device(DEVICE):
-        images = tf.constant(inputs, dtype=tf.float32)
+        images = tf.constant(space.inputs, dtype=tf.float32)
         targets = tf.constant(labels, dtype=tf.int64)
     instance = build_attack(fb, attack, norm, steps, n_classes, options)
-    success = np.zeros((len(eps), len(labels)), dtype=bool)
+    success = np.zeros((len(space.eps), len(labels)), dtype=bool)
     attacked = np.arange(len(labels))
+    points, extra = None, {}
+    if starting_points is not None:
+        extra["starting_points"] = tf.constant(space.to_space(starting_points), tf.float32)
     try:
         if attack in DECISION_BASED:
             # these start from a misclassified input; a row the model already gets wrong
@@ -263,30 +259,208 @@ def run_attack(
             attacked = np.flatnonzero(~wrong)
             with tf.device(DEVICE):
                 images, targets = tf.gather(images, attacked), tf.gather(targets, attacked)
-        tf.random.set_seed(seed)
+                if extra:
+                    extra["starting_points"] = tf.gather(extra["starting_points"], attacked)
+        if reseed:
+            tf.random.set_seed(seed)
         for _ in range(restarts if len(attacked) else 0):
-            _, _, found = instance(fmodel, images, targets, epsilons=list(eps))
+            _, inputs, found = instance(fmodel, images, targets, epsilons=list(space.eps), **extra)
             success[:, attacked] |= np.asarray(found.numpy(), dtype=bool)
+            if restarts == 1 and len(attacked) == len(labels):
+                points = space.from_space(np.asarray(inputs[-1]))
             if success.all():
                 break
     except GateError:
         raise
     except Exception as exc:
-        raise GateError(
-            f"the {attack} attack on {adapter.name} raised {type(exc).__name__}: {exc}"
-        ) from exc
-    return AttackRun(success=success, logits=note, seed=seed)
+        raise attack_error(attack, adapter, exc) from exc
+    return AttackRun(success=success, logits=note, seed=seed, points=points)
+
+
+@dataclass(frozen=True)
+class Space:
+    """Where an attack runs: input space for scalar bounds, else unit space
+    ``x = low + u * (high - low)`` with eps a fraction of each feature's range.
+
+    foolbox's HopSkipJump clips to [0, 1] whatever the model's bounds (it loops forever on
+    inputs outside them): it always runs in unit space, with eps scaled to match.
+    """
+
+    inputs: np.ndarray
+    box: tuple[float, float]
+    eps: list[float | None]
+    unit: bool
+    low: Any  # float32 offset and span of the unit map (unused in input space)
+    span: Any
+
+    @classmethod
+    def of(cls, x: np.ndarray, low: Any, high: Any, attack: str, eps: list[float | None]) -> Space:
+        per_feature = np.ndim(low) > 0
+        unit = per_feature or (attack == "hopskipjump" and (float(low), float(high)) != (0.0, 1.0))
+        if not unit:
+            return cls(x, (float(low), float(high)), list(eps), False, None, None)
+        low32 = np.asarray(low, dtype=np.float32)
+        span = np.asarray(high, dtype=np.float32) - low32
+        safe = np.where(span > 0, span, 1).astype(np.float32)
+        inputs = np.where(span > 0, (x - low32) / safe, 0).astype(np.float32)
+        if not per_feature:
+            eps = [None if e is None else e / float(span) for e in eps]
+        return cls(inputs, (0.0, 1.0), list(eps), True, low32, span)
+
+    def to_space(self, x: np.ndarray) -> np.ndarray:
+        if not self.unit:
+            return np.asarray(x, dtype=np.float32)
+        safe = np.where(self.span > 0, self.span, 1).astype(np.float32)
+        return np.where(self.span > 0, (x - self.low) / safe, 0).astype(np.float32)
+
+    def from_space(self, u: np.ndarray) -> np.ndarray:
+        return u if not self.unit else (self.low + u * self.span).astype(np.float32)
+
+
+def foolbox_model(
+    fb: Any,
+    adapter: Adapter,
+    space: Space,
+    output_kind: str,
+    classes: np.ndarray,
+    columns: list[str] | None,
+    compiled: dict[Any, Any] | None = None,
+) -> tuple[Any, str, int]:
+    """The foolbox model of ``adapter`` in ``space``: its logits note and score columns.
+
+    ``compiled`` caches the model as one ``tf.function`` per space for an ensemble's many
+    calls (no eager cost per call)."""
+    if is_differentiable(adapter):
+        call, note = tf_model_function(adapter, space, output_kind, compiled)
+        fmodel = fb.TensorFlowModel(call, bounds=space.box, device=DEVICE)
+        return fmodel, note, max(len(classes), 2)
+    low32, span = space.low, space.span
+    scale = (lambda u: low32 + u * span) if space.unit else (lambda u: u)
+    function, note = _numpy_logits(adapter, output_kind, classes, scale, columns)
+    return fb.NumPyModel(function, bounds=space.box), note, function.n_classes
+
+
+def tf_model_function(
+    adapter: Adapter, space: Space, output_kind: str, compiled: dict[Any, Any] | None = None
+) -> tuple[Callable[[Any], Any], str]:
+    """The differentiable logits of a Keras/TensorFlow model in ``space`` (compiled once per
+    space when ``compiled`` is a cache)."""
+    import tensorflow as tf
+
+    base, note = _tf_logits(adapter, output_kind)
+    low32, span = space.low, space.span
+    call = base if not space.unit else (lambda t: base(low32 + t * span))
+    if compiled is not None:
+        key = ("model", output_kind, space.unit, _bytes(low32), _bytes(span))
+        if key not in compiled:
+            compiled[key] = tf.function(call, reduce_retracing=True)
+        call = compiled[key]
+    return call, note
+
+
+def _bytes(array: Any) -> bytes | None:
+    return None if array is None else np.asarray(array).tobytes()
+
+
+_GRAPHS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def model_graphs(adapter: Adapter) -> dict[Any, Any]:
+    """The cache of a model's compiled functions (its logits, PGD loops): traced once per
+    model and space, reused by every gate that attacks the same model, dropped with it."""
+    try:
+        return _GRAPHS.setdefault(adapter.model, {})
+    except TypeError:  # not weakly referenceable: a cache for this call only
+        return {}
+
+
+def attack_error(attack: str, adapter: Adapter, exc: Exception) -> GateError:
+    """What went wrong in a foolbox attack, and what to change."""
+    text = f"{type(exc).__name__}: {exc}"
+    if attack in DECISION_BASED and "init_attack failed" in str(exc):
+        return GateError(
+            f"the {attack} attack on {adapter.name} found no misclassified starting point "
+            f"for some rows (foolbox: {text}). A decision-based attack starts from an input the "
+            "model already gets wrong, found by blending in uniform noise; a model whose "
+            "predictions change from call to call (dropout or noise at inference, random "
+            "preprocessing), or one that predicts the same class for any noise, gives it none. "
+            "Make predictions deterministic (call the model with training=False, fix its "
+            "randomness), or attack with attack='noise' or, for a Keras/TensorFlow model, a "
+            "gradient attack"
+        )
+    return GateError(f"the {attack} attack on {adapter.name} raised {text}")
+
+
+# -- a model and dataset made ready for attacks ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A classifier and its data as every attacking gate needs them: float32 inputs, each
+    row's true class index, clean correctness, the input box and the model's score columns."""
+
+    adapter: Adapter
+    x: np.ndarray
+    truth: np.ndarray
+    correct: np.ndarray
+    classes: np.ndarray
+    output_kind: str
+    low: float | np.ndarray
+    high: float | np.ndarray
+    bounds_evidence: dict[str, Any]
+    columns: list[str] | None
+
+
+def target_of(
+    adapter: Adapter, dataset: Any, bounds: Any, epsilons: list[float], norm: str
+) -> Target:
+    """Predict once (cached), validate the bounds and that eps fits inside them."""
+    from pytest_modelguard.adapters.keras import as_float32
+    from pytest_modelguard.checks.robustness import clean_rows
+
+    x = as_float32(dataset)
+    output = adapter.outputs(dataset)  # cached: clean predictions cost no extra pass
+    classes, truth, correct = clean_rows(output, dataset.target)
+    low, high, evidence = attack_bounds(dataset, bounds, x)
+    check_eps(epsilons, norm, low, high, x[0].size)
+    columns = list(dataset.features.columns) if dataset.is_dataframe else None
+    return Target(adapter, x, truth, correct, classes, output.kind, low, high, evidence, columns)
+
+
+def attack_target(
+    target: Target,
+    rows: np.ndarray,
+    *,
+    attack: str,
+    norm: str,
+    eps: list[float],
+    steps: int | None,
+    restarts: int,
+    seed: int,
+) -> AttackRun:
+    """One attack :func:`resolve` accepted, on the rows ``rows`` of ``target``."""
+    return run_attack(
+        target.adapter, target.x[rows], target.truth[rows], attack=attack, norm=norm, eps=eps,
+        steps=steps, restarts=restarts, seed=seed, low=target.low, high=target.high,
+        output_kind=target.output_kind, classes=target.classes, columns=target.columns,
+    )  # fmt: skip
 
 
 # -- the worst-case ensemble ----------------------------------------------------------------
 
-#: PGD step sizes (fractions of eps) of the ensemble's runs, in turn: foolbox's default
-#: first, so the ensemble's first run is ``attack="pgd"`` itself and never finds less
-PGD_SCHEDULE = (0.01 / 0.3, 0.1, 0.01, 0.25, 0.003)
+#: the compiled PGD runs after ``attack="pgd"``: each restart is a sweep of one untargeted
+#: cross-entropy run and targeted margin runs (AutoAttack's APGD-T idea) toward the
+#: :data:`TARGETS` most likely other classes, all with a step size that decays from the
+#: restart's (a fraction of eps, in turn from this schedule) to 1% of it
+PGD_SCHEDULE = (1.0, 0.25, 0.5, 2.0, 0.1)
+TARGETS = 3
 #: HopSkipJump's gradient estimates, smaller than foolbox's defaults (100 to 10,000 model
 #: calls a step): it only has to show that the gradient attacks missed something obvious
-HOPSKIPJUMP_BUDGET = {"initial_gradient_eval_steps": 20, "max_gradient_eval_steps": 60}
-MIN_NORM = ("fmn", "deepfool")  # minimum-norm attacks: one run answers every eps, and None
+HOPSKIPJUMP_BUDGET = {"initial_gradient_eval_steps": 10, "max_gradient_eval_steps": 30}
+MIN_NORM = "deepfool"  # the minimum-norm attack: one run answers every eps, and None
+#: DeepFool linearises toward the 4 most likely classes (foolbox: 10), a gradient each per
+#: step; the targeted PGD runs already pushed toward the top 3
+MIN_NORM_OPTIONS = {"candidates": 4}
 UNBOUNDED_MIN_SUCCESS = 0.95  # an attack without eps must break (almost) every row
 DECISION_MARGIN = 0.03  # rows (fraction) a decision-based attack may break that gradients missed
 MONOTONE_SLACK = 0.02  # robust accuracy may rise by this much (random restarts) with eps
@@ -355,106 +529,205 @@ def run_ensemble(
     columns: list[str] | None = None,
     clean: np.ndarray | None = None,
 ) -> EnsembleRun:
-    """Attack rows with PGD runs (random starts, a step size
-    each from :data:`PGD_SCHEDULE`), then the minimum-norm attacks, then HopSkipJump
+    """Attack rows with ``attack="pgd"``, then ``restarts - 1`` sweeps of compiled PGD runs
+    (:data:`PGD_SCHEDULE`), then DeepFool (minimum norm, also unbounded), then HopSkipJump
     (decisions only) on the rows still standing; a row is robust only if all of them fail.
 
-    Each attack after the first sees only the rows the earlier ones left standing, so the
-    ensemble costs about one PGD run plus attacks on the survivors. The first run is
-    ``attack="pgd"`` on every row, exactly (same rows, seed and step size): the ensemble
-    never finds less. ``clean`` marks the rows the model classifies right; only they are
-    counted and attacked after the first run.
+    Each attack after the first sees only the rows the earlier ones left standing. The
+    first run is ``attack="pgd"`` on every row, exactly (same rows, seed and step size), so
+    the ensemble never finds less. ``clean`` marks the rows the model classifies right;
+    only they are counted and attacked after the first run.
     """
-    n = len(labels)
-    clean = np.ones(n, dtype=bool) if clean is None else np.asarray(clean, dtype=bool)
-    success = np.zeros((len(eps), n), dtype=bool)
-    broke_first: dict[str, list[int]] = {}
-    runs: list[dict[str, Any]] = []
-    common = dict(low=low, high=high, output_kind=output_kind, classes=classes, columns=columns)
-    note, first_seed = "", tf_seed(seed)
-    seconds: dict[str, float] = {}
-    graphs: dict[Any, Any] = {}  # the model as a tf.function, traced once for every attack
+    ensemble = _Ensemble(
+        adapter, x, labels, norm=norm, eps=eps, steps=steps, seed=seed, clean=clean,
+        common=dict(low=low, high=high, output_kind=output_kind, classes=classes,
+                    columns=columns),
+    )  # fmt: skip
+    ensemble.first_pgd()
+    ensemble.success[:, ~ensemble.clean] = True  # misclassified already: nothing to attack
+    ensemble.compiled_pgd(restarts - 1)
+    ensemble.minimum_norm()
+    if decision_steps:
+        ensemble.decision_based(decision_steps)
+    return ensemble.result()
 
-    def attack(
-        name: str, rows: np.ndarray, epsilons: list[float | None], eager: bool = False, **kw: Any
-    ) -> np.ndarray:
-        nonlocal note
+
+class _Ensemble:
+    """The state of one ensemble run: rows broken so far, and who broke them."""
+
+    def __init__(self, adapter: Adapter, x: np.ndarray, labels: np.ndarray, *, norm: str,
+                 eps: list[float], steps: int, seed: int, clean: np.ndarray | None,
+                 common: dict[str, Any]) -> None:  # fmt: skip
+        n = len(labels)
+        self.adapter, self.x, self.labels, self.norm = adapter, x, labels, norm
+        self.eps, self.steps, self.seed, self.common = eps, steps, seed, common
+        self.clean = np.ones(n, dtype=bool) if clean is None else np.asarray(clean, dtype=bool)
+        self.success = np.zeros((len(eps), n), dtype=bool)
+        self.unbounded = np.zeros(n, dtype=bool)
+        self.decision_only = [0] * len(eps)
+        self.broke_first: dict[str, list[int]] = {}
+        self.runs: list[dict[str, Any]] = []
+        self.seconds: dict[str, float] = {}
+        # the model as tf.functions, traced once per model; not kept across gates when its
+        # logits come from a rebuilt last layer (a copy of its weights at tracing time)
+        logits = common["output_kind"] == "logits"
+        self.graphs = model_graphs(adapter) if logits else {}
+        self.note = ""
+        self.starts: np.ndarray | None = None  # DeepFool's unbounded adversarial inputs
+
+    def foolbox(
+        self, name: str, rows: np.ndarray, eps: list[float | None], eager: bool = False, **kw: Any
+    ) -> Any:
+        """A foolbox attack (:func:`run_attack`) on ``rows``: found, ``(len(eps), n)``; on the
+        compiled model unless ``eager``."""
         started = time.perf_counter()
-        found = np.zeros((len(epsilons), n), dtype=bool)
+        found = np.zeros((len(eps), len(self.labels)), dtype=bool)
         if len(rows):
             run = run_attack(
-                adapter, x[rows], labels[rows], attack=name, norm=norm, eps=epsilons,
-                restarts=1, compiled=None if eager else graphs, **common, **kw,
+                self.adapter, self.x[rows], self.labels[rows], attack=name, norm=self.norm,
+                eps=eps, restarts=1, seed=self.seed, compiled=None if eager else self.graphs,
+                reseed=eager,
+                **self.common, **kw,
             )  # fmt: skip
             found[:, rows] = run.success
-            note = run.logits
-        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+            self.note = run.logits
+            if name == MIN_NORM and run.points is not None:
+                self.starts = np.zeros_like(self.x)
+                self.starts[rows] = run.points
+        self._clock(name, started)
         return found
 
-    def credit(name: str, found: np.ndarray) -> None:
-        new = found & ~success & clean
-        counts = broke_first.setdefault(name, [0] * len(eps))
-        for i in range(len(eps)):
-            counts[i] += int(new[i].sum())
-        success[:] |= found
+    def _clock(self, name: str, started: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
-    for r in range(restarts):
-        rel = PGD_SCHEDULE[r % len(PGD_SCHEDULE)]
-        options = {"rel_stepsize": rel}
-        if r == 0:  # attack="pgd" itself, every eps in one call, as the single attack runs
-            found = attack("pgd", np.arange(n), list(eps), eager=True, steps=steps, seed=seed)
-        else:
-            found = np.zeros_like(success)
-            for i, e in enumerate(eps):
-                standing = np.flatnonzero(~success[i])
-                found[i] = attack(
-                    "pgd", standing, [e], steps=steps, seed=seed + r, options=options
-                )[0]
-        standing_rows = int((~success).sum(axis=1).max())
-        runs.append(
-            {"attack": "pgd", "rel_stepsize": round(rel, 4), "steps": steps,
-             "rows": standing_rows, "broke": (found & clean).sum(axis=1).tolist()}
-        )  # fmt: skip
-        credit("pgd", found)
-        success[:, ~clean] = True  # misclassified already: nothing more to attack
-    unbounded = success.any(axis=0)
-    for name in MIN_NORM:
-        standing = np.flatnonzero(~success.all(axis=0))
-        found = attack(name, standing, [*eps, None], steps=steps, seed=seed)
-        unbounded |= found[-1]
-        runs.append(
-            {"attack": name, "steps": steps, "rows": len(standing),
-             "broke": found[:-1].sum(axis=1).tolist(),
-             "broke_unbounded": int(found[-1].sum())}
-        )  # fmt: skip
-        credit(name, found[:-1])
-    decision_only = [0] * len(eps)
-    if decision_steps:
-        standing = np.flatnonzero(~success.all(axis=0))
-        found = attack(
-            "hopskipjump", standing, list(eps), steps=decision_steps, seed=seed,
-            options=HOPSKIPJUMP_BUDGET,
-        )  # fmt: skip
-        decision_only = (found & ~success).sum(axis=1).tolist()
-        runs.append({"attack": "hopskipjump", "steps": decision_steps, "rows": len(standing),
-                     "broke": found.sum(axis=1).tolist()})  # fmt: skip
-        credit("hopskipjump", found)
-    raw = success.copy()
-    # an input that breaks a row within eps also lies within every larger eps
-    order = np.argsort(eps, kind="stable")
-    success[order] = np.logical_or.accumulate(success[order], axis=0)
-    return EnsembleRun(
-        success=success,
-        raw_success=raw,
-        broke_first=broke_first,
-        runs=runs,
-        unbounded_success=float(unbounded[clean].mean()) if clean.any() else 1.0,
-        decision_only=[int(v) for v in decision_only],
-        clean_rows=int(clean.sum()),
-        seconds={k: round(v, 3) for k, v in seconds.items()},
-        logits=note,
-        seed=first_seed,
-    )
+    def credit(self, name: str, found: np.ndarray, **run: Any) -> None:
+        """Rows ``found`` broke that no earlier attack had, counted for ``name``."""
+        new = found & ~self.success & self.clean
+        counts = self.broke_first.setdefault(name, [0] * len(self.eps))
+        for i in range(len(self.eps)):
+            counts[i] += int(new[i].sum())
+        broke = (found & self.clean).sum(axis=1).tolist()
+        self.runs.append({"attack": name, **run, "broke": broke})
+        self.success |= found
+
+    def standing(self, i: int | None = None) -> np.ndarray:
+        """Rows not yet broken at eps ``i`` (at some eps when None)."""
+        left = ~self.success[i] if i is not None else ~self.success.all(axis=0)
+        return np.flatnonzero(left)
+
+    def first_pgd(self) -> None:
+        """``attack="pgd"`` itself, on every row and every eps in one call, eager."""
+        rows = np.arange(len(self.labels))
+        found = self.foolbox("pgd", rows, list(self.eps), eager=True, steps=self.steps)
+        self.credit("pgd", found, rel_stepsize=round(0.01 / 0.3, 4), steps=self.steps,
+                    rows=len(rows))  # fmt: skip
+        self.unbounded |= found.any(axis=0)
+
+    def compiled_pgd(self, sweeps: int) -> None:
+        """``sweeps`` restarts, each an untargeted cross-entropy run and targeted margin runs
+        toward the :data:`TARGETS` most likely other classes, at the restart's step size
+        (:data:`PGD_SCHEDULE`): every run on every row still standing stacks into one batch,
+        one TensorFlow graph call per eps."""
+        if sweeps < 1:
+            return
+        started = time.perf_counter()
+        space = Space.of(self.x, self.common["low"], self.common["high"], "pgd", self.eps)
+        call, self.note = tf_model_function(
+            self.adapter, space, self.common["output_kind"], self.graphs
+        )
+        ranked = self._ranked_classes(call, space)
+        goals = [self.labels] + [ranked[:, k] for k in range(min(TARGETS, ranked.shape[1]))]
+        rels = [PGD_SCHEDULE[r % len(PGD_SCHEDULE)] for r in range(sweeps)]
+        runs = [(rel, k) for rel in rels for k in range(len(goals))]
+        graph = self._graph(call, space.box)
+        found = np.zeros((len(runs), *self.success.shape), dtype=bool)
+        for i, e in enumerate(space.eps):
+            rows = self.standing(i)
+            if not len(rows):
+                continue
+            broken = graph(
+                np.tile(space.inputs[rows], (len(runs),) + (1,) * (self.x.ndim - 1)),
+                np.tile(self.labels[rows], len(runs)),
+                np.concatenate([goals[k][rows] for _, k in runs]),
+                e, np.repeat([rel * e for rel, _ in runs], len(rows)), self.steps,
+                tf_seed(self.seed) + 1,
+            )  # fmt: skip
+            found[:, i, rows] = broken.reshape(len(runs), len(rows))
+        self._clock("pgd_compiled", started)
+        standing = int(max(len(self.standing(i)) for i in range(len(self.eps))))
+        for (rel, k), run in zip(runs, found, strict=True):
+            loss = "ce" if k == 0 else f"targeted (class ranked {k})"
+            self.credit("pgd" if k == 0 else "pgd_targeted", run, loss=loss,
+                        rel_stepsize=rel, steps=self.steps, rows=standing)  # fmt: skip
+            self.unbounded |= run.any(axis=0)
+
+    def _graph(self, call: Any, box: tuple[float, float]) -> Any:
+        key = ("pgd", self.note, self.norm, box, _bytes(self.common["low"]),
+               _bytes(self.common["high"]))  # fmt: skip
+        if key not in self.graphs:
+            self.graphs[key] = pgd_graph(call, norm=self.norm, box=box)
+        return self.graphs[key]
+
+    def _ranked_classes(self, call: Any, space: Space) -> np.ndarray:
+        """Per row, the other classes from most to least likely at the clean input."""
+        import tensorflow as tf
+
+        with tf.device(DEVICE):
+            z = np.array(call(tf.constant(space.inputs, tf.float32)), dtype=np.float64)
+        z[np.arange(len(z)), self.labels] = -np.inf
+        return np.argsort(-z, axis=1, kind="stable")[:, : z.shape[1] - 1].astype(np.int64)
+
+    def minimum_norm(self) -> None:
+        """DeepFool on the rows left: every eps, and unbounded for the masking check."""
+        rows = self.standing()
+        found = self.foolbox(
+            MIN_NORM, rows, [*self.eps, None], steps=self.steps, options=MIN_NORM_OPTIONS
+        )
+        self.unbounded |= found[-1]
+        self.credit(MIN_NORM, found[:-1], steps=self.steps, rows=len(rows),
+                    broke_unbounded=int(found[-1].sum()))  # fmt: skip
+
+    def decision_based(self, steps: int) -> None:
+        """HopSkipJump (no gradients) on the rows every gradient attack left standing."""
+        rows = self.standing()
+        # HopSkipJump starts from DeepFool's unbounded inputs where every row has one (any
+        # misclassified input will do; the walk to the boundary uses decisions only), else
+        # from foolbox's blended-noise search
+        starts = None
+        if self.starts is not None and self.unbounded[rows].all():
+            starts = self.starts[rows]
+        options = dict(steps=steps, options=HOPSKIPJUMP_BUDGET)
+        try:
+            found = self.foolbox("hopskipjump", rows, list(self.eps), **options,
+                                 starting_points=starts)  # fmt: skip
+        except GateError:
+            if starts is None:
+                raise
+            # a start DeepFool found is no longer misclassified (float round-off on a
+            # boundary): start from foolbox's own search instead
+            found = self.foolbox("hopskipjump", rows, list(self.eps), **options)
+        self.decision_only = [int(v) for v in (found & ~self.success).sum(axis=1)]
+        self.credit("hopskipjump", found, steps=steps, rows=len(rows))
+
+    def result(self) -> EnsembleRun:
+        raw = self.success.copy()
+        success = self.success.copy()
+        # an input that breaks a row within eps also lies within every larger eps
+        order = np.argsort(self.eps, kind="stable")
+        success[order] = np.logical_or.accumulate(success[order], axis=0)
+        clean = self.clean
+        return EnsembleRun(
+            success=success,
+            raw_success=raw,
+            broke_first=self.broke_first,
+            runs=self.runs,
+            unbounded_success=float(self.unbounded[clean].mean()) if clean.any() else 1.0,
+            decision_only=self.decision_only,
+            clean_rows=int(clean.sum()),
+            seconds={k: round(v, 3) for k, v in self.seconds.items()},
+            logits=self.note,
+            seed=tf_seed(self.seed),
+        )
 
 
 # -- logits of each kind of model ------------------------------------------------------------
@@ -710,3 +983,118 @@ def stratified_rows(target: np.ndarray, samples: int, seed: int) -> np.ndarray:
     take[extra] += 1
     chosen = [rng.permutation(np.flatnonzero(inverse == c))[:k] for c, k in enumerate(take) if k]
     return np.sort(np.concatenate(chosen))
+
+
+# -- PGD as one TensorFlow graph -------------------------------------------------------------
+
+
+def _per_row(v: Any, like: Any) -> Any:
+    """A per-row vector shaped to broadcast over a batch like ``like``."""
+    import tensorflow as tf
+
+    return tf.reshape(v, [-1] + [1] * (like.shape.rank - 1))
+
+
+def _row_norms(v: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.sqrt(tf.reduce_sum(tf.reshape(v * v, [tf.shape(v)[0], -1]), axis=1))
+
+
+def _pgd_loss(z: Any, y: Any, t: Any) -> Any:
+    """Per-row loss PGD ascends: cross-entropy where the target ``t`` is the true class
+    (untargeted), else the target's logit minus the true one (targeted margin)."""
+    import tensorflow as tf
+
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=z)
+    true = tf.gather(z, y, axis=1, batch_dims=1)
+    margin = tf.gather(z, t, axis=1, batch_dims=1) - true
+    return tf.where(t == y, ce, margin)
+
+
+def _pgd_signature(shape: tuple[int, ...]) -> list[Any]:
+    """Inputs of the PGD graph: rows, labels, targets, eps, steps per row, steps, seed."""
+    import tensorflow as tf
+
+    rows = tf.TensorSpec((None,), tf.int64)
+    return [
+        tf.TensorSpec((None, *shape), tf.float32), rows, rows, tf.TensorSpec((), tf.float32),
+        tf.TensorSpec((None,), tf.float32), tf.TensorSpec((), tf.int32),
+        tf.TensorSpec((2,), tf.int64),
+    ]  # fmt: skip
+
+
+def pgd_graph(call: Callable[[Any], Any], *, norm: str, box: tuple[float, float]) -> Any:
+    """PGD (Madry et al.) as one ``tf.function``: ``(x0, labels, targets, eps, steps per
+    row, steps, seed) -> broken``, a bool per row.
+
+    The loop runs in the graph, not step by step through eagerpy, so a run costs about
+    ``steps`` forward and backward passes, and many runs (restarts, targets) stack as
+    rows of one batch. A row counts as broken as soon as an iterate (always inside the
+    eps-ball and the bounds) is misclassified, and stops moving there. A row whose target
+    is its label ascends the cross-entropy (foolbox's PGD); any other ascends the target's
+    logit minus the true one, the direction of AutoAttack's targeted DLR loss (sign and
+    L2-normalised steps are scale-free). Starts are uniform in the ball, as foolbox's; a
+    row's step decays geometrically to 1% of its start over the run.
+    """
+    import tensorflow as tf
+
+    low, high = box
+    linf = norm == "linf"
+
+    def start(x0: Any, eps: Any, seed: Any) -> Any:
+        if linf:
+            return x0 + tf.random.stateless_uniform(tf.shape(x0), seed, -1.0, 1.0) * eps
+        d = tf.random.stateless_normal(tf.shape(x0), seed)
+        dims = tf.cast(tf.reduce_prod(tf.shape(x0)[1:]), tf.float32)
+        r = tf.random.stateless_uniform(tf.shape(x0)[:1], seed + 1) ** (1.0 / dims)
+        return x0 + d * _per_row(r * eps / (_row_norms(d) + 1e-12), x0)
+
+    def project(x: Any, x0: Any, eps: Any) -> Any:
+        d = x - x0
+        if linf:
+            d = tf.clip_by_value(d, -eps, eps)
+        else:
+            d = d * _per_row(tf.minimum(1.0, eps / (_row_norms(d) + 1e-12)), x0)
+        return tf.clip_by_value(x0 + d, low, high)
+
+    def wrong(x: Any, y: Any) -> Any:
+        return tf.argmax(tf.cast(call(x), tf.float32), axis=1, output_type=tf.int64) != y
+
+    def run(x0: Any, y: Any, t: Any, eps: Any, step: Any, steps: Any, seed: Any) -> Any:
+        x = project(start(x0, eps, seed), x0, eps)
+        broken = tf.zeros(tf.shape(y), tf.bool)
+        decay = tf.pow(0.01, 1.0 / tf.cast(tf.maximum(steps - 1, 1), tf.float32))
+        step = _per_row(step, x0)
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                z = tf.cast(call(x), tf.float32)
+                value = tf.reduce_sum(_pgd_loss(z, y, t))
+            broken = broken | (tf.argmax(z, axis=1, output_type=tf.int64) != y)
+            if tf.reduce_all(broken):
+                break
+            g = tape.gradient(value, x)
+            g = tf.sign(g) if linf else g / _per_row(_row_norms(g) + 1e-12, g)
+            x = tf.where(_per_row(broken, x), x, project(x + g * step, x0, eps))
+            step = step * decay
+        return broken | wrong(x, y)
+
+    graphs: dict[tuple[int, ...], Any] = {}
+
+    def compiled(
+        x0: np.ndarray, y: np.ndarray, t: np.ndarray, eps: float, step: np.ndarray,
+        steps: int, seed: int,
+    ) -> np.ndarray:  # fmt: skip
+        shape = tuple(x0.shape[1:])
+        if shape not in graphs:
+            graphs[shape] = tf.function(run, input_signature=_pgd_signature(shape))
+        with tf.device(DEVICE):
+            broken = graphs[shape](
+                tf.constant(x0, tf.float32), tf.constant(y, tf.int64), tf.constant(t, tf.int64),
+                np.float32(eps), tf.constant(step, tf.float32), np.int32(steps),
+                tf.constant([seed % 2**62, 12], tf.int64),
+            )  # fmt: skip
+        return np.asarray(broken.numpy(), dtype=bool)
+
+    return compiled

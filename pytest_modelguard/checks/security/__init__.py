@@ -624,45 +624,23 @@ def _attack_success(
 ) -> Verdict:
     """Share of correctly classified rows that the attack flips within ``eps``; the attack
     layer is the robustness gate's (:mod:`pytest_modelguard.checks.robustness.attacks`)."""
-    from pytest_modelguard.adapters.keras import as_float32
-    from pytest_modelguard.checks.robustness import attacks, clean_rows, eps_values
-    from pytest_modelguard.checks.robustness.attacks import (
-        attack_bounds,
-        check_eps,
-        stratified_rows,
-    )
+    from pytest_modelguard.checks.robustness import attacks, eps_values
+    from pytest_modelguard.checks.robustness.attacks import stratified_rows
 
     threshold = _attack_request(model, dataset, max_attack_success, samples)
     epsilons = eps_values(eps)
     adapter = adapt(model)
     spec, norm, steps = attacks.resolve(adapter, attack, norm, None, 1)
-    x = as_float32(dataset)
-    output = adapter.outputs(dataset)
-    classes, truth, correct = clean_rows(output, dataset.target)
-    candidates = np.flatnonzero(correct)
+    target = attacks.target_of(adapter, dataset, None, epsilons, norm)
+    candidates = np.flatnonzero(target.correct)
     if not len(candidates):
         raise GateError(
             f"the model classifies no row of dataset {dataset.name!r} correctly: there is "
             "nothing for an attack to flip"
         )
-    low, high, bounds_evidence = attack_bounds(dataset, None, x)
-    check_eps(epsilons, norm, low, high, x[0].size)
     rows = candidates[stratified_rows(dataset.target[candidates], samples, seed)]
-    run = attacks.run_attack(
-        adapter,
-        x[rows],
-        truth[rows],
-        attack=spec.name,
-        norm=norm,
-        eps=epsilons,
-        steps=steps,
-        restarts=1,
-        seed=seed,
-        low=low,
-        high=high,
-        output_kind=output.kind,
-        classes=classes,
-        columns=list(dataset.features.columns) if dataset.is_dataframe else None,
+    run = attacks.attack_target(
+        target, rows, attack=spec.name, norm=norm, eps=epsilons, steps=steps, restarts=1, seed=seed
     )
     evidence: dict[str, Any] = {
         "model": adapter.name,
@@ -671,7 +649,7 @@ def _attack_success(
         "norm": norm,
         "steps": steps,
         "eps": epsilons,
-        **bounds_evidence,
+        **target.bounds_evidence,
         "logits": run.logits,
         "correct_rows": len(candidates),
     }

@@ -113,6 +113,81 @@ def test_a_trainer_that_ignores_its_subset_is_an_error(split):
         )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def linear_split(tabular):
+    """A linear task a logistic regression learns without memorising (train ~ test)."""
+    members = Dataset.from_arrays(tabular["x_train"][:ROWS], tabular["y_train"][:ROWS], name="m")
+    holdout = Dataset.from_arrays(tabular["x"][:ROWS], tabular["y"][:ROWS], name="holdout")
+    return members, holdout
+
+
+def converged_sgd(features, target, seed):
+    """A seeded stochastic learner, run to convergence: seeds change it a little."""
+    from sklearn.linear_model import SGDClassifier
+
+    model = SGDClassifier(loss="log_loss", alpha=1e-3, max_iter=2000, tol=None, random_state=seed)
+    return model.fit(np.asarray(features), target)
+
+
+def test_a_trainer_that_jitters_the_model_under_test_is_an_error(linear_split):
+    members, holdout = linear_split
+    target = LogisticRegression().fit(np.asarray(members.features), members.target)
+
+    def jitter(subset: Dataset, seed: int):
+        noise = np.random.default_rng(seed)
+
+        def model(rows):  # the model under test, 1e-3 of noise on each probability
+            p = target.predict_proba(rows) + noise.uniform(0, 1e-3, (len(rows), 2))
+            return p / p.sum(axis=1, keepdims=True)
+
+        return model
+
+    for seed in range(3):
+        with pytest.raises(GateError, match="the shadow models do not depend on the rows"):
+            privacy(
+                target, holdout, members=members, max_tpr_at_fpr={0.001: 0.5}, trainer=jitter,
+                shadow_models=4, seed=seed,
+            )  # fmt: skip
+
+
+def test_a_closure_that_trains_on_the_full_data_is_an_error(linear_split):
+    members, holdout = linear_split
+    target = converged_sgd(members.features, members.target, 0)
+
+    def full_data(subset: Dataset, seed: int):  # the bug: members, not subset
+        return converged_sgd(members.features, members.target, seed)
+
+    for seed in range(3):
+        with pytest.raises(GateError, match="the shadow models do not depend on the rows"):
+            privacy(
+                target, holdout, members=members, max_tpr_at_fpr={0.001: 0.5},
+                trainer=full_data, shadow_models=4, seed=seed,
+            )  # fmt: skip
+
+
+def test_an_honest_trainer_on_a_model_that_generalises_is_not_an_error(linear_split):
+    members, holdout = linear_split
+
+    def logistic(subset: Dataset):
+        return LogisticRegression().fit(np.asarray(subset.features), subset.target)
+
+    def sgd(subset: Dataset, seed: int):
+        return converged_sgd(subset.features, subset.target, seed)
+
+    for trainer in (logistic, sgd):
+        target = trainer(members) if trainer is logistic else sgd(members, 0)
+        for seed in range(3):
+            verdict = privacy(
+                target, holdout, members=members, max_tpr_at_fpr={0.001: 0.5},
+                trainer=trainer, shadow_models=4, seed=seed,
+            )  # fmt: skip
+            assert verdict.status == "pass", verdict.message
+            effect = verdict.evidence["inclusion_effect"]
+            # membership leaves little trace here; when it is too little to decide, the
+            # probe (one more training) shows that the shadows follow their data
+            assert effect["z"] >= 3 or effect["probe_ratio"] >= 1.25
+
+
 def test_without_a_trainer_the_gate_says_it_is_a_lower_bound(split):
     members, holdout, _ = split
     verdict = privacy(train(members), holdout, members=members, max_tpr_at_fpr={0.001: 0.5}, seed=2)

@@ -156,7 +156,10 @@ def test_binary_sigmoid_model_gets_two_logits(keras_binary, tabular):
 
 
 def test_decision_based_attack_on_a_tree_equals_foolbox_numpy_model(tree, digit_images):
-    verdict = robust(tree, digit_images, eps=1.5, steps=50, samples=40, min_accuracy=0.01, seed=3)
+    verdict = robust(
+        tree, digit_images, eps=1.5, attack="boundary", steps=50, samples=40, min_accuracy=0.01,
+        seed=3,
+    )  # fmt: skip
     assert verdict.evidence["attack"] == "boundary" and verdict.evidence["norm"] == "l2"
 
     def logits(rows):

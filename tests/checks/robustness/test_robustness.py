@@ -33,11 +33,26 @@ def strict_json(verdict) -> str:
     return json.dumps(dict(verdict.to_json(), duration=0), sort_keys=True, allow_nan=False)
 
 
-def test_the_default_attack_on_a_logistic_regression(logistic, holdout, tabular):
+def test_without_gradients_the_default_is_hopskipjump_in_the_norm_of_eps(logistic, holdout):
+    default = robust(logistic, holdout, eps=0.1, steps=4, samples=30, seed=3)
+    assert default.evidence["attack"] == "hopskipjump" and default.evidence["norm"] == "linf"
+    assert "model without gradients" in default.evidence["attack_chosen"]
+    assert "hopskipjump (linf, steps=4" in default.message
+    assert default.summary().endswith("[hopskipjump, linf]")
+    assert default.status == "fail"
+    # (the old default, Boundary in L2, measured in a ball the Linf ball of the same eps
+    # contains: a weaker attack, and a norm switch nobody saw)
+    with pytest.raises(GateError, match=r"no gradients, is 'hopskipjump'.*not norm='l1'"):
+        robust(logistic, holdout, eps=0.1, norm="l1")
+    with pytest.raises(GateError, match=r"attack='boundary' works in norm='l2', not norm='linf'"):
+        robust(logistic, holdout, eps=0.1, attack="boundary", norm="linf")
+
+
+def test_the_boundary_attack_on_a_logistic_regression(logistic, holdout, tabular):
     # misclassified rows used to reach foolbox's boundary attack, which starts them at
     # themselves and divides by that zero distance: NaN inputs, and LogisticRegression raised
-    small = robust(logistic, holdout, eps=0.02, samples=40, seed=3)
-    large = robust(logistic, holdout, eps=0.3, steps=200, samples=40, seed=3)
+    small = robust(logistic, holdout, eps=0.02, attack="boundary", samples=40, seed=3)
+    large = robust(logistic, holdout, eps=0.3, attack="boundary", steps=200, samples=40, seed=3)
     assert small.evidence["attack"] == "boundary" and small.evidence["steps"] == 1000
     assert small.evidence["logits"].startswith("derived from probabilities")
     assert 0 < small.evidence["clean_accuracy"] < 1  # some rows start misclassified
@@ -45,7 +60,10 @@ def test_the_default_attack_on_a_logistic_regression(logistic, holdout, tabular)
     assert large.status == "fail" and large.evidence["curve"][0]["robust_accuracy"] < 0.6
 
     bounded = Dataset.from_arrays(tabular["x"][:300], tabular["y"][:300], bounds=(-6, 6))
-    verdict = robust(logistic, bounded, eps=[0.5, 3.0], steps=100, samples=60, min_accuracy=0.01)
+    verdict = robust(
+        logistic, bounded, eps=[0.5, 3.0], attack="boundary", steps=100, samples=60,
+        min_accuracy=0.01,
+    )  # fmt: skip
     first, second = (p["robust_accuracy"] for p in verdict.evidence["curve"])
     assert second < first <= verdict.evidence["clean_accuracy"]
 
@@ -73,7 +91,7 @@ def test_hopskipjump_runs_in_unit_space_whatever_the_bounds(logistic, tabular):
 def test_same_seed_same_verdict_in_every_profile(logistic, holdout):
     def run(seed, profile=None):
         verdict = robust(
-            logistic, holdout, eps=0.1, steps=100, samples=50, seed=seed, profile=profile
+            logistic, holdout, eps=0.1, steps=3, samples=20, seed=seed, profile=profile
         )
         return strict_json(verdict)
 
@@ -99,3 +117,16 @@ def test_missing_feature_values_are_an_error(tabular):
     x[3, 2] = np.nan
     with pytest.raises(GateError, match="1 missing or infinite feature values"):
         robust(tolerates_nan, Dataset.from_arrays(x, tabular["y"][:100]), eps=0.1)
+
+
+@pytest.mark.filterwarnings("ignore:LinearSearchBlendedUniformNoiseAttack failed")
+def test_a_decision_attack_without_a_misclassified_start_says_what_to_change(holdout):
+    def always_zero(rows):  # no input at all moves it off class 0: no start to walk from
+        return np.tile([0.9, 0.1], (len(rows), 1))
+
+    with pytest.raises(GateError) as error:
+        robust(always_zero, holdout, eps=0.1, steps=2, samples=20)
+    message = str(error.value)
+    assert "found no misclassified starting point" in message
+    assert "init_attack failed" in message  # foolbox's own words, quoted
+    assert "Make predictions deterministic" in message

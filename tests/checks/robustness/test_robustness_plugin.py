@@ -116,15 +116,18 @@ def test_robust_gates_pass_fail_and_error(project):
             "*formula   clean accuracy - robust accuracy = rows the attack broke / n",
             "*n         80",
             "*worst     eps=0.2",
-            "*attack    pgd (linf, steps=5, restarts=1) at eps=0.2: accuracy * clean -> * under attack",
+            "*attack    pgd (linf, steps=5, restarts=1; given by attack=) at eps=0.2: accuracy * "
+            "clean -> * under attack",
             "*@robust: attack='pgd' needs gradients, but DecisionTreeClassifier has none*"
             "attack='hopskipjump' or attack='boundary'*",
             "*@robust: attack= does not apply to a perturbation gate*",
             "*@robust: eps=8 is larger than the input range*",
             "*@robust: image dataset 'raw digits' has no bounds*",
-            "PASS   test_gates.py::test_small_eps  robust.robust_accuracy = *, required >= 0.5 (n=150)",
-            "PASS   test_gates.py::test_tree_boundary  robust.accuracy_drop = *, required <= 0.99 (n=20)",
-            "FAIL   test_gates.py::test_curve_too_strict  robust.accuracy_drop = *, required <= 0.05 (n=80)",
+            "PASS   test_gates.py::test_small_eps  robust.robust_accuracy = *, required >= 0.5 (n=150) [[]pgd, linf]",
+            "PASS   test_gates.py::test_tree_boundary  robust.accuracy_drop = *, required <= 0.99 "
+            "(n=20) [[]boundary, l2]",
+            "FAIL   test_gates.py::test_curve_too_strict  robust.accuracy_drop = *, required <= 0.05 "
+            "(n=80) [[]pgd, linf]",
         ]
     )
     properties = junit_properties(path)
