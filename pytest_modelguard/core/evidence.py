@@ -75,6 +75,8 @@ class Common(TypedDict, total=False):
     worst: Any
     #: what was required but not evidenced (compliance clauses), in the summary line
     lacking: list[Any]
+    #: a short note the one-line summary ends with (the attack and norm a gate chose)
+    summary_note: str
 
 
 class ErrorEvidence(Common, total=False):
