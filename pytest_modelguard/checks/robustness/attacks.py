@@ -395,16 +395,22 @@ def tf_model_function(
     adapter: Adapter, space: Space, output_kind: str, compiled: dict[Any, Any] | None = None
 ) -> tuple[Callable[[Any], Any], str]:
     """The differentiable logits of a Keras/TensorFlow model in ``space`` (compiled once per
-    space when ``compiled`` is a cache)."""
+    space and row shape when ``compiled`` is a cache).
+
+    The compiled form is a concrete function for any number of rows: a call costs ~0.2 ms,
+    a ``tf.function``'s ~0.8 ms (it matches its arguments against its traces first), and
+    the decision-based attacks and DeepFool call the model hundreds of times."""
     import tensorflow as tf
 
     base, note = _tf_logits(adapter, output_kind)
     low32, span = space.low, space.span
     call = base if not space.unit else (lambda t: base(low32 + t * span))
     if compiled is not None:
-        key = ("model", output_kind, space.unit, _bytes(low32), _bytes(span))
+        shape = tuple(space.inputs.shape[1:])
+        key = ("model", output_kind, space.unit, _bytes(low32), _bytes(span), shape)
         if key not in compiled:
-            compiled[key] = tf.function(call, reduce_retracing=True)
+            spec = tf.TensorSpec((None, *shape), tf.float32)
+            compiled[key] = tf.function(call).get_concrete_function(spec)
         call = compiled[key]
     return call, note
 
