@@ -116,8 +116,10 @@ def test_the_profile_sets_the_effort(keras_multiclass_logits, digit_rows):
 
 
 def test_same_seed_same_ensemble_verdict(keras_multiclass_logits, digit_rows):
-    # the TensorFlow seed is set once per ensemble (setting it clears TensorFlow's caches of
-    # traced functions); HopSkipJump's draws continue that sequence, so reruns agree
+    # no attack sets TensorFlow's seed (that clears its function caches): every draw is
+    # computed from the gate's seed, so reruns agree whatever the global stream did between
+    import tensorflow as tf
+
     rows = two_of_each_digit(digit_rows)
 
     def run(seed):
@@ -125,7 +127,10 @@ def test_same_seed_same_ensemble_verdict(keras_multiclass_logits, digit_rows):
         evidence = verdict.evidence["ensemble"]
         return verdict.value, evidence["broke_first"], [r["broke"] for r in evidence["runs"]]
 
-    assert run(11) == run(11)
+    first = run(11)
+    tf.random.set_seed(5)
+    tf.random.uniform((10,))
+    assert run(11) == first
 
 
 def test_ensemble_needs_gradients(digits, digit_rows, keras_multiclass_logits):
@@ -147,6 +152,34 @@ def test_too_few_steps_to_converge_is_unreliable_not_a_pass(keras_multiclass_log
 def test_eps_outside_the_input_bounds_is_an_error(keras_multiclass_logits, digit_rows):
     with pytest.raises(GateError, match="larger than the input range"):
         robust(keras_multiclass_logits, digit_rows, eps=1.5)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**62 + 12345])
+def test_seeded_draws_are_the_draws_of_tf_set_seed(seed):
+    """Attacks draw statelessly (setting TensorFlow's seed clears its function caches);
+    the numbers must still be exactly those of ``tf.random.set_seed``, which a direct
+    foolbox call uses, and nothing global may change."""
+    import eagerpy as ep
+    import tensorflow as tf
+
+    from pytest_modelguard.checks.robustness.attacks import seeded_draws
+
+    def draws():
+        t = ep.astensor(tf.zeros((2, 3), tf.float32))
+        return [
+            ep.uniform(t, (5, 64), -0.1, 0.1).numpy(), ep.normal(t, (3, 7)).numpy(),
+            ep.uniform(t, (4,)).numpy(), ep.normal(t, 6, mean=1.0, stddev=2.0).numpy(),
+        ]  # fmt: skip
+
+    tf.random.set_seed(seed)
+    expected = draws()
+    tf.random.set_seed(99)
+    with seeded_draws(seed):
+        got = draws()
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
+    after = tf.random.uniform((3,)).numpy()  # the global stream is untouched: its first draw
+    tf.random.set_seed(99)
+    assert np.array_equal(after, tf.random.uniform((3,)).numpy())
 
 
 # -- the checks themselves, on constructed outcomes -------------------------------------------
