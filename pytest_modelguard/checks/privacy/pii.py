@@ -271,8 +271,9 @@ _NOT_LOCAL = frozenset(
 )  # fmt: skip
 #: where an address written with words may be: its "at" (the local part is found before it)
 _AT_MARK = re.compile(
-    r"[\[({<][ \t]*at[ \t]*[\])}>][ \t]*|[ \t](?:at|AT|At)[ \t]+"
-    r"|[ \t]*[\[({<][ \t]*@[ \t]*[\])}>][ \t]*|[ \t]*@[ \t]*"
+    r"[\[({<][ \t]*(?:at|@)[ \t]*[\])}>][ \t]*|[ \t](?:(?:at|AT|At)[ \t]+|[ \t]*@[ \t]*)"
+    # a bare "@" only before spaces or a spelled dot: plain addresses are no marks (no cost)
+    r"|@(?:[ \t]+|(?=[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*[ \t]*[\[({<]?[ \t]*(?i:dot)\b))"
 )
 _DOMAIN_TAIL = re.compile(
     rf"(?P<domain>[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*){_DOT}(?P<tld>{_TLDS})(?![\w])",
