@@ -99,10 +99,16 @@ _ESCAPES = re.compile(
 )
 _WORD = re.compile(r"x-ray|[A-Za-z]+", re.IGNORECASE)
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
-_BASE64_WRAPPED = re.compile(r"[A-Za-z0-9+/_-]{4,}(?:[ \t]*\r?\n[ \t>]*[A-Za-z0-9+/_-]{2,})+={0,2}")
+#: both start only where a run of base64 characters starts and take whole runs (possessive),
+#: so a long run that is not followed by a line break fails once, not at every position
+_BASE64_WRAPPED = re.compile(
+    r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{4,}+(?:[ \t]*\r?\n[ \t>]*[A-Za-z0-9+/_-]{2,}+)+={0,2}"
+)
 _HEX = re.compile(r"(?:(?:0[xX])?[0-9a-fA-F]{2}(?:[\s:,;-]{1,2}|(?=0[xX]))?){4,}")
 #: base64 in groups separated by spaces ("VEFQ SVIt NDgy MQ=="): joined, then decoded
-_BASE64_SPACED = re.compile(r"(?:[A-Za-z0-9+/_-]{4,}[ \t]+)+[A-Za-z0-9+/_-]{1,}={0,2}")
+_BASE64_SPACED = re.compile(
+    r"(?<![A-Za-z0-9+/_-])(?:[A-Za-z0-9+/_-]{4,}+[ \t]+)+[A-Za-z0-9+/_-]++={0,2}"
+)
 _BASE32 = re.compile(r"\b(?:[A-Z2-7]{8,}|[a-z2-7]{8,})={0,6}")
 #: lists of decimal character codes ("84 65 80") and of 7- or 8-bit binary codes
 _CODES = re.compile(r"\b\d{2,3}(?:[\s,;]{1,2}\d{2,3}){3,}\b")
