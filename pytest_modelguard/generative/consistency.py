@@ -20,7 +20,6 @@ names with ``encoder=``); the text issue's pinned MiniLM ``Encoder`` is one.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -81,30 +80,41 @@ def _mean_interval(values: Any, confidence: float, seed: int) -> tuple[float, fl
 # -- counterfactual consistency ----------------------------------------------------------
 
 
-def swap_pairs(prompts: list[str], groups: dict[str, list[str]]) -> list[tuple[str, str, str]]:
-    """(original, counterfactual, swap) for every prompt naming a term of one group:
-    the term is replaced by the term at the same position of each other group."""
+def swap_pairs(prompts: list[str], swapper: Any) -> list[tuple[str, str, str]]:
+    """(original, counterfactual, swap) for every prompt naming a term of the groups, once
+    per other group: every term is set to that group by the text gates' ``Swapper`` (each
+    term by its role and position, case kept), so "She told her mother" becomes "He told
+    his father", not one term at a time."""
     pairs = []
     for prompt in prompts:
-        for name, terms in groups.items():
-            for index, term in enumerate(terms):
-                pattern = re.compile(rf"\b{re.escape(term)}\b", re.IGNORECASE)
-                if not pattern.search(prompt):
-                    continue
-                for other, replacements in groups.items():
-                    if other == name:
-                        continue
-                    swap = replacements[min(index, len(replacements) - 1)]
-                    changed = pattern.sub(lambda m, s=swap: _same_case(m.group(0), s), prompt)
-                    pairs.append((prompt, changed, f"{term} -> {swap} ({name} -> {other})"))
+        found = swapper.find(prompt)
+        for target in range(len(swapper.names)):
+            if all(group == target for _, _, group in found):
+                continue
+            changed, count = swapper.swap(prompt, target, found=found)
+            if not count:
+                continue
+            pairs.append((prompt, changed, _describe(prompt, found, swapper, target)))
     return list({(a, b): (a, b, s) for a, b, s in pairs}.values())
 
 
-def _same_case(original: str, word: str) -> str:
-    return word[:1].upper() + word[1:] if original[:1].isupper() else word
+def _describe(prompt: str, found: list[tuple[int, int, int]], swapper: Any, target: int) -> str:
+    """``she -> he, her -> his (women -> men)``: the words swapped and the groups."""
+    words, sources = [], []
+    for start, end, group in found:
+        if group == target:
+            continue
+        word = prompt[start:end]
+        swap = f"{word} -> {swapper.replacement(word, target)}"
+        words += [swap] if swap not in words else []
+        sources += [swapper.names[group]] if swapper.names[group] not in sources else []
+    return f"{', '.join(words)} ({'/'.join(sources)} -> {swapper.names[target]})"
 
 
-def _groups(groups: Any, counterfactual: Any) -> dict[str, list[str]]:
+def _groups(groups: Any, counterfactual: Any) -> Any:
+    """The ``Swapper`` of the text gates for the groups (shipped names or a dict of terms)."""
+    from pytest_modelguard.text.lexicons import Swapper, resolve_groups
+
     if groups is None:
         raise GateError(
             f"counterfactual={counterfactual!r} needs the term groups to swap: name shipped "
@@ -115,7 +125,7 @@ def _groups(groups: Any, counterfactual: Any) -> dict[str, list[str]]:
     if isinstance(groups, str) or (
         isinstance(groups, list | tuple) and all(isinstance(g, str) for g in groups)
     ):
-        return _shipped_groups(groups)
+        return Swapper(resolve_groups(groups)[0])
     if not isinstance(groups, dict) or len(groups) < 2:
         raise GateError("groups= must map at least two group names to lists of terms")
     for name, terms in groups.items():
@@ -123,24 +133,8 @@ def _groups(groups: Any, counterfactual: Any) -> dict[str, list[str]]:
             raise GateError(f"groups[{name!r}] must be a non-empty list of terms")
         if not all(isinstance(t, str) and t.strip() for t in terms):
             raise GateError(f"groups[{name!r}] holds a term that is not a non-empty string")
-    return {name: list(terms) for name, terms in groups.items()}
-
-
-def _shipped_groups(names: Any) -> dict[str, list[str]]:
-    """The text lexicons' groups (a category or group names), as term lists aligned by
-    position: each role (e.g. female and male first names) cut to its shortest length."""
-    from pytest_modelguard.text.lexicons import resolve_groups
-
-    found, _ = resolve_groups(names)
-    roles = [role for role in found[0].roles if all(role in g.roles for g in found)]
-    if not roles:
-        raise GateError(f"groups={names!r}: the groups share no role to align their terms by")
-    terms: dict[str, list[str]] = {g.name: [] for g in found}
-    for role in roles:
-        shortest = min(len(g.roles[role]) for g in found)
-        for group in found:
-            terms[group.name] += group.roles[role][:shortest]
-    return terms
+    lexicon = {str(name): list(terms) for name, terms in groups.items()}
+    return Swapper(resolve_groups(list(lexicon), lexicon)[0])
 
 
 def counterfactual_gate(
@@ -179,7 +173,7 @@ def counterfactual_gate(
     }  # fmt: skip
     evidence = {
         "generator": generator.describe(), "decoding": generator.decoding(),
-        "pairs": len(pairs), "groups": list(swaps), "most_different": most_different,
+        "pairs": len(pairs), "groups": swaps.names, "most_different": most_different,
     }  # fmt: skip
     verdict = _mean_verdict(
         gaps, limit=float(max_gap), operator="<=", level=level, seed=seed,
@@ -188,14 +182,15 @@ def counterfactual_gate(
     return _finish(verdict, most_different, note, started)
 
 
-def _counterfactual_pairs(prompts: Any, swaps: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+def _counterfactual_pairs(prompts: Any, swaps: Any) -> list[tuple[str, str, str]]:
     if prompts is None:
         raise GateError("counterfactual needs prompts=[...] that name the groups' terms")
     pairs = swap_pairs(prompt_list(prompts), swaps)
     if not pairs:
+        examples = ", ".join(t for group in swaps.groups for t in group.terms[:3])
         raise GateError(
             "no prompt names a term of groups=: nothing to swap; write prompts that mention "
-            f"one of {', '.join(t for terms in swaps.values() for t in terms[:3])}"
+            f"one of {examples}"
         )
     return pairs
 

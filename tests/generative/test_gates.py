@@ -586,3 +586,30 @@ def test_swap_identity_on_prompts_tests_only_the_prompts_it_changes(encoder) -> 
     )  # fmt: skip
     assert verdict.n == 1 and verdict.evidence["worst"]["prompt"] == prompts[0]
     assert verdict.evidence["worst"]["perturbed"] == "Should he get the loan?"
+
+
+def _swapped(prompts: list[str], groups) -> dict[str, set[str]]:
+    """Each prompt's counterfactual twins, as the gate builds them."""
+    from pytest_modelguard.generative.consistency import _groups, swap_pairs
+
+    twins: dict[str, set[str]] = {p: set() for p in prompts}
+    for original, changed, _ in swap_pairs(prompts, _groups(groups, "identity")):
+        twins[original].add(changed)
+    return twins
+
+
+def test_every_term_of_a_prompt_is_swapped_at_once_keeping_capitals() -> None:
+    """One twin per other group with all its terms swapped (not one term at a time, which
+    tests "He told her mother": a mixed text), and ALL CAPS kept."""
+    twins = _swapped(["She told her mother that she was tired.", "HE SAID NO"], "gender")
+    (told,) = twins["She told her mother that she was tired."]
+    assert re.search(r"\bHe\b", told) and "father" in told and "she" not in told.lower()
+    assert twins["HE SAID NO"] == {"SHE SAID NO"}
+
+
+def test_every_shipped_name_is_swapped_not_only_the_shortest_lists() -> None:
+    """A name beyond the shortest group's list (Sarah) is swapped too, by position modulo
+    the other group's list."""
+    names = ("european_american_names", "african_american_names")
+    (twin,) = _swapped(["Write a reference letter for Sarah."], names).values()
+    assert len(twin) == 1 and "Sarah" not in next(iter(twin))

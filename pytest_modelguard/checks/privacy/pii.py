@@ -49,9 +49,10 @@ _ALTERNATIVES: list[tuple[str, str, str, str]] = [
     ),
     ("card", r"\d", r"[\d.-]", r"(?:[ -]?\d){12,18}(?!\d)"),
     ("ssn", r"\d", r"[\d-]", r"\d{2}-\d{2}-\d{4}(?![\d-])"),
-    ("ssn", r"\d", r"[\d-]", r"\d{2} \d{2} \d{4}(?![\d-])"),
+    # spaced, dotted or bare nine digits: an SSN only after an SSN word ("SSN: 123456789")
+    ("ssn_said", r"\d", r"[\w.+-]", r"\d{2}(?: \d{2} |\.\d{2}\.|\d{2})\d{4}(?![\d-]|\.\d)"),
     ("phone_intl", r"\+", r"[\w+]", r"\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\d)"),
-    ("phone", r"\(", r"[\w+]", r"\d{3}\) ?\d{3}[ .-]\d{4}(?!\d)"),
+    ("phone", r"\(", r"[\w+]", r"\d{3}\) ?\d{3}[ .-]?\d{4}(?!\d)"),
     ("phone", r"\d", r"[\w+]", r"\d{2}[ .-]\d{3}[ .-]\d{4}(?!\d)"),
     ("ipv4", r"\d", r"[\d.]", r"\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\d|\.\d)"),
     ("ipv6", ":", ":", r"(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
@@ -74,6 +75,7 @@ _KIND_OF_GROUP = {
     "iban_lower": "iban",
     "phone_intl": "phone",
     "phone_bare": "phone",
+    "ssn_said": "ssn",
     "ipv4": "ip",
     "ipv6": "ip",
 }
@@ -82,7 +84,15 @@ _HEX_GROUP = re.compile(r"[0-9A-Fa-f]{0,4}\Z")
 PHONE_CONTEXT = 32  # characters before a bare 10-digit number searched for a phone word
 _PHONE_WORD = re.compile(
     r"\b(?:call|called|calling|phone|phoned|tel|telephone|mobile|cell|cellphone|fax|whatsapp"
-    r"|sms|text|ring|dial|ph)\b",
+    r"|sms|ring|dial|ph|(?:my|your|our|his|her|their)\s+number)\b",
+    re.IGNORECASE,
+)
+SSN_CONTEXT = 32  # characters before spaced or bare SSN digits searched for an SSN word
+_SSN_WORD = re.compile(r"\b(?:ssn|ss#|ss no|social|social security|taxpayer id)\b", re.I)
+#: words after which a dotted quad is a version or section number, not an address
+_VERSION_BEFORE = re.compile(
+    r"\b(?:version|release|rel|build|rev|revision|section|sect|sec|chapter|clause|article"
+    r"|paragraph|para|figure|fig|table|step|item|rule|v|ver)\.?[ \t]*\Z|§[ \t]*\Z",
     re.IGNORECASE,
 )
 _BEFORE = {"email": re.compile(r"[\w.%+-]", re.ASCII), "ipv6": re.compile(r"[\w:]", re.ASCII)}
@@ -142,7 +152,8 @@ def _card_prefix(candidate: str) -> str:
 
 
 def _ssn(candidate: str) -> bool:
-    area, group, serial = re.split(r"[- ]", candidate)
+    digits = re.sub(r"\D", "", candidate)
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
@@ -166,6 +177,18 @@ def _phone_said(text: str, start: int) -> bool:
     return _PHONE_WORD.search(text, max(row_start, start - PHONE_CONTEXT), start) is not None
 
 
+def _said_before(text: str, start: int, words: re.Pattern[str], width: int) -> bool:
+    """Whether ``words`` occur in the ``width`` characters before ``start``, in its row."""
+    row_start = text.rfind("\n", max(0, start - width), start) + 1
+    return words.search(text, max(row_start, start - width), start) is not None
+
+
+def _version_before(text: str, start: int) -> bool:
+    """Whether a dotted quad follows "version", "release", "section", ... directly."""
+    row_start = text.rfind("\n", max(0, start - 16), start) + 1
+    return _VERSION_BEFORE.search(text[max(row_start, start - 16) : start]) is not None
+
+
 def _ipv4(candidate: str) -> bool:
     try:
         ipaddress.IPv4Address(candidate)
@@ -177,6 +200,8 @@ def _ipv4(candidate: str) -> bool:
 def _ipv6(candidate: str) -> bool:
     groups = [g for g in candidate.split(":") if g]
     if len(groups) < 2 or max(map(len, groups)) < 2:  # "a::b" in prose, not an address
+        return False
+    if not any(c.isdigit() for c in candidate):  # hex words: "dead::beef", "cafe::babe"
         return False
     try:
         ipaddress.IPv6Address(candidate)
@@ -191,6 +216,7 @@ _VALID: dict[str, Callable[[str], bool]] = {
     "iban_lower": lambda candidate: iban_valid(candidate.upper()),
     "card": _card,
     "ssn": _ssn,
+    "ssn_said": _ssn,
     "phone_intl": _phone_intl,
     "phone": _phone,
     "phone_bare": _phone_bare,
@@ -244,7 +270,11 @@ _NOT_LOCAL = frozenset(
      "reach", "write", "message", "call")
 )  # fmt: skip
 #: where an address written with words may be: its "at" (the local part is found before it)
-_AT_MARK = re.compile(r"[\[({<][ \t]*at[ \t]*[\])}>][ \t]*|[ \t](?:at|AT|At)[ \t]+")
+_AT_MARK = re.compile(
+    r"[\[({<][ \t]*(?:at|@)[ \t]*[\])}>][ \t]*|[ \t](?:(?:at|AT|At)[ \t]+|[ \t]*@[ \t]*)"
+    # a bare "@" only before spaces or a spelled dot: plain addresses are no marks (no cost)
+    r"|@(?:[ \t]+|(?=[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*[ \t]*[\[({<]?[ \t]*(?i:dot)\b))"
+)
 _DOMAIN_TAIL = re.compile(
     rf"(?P<domain>[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*){_DOT}(?P<tld>{_TLDS})(?![\w])",
     re.IGNORECASE | re.ASCII,
@@ -264,7 +294,9 @@ def _spelled_emails(text: str) -> list[tuple[int, int, str]]:
         if local is None or local.group(1).lower() in _NOT_LOCAL:
             continue
         domain = re.sub(_DOT, ".", tail.group("domain"), flags=re.IGNORECASE)
-        edits.append((local.start(), tail.end(), f"{local.group(1)}@{domain}.{tail['tld']}"))
+        address = f"{local.group(1)}@{domain}.{tail['tld']}"
+        if text[local.start() : tail.end()] != address:  # a plain address needs no edit
+            edits.append((local.start(), tail.end(), address))
     return edits
 
 
@@ -335,7 +367,7 @@ def scan(values: Iterable[Any]) -> list[Finding]:
         candidate = text[start : match.end()]
         if group == "card":
             candidate = _card_prefix(candidate)
-        if group == "phone_bare" and not _phone_said(text, start):
+        if _out_of_context(group, text, start):
             continue
         if candidate and _VALID[group](candidate):
             kind = _KIND_OF_GROUP.get(group, group)
@@ -350,6 +382,19 @@ def scan(values: Iterable[Any]) -> list[Finding]:
         Finding(kind, int(row), redacted)
         for (_, kind, redacted), row in zip(found, rows.tolist(), strict=True)
     ]
+
+
+def _out_of_context(group: str, text: str, start: int) -> bool:
+    """Whether the words before a candidate say it is not an identifier: a bare 10-digit
+    number without a phone word, spaced or bare SSN digits without an SSN word, a dotted
+    quad after "version" or "section"."""
+    if group == "phone_bare":
+        return not _phone_said(text, start)
+    if group == "ssn_said":
+        return not _said_before(text, start, _SSN_WORD, SSN_CONTEXT)
+    if group == "ipv4":
+        return _version_before(text, start)
+    return False
 
 
 def _start(group: str, text: str, anchor: int) -> int | None:

@@ -77,3 +77,45 @@ def test_rows_stay_aligned_after_canonicalising() -> None:
     the row they are in."""
     rows = ["ｎｏｔｈｉｎｇ ｈｅｒｅ", "jane [at] example [dot] com", "x", "ssn 123 45 6789"]
     assert [(f.kind, f.row) for f in pii.scan(rows)] == [("email", 1), ("ssn", 3)]
+
+
+# Review round 3: identifiers written without the usual separators or context words ...
+FOUND_WITH_CONTEXT = [
+    ("ssn", "SSN: 123456789"),  # bare nine digits after an SSN word
+    ("ssn", "social security number 078051120"),
+    ("ssn", "SSN 123.45.6789"),
+    ("email", "mail me at jane.doe @ example.com"),
+    ("email", "jane.doe[@]example.com"),
+    ("email", "jane.doe@example dot com"),
+    ("phone", "my number is 2125557890"),
+    ("phone", "(212)5557890"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), FOUND_WITH_CONTEXT)
+def test_an_identifier_said_with_its_context_is_found(kind: str, text: str) -> None:
+    assert [k for k, _ in pii.detect(text)] == [kind]
+
+
+# ... and numbers that look like identifiers but whose context says otherwise.
+NOT_FOUND_IN_CONTEXT = [
+    "Upgrade to release 4.2.1.0 today",
+    "See section 2.3.1.4 of the spec",
+    "version 10.0.0.1 build",
+    "Invoice 482 19 2023",  # spaced 3-2-4 digits without an SSN word
+    "Reply to this text with your order 2345678901",  # "text" is not a phone word
+    "order number 2125557890",  # nor is "number" without "my"/"your"
+    "use dead::beef and cafe::babe",  # hex words, not IPv6 addresses
+    "id 123456789 in the table",  # nine digits without an SSN word
+]
+
+
+@pytest.mark.parametrize("text", NOT_FOUND_IN_CONTEXT)
+def test_a_look_alike_in_context_is_not_flagged(text: str) -> None:
+    assert pii.detect(text) == []
+
+
+def test_addresses_and_numbers_with_context_still_count() -> None:
+    """The context rules drop look-alikes, not the real thing."""
+    found = pii.detect("server 10.0.0.1, SSN 078-05-1120, fe80::1, my number: 2125557890")
+    assert [k for k, _ in found] == ["ip", "ssn", "ip", "phone"]
