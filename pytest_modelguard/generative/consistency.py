@@ -25,7 +25,7 @@ from typing import Any
 
 from pytest_modelguard.core.profiles import PROFILES, Profile
 from pytest_modelguard.core.seeding import derive_seed
-from pytest_modelguard.core.verdict import GateError, Verdict
+from pytest_modelguard.core.verdict import Counterexample, GateError, Verdict
 from pytest_modelguard.generative.common import confidence_level, prompt_list, reproducibility
 from pytest_modelguard.generative.subject import require_generator
 
@@ -381,7 +381,6 @@ class _Search:
 
         from pytest_modelguard.checks.robustness.strategies import perturbations
 
-        found: dict[str, Any] = {}
         spent = {"generations": 0}
         cap = budget * 4  # new generations the search and its shrinking may spend
 
@@ -399,18 +398,17 @@ class _Search:
             spent["generations"] += self.generator.stats.generated - before
             similarity = float(similarities(self.encoder, [answer], [noisy])[0])
             if similarity < self.threshold:
-                found.update(
+                raise Counterexample(dict(
                     prompt=prompt, perturbed=perturbed, perturbation=perturbation.describe(),
                     edits=_edits(perturbation, prompt), distance=_distance(prompt, perturbed),
                     answer=answer, perturbed_answer=noisy,
                     similarity=similarity,
-                )  # fmt: skip
-                raise _Below()
+                ))  # fmt: skip
 
         try:
             stays_similar()
-        except _Below:
-            return dict(found)
+        except Counterexample as below:  # re-raised by Hypothesis on the shrunk example
+            return dict(below.counterexample)
         return None
 
 
@@ -431,7 +429,3 @@ def _distance(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
         previous = current
     return previous[-1]
-
-
-class _Below(AssertionError):
-    """The answer to a perturbed prompt fell below the similarity threshold."""
