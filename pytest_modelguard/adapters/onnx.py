@@ -7,8 +7,9 @@ are; any other text model needs ``OnnxAdapter(session, tokenize=...)``, a callab
 ``input_ids``/``attention_mask`` graphs). A graph with one input per feature column (as
 skl2onnx makes for a DataFrame) is fed the dataset's columns by name; a name the dataset
 lacks is an error. The model bytes are read (and later fingerprinted) when the adapter is
-made, so a file that changes after loading does not change the fingerprint. Adversarial gates use decision-based attacks
-only: a gradient attack on a session is an error that says so.
+made, so a file that changes after loading does not change the fingerprint. Adversarial
+gates use decision-based attacks only: a gradient attack on a session is an error that
+says so.
 
 The score output is the first of: a ``seq(map)`` of class probabilities (scikit-learn's
 ZipMap, whose keys name the classes), a float tensor whose name says ``prob``, any float
@@ -81,6 +82,14 @@ class OnnxAdapter(Adapter):
         #: several inputs and no tokenize=: one input per feature column, fed by name
         self.by_column = self.tokenize is None and len(self.inputs) != 1
 
+    def _needs_tokenize(self) -> GateError:
+        """The error for texts on a graph of several inputs and no ``tokenize=``."""
+        return GateError(
+            f"the ONNX graph takes {len(self.inputs)} inputs {[i.name for i in self.inputs]}: "
+            "for texts give OnnxAdapter(session, tokenize=...) (or Encoder.from_onnx(session, "
+            "tokenize=...)) returning a dict of arrays by input name"
+        )
+
     def _column_order(self, dataset: Dataset) -> list[int]:
         """Which feature column feeds each graph input (one input per column, by name)."""
         names = [str(n) for n in (dataset.feature_names or [])]
@@ -116,6 +125,8 @@ class OnnxAdapter(Adapter):
         if dataset.kind == "text":
             from pytest_modelguard.adapters.text import text_batch
 
+            if self.by_column:
+                raise self._needs_tokenize()
             if not self.takes_strings and self.tokenize is None:
                 raise GateError(
                     f"dataset {dataset.name!r} holds texts but the ONNX graph's input "
@@ -291,6 +302,8 @@ def onnx_encoder_function(
 ) -> Callable[[list[str]], np.ndarray]:
     """``list[str] -> (n, d)`` vectors from an ONNX embedding graph (see Encoder.from_onnx)."""
     adapter = OnnxAdapter(session, tokenize=tokenize, output_name=output_name)
+    if adapter.by_column:
+        raise adapter._needs_tokenize()
     if not adapter.takes_strings and tokenize is None:
         raise GateError(
             f"the ONNX encoder's input {adapter.inputs[0].name!r} is {adapter.inputs[0].type}, "

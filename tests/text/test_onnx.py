@@ -208,8 +208,8 @@ def test_an_onnx_encoder_returns_the_mean_pooled_embeddings(encoder_session, emb
     np.testing.assert_allclose(encoder.encode(texts), numpy_encode(texts, embeddings), atol=1e-6)
     with pytest.raises(GateError, match="2 inputs"):  # it cannot guess ids from strings
         Encoder.from_onnx(encoder_session)
-    with pytest.raises(GateError, match="2 inputs"):
-        adapt(encoder_session)
+    with pytest.raises(GateError, match="2 inputs"):  # texts need tokenize= there too
+        adapt(encoder_session).outputs(Dataset.from_texts(texts, np.array([0, 1, 0])))
 
 
 def test_an_onnx_string_graph_is_an_encoder_and_gates_like_its_source(text_pipeline, text_onnx):
