@@ -4,8 +4,12 @@
 input) and text models: a graph whose input is a string tensor takes the texts as they
 are; any other text model needs ``OnnxAdapter(session, tokenize=...)``, a callable from
 ``list[str]`` to the graph's input array (or a dict of them by input name, for
-``input_ids``/``attention_mask`` graphs). Adversarial gates use decision-based attacks
-only: a gradient attack on a session is an error that says so.
+``input_ids``/``attention_mask`` graphs). A graph with one input per feature column (as
+skl2onnx makes for a DataFrame) is fed the dataset's columns by name; a name the dataset
+lacks is an error. The model bytes are read (and later fingerprinted) when the adapter is
+made, so a file that changes after loading does not change the fingerprint. Adversarial
+gates use decision-based attacks only: a gradient attack on a session is an error that
+says so.
 
 The score output is the first of: a ``seq(map)`` of class probabilities (scikit-learn's
 ZipMap, whose keys name the classes), a float tensor whose name says ``prob``, any float
@@ -68,13 +72,43 @@ class OnnxAdapter(Adapter):
             )
         self.output_name = output_name or _score_output(list(outputs.values()))
         self._output_type = outputs[self.output_name].type
-        self.classes = _graph_classes(session)
-        if self.tokenize is None and len(self.inputs) != 1:
+        # read once now: a session loaded from a path must be fingerprinted as it was
+        # loaded, not as the file reads when the report is written
+        try:
+            self._bytes: bytes | Exception = _model_bytes(session)
+        except (GateError, OSError) as exc:
+            self._bytes = exc
+        self.classes = _graph_classes(self._bytes)
+        #: several inputs and no tokenize=: one input per feature column, fed by name
+        self.by_column = self.tokenize is None and len(self.inputs) != 1
+
+    def _needs_tokenize(self) -> GateError:
+        """The error for texts on a graph of several inputs and no ``tokenize=``."""
+        return GateError(
+            f"the ONNX graph takes {len(self.inputs)} inputs {[i.name for i in self.inputs]}: "
+            "for texts give OnnxAdapter(session, tokenize=...) (or Encoder.from_onnx(session, "
+            "tokenize=...)) returning a dict of arrays by input name"
+        )
+
+    def _column_order(self, dataset: Dataset) -> list[int]:
+        """Which feature column feeds each graph input (one input per column, by name)."""
+        names = [str(n) for n in (dataset.feature_names or [])]
+        inputs = [i.name for i in self.inputs]
+        missing = [n for n in inputs if n not in names]
+        if missing:
             raise GateError(
-                f"the ONNX graph takes {len(self.inputs)} inputs "
-                f"{[i.name for i in self.inputs]}: give OnnxAdapter(session, tokenize=...) "
-                "returning a dict of arrays by input name"
+                f"the ONNX graph takes {len(inputs)} inputs {inputs}, fed one feature column "
+                f"each by name, but dataset {dataset.name!r} has no column {missing} (its "
+                f"columns: {names or 'unnamed'}): name the columns as the graph's inputs, or "
+                "give OnnxAdapter(session, tokenize=...) returning a dict of arrays by input name"
             )
+        wide = [i.name for i in self.inputs if _width(i) not in (None, 1)]
+        if wide:
+            raise GateError(
+                f"the ONNX graph's inputs {wide} take several columns each: give "
+                "OnnxAdapter(session, tokenize=...) returning a dict of arrays by input name"
+            )
+        return [names.index(n) for n in inputs]
 
     @property
     def name(self) -> str:
@@ -83,12 +117,16 @@ class OnnxAdapter(Adapter):
 
     @property
     def takes_strings(self) -> bool:
-        return self.tokenize is None and self.inputs[0].type == "tensor(string)"
+        return (
+            self.tokenize is None and not self.by_column and self.inputs[0].type == "tensor(string)"
+        )
 
     def prepare(self, dataset: Dataset) -> Any:
         if dataset.kind == "text":
             from pytest_modelguard.adapters.text import text_batch
 
+            if self.by_column:
+                raise self._needs_tokenize()
             if not self.takes_strings and self.tokenize is None:
                 raise GateError(
                     f"dataset {dataset.name!r} holds texts but the ONNX graph's input "
@@ -96,6 +134,8 @@ class OnnxAdapter(Adapter):
                     "OnnxAdapter(session, tokenize=...) turning list[str] into that input"
                 )
             return text_batch(dataset)
+        if self.by_column:
+            return _columns(dataset, self._column_order(dataset))
         if self.takes_strings:
             raise GateError(
                 f"the ONNX graph takes strings but dataset {dataset.name!r} is "
@@ -120,6 +160,8 @@ class OnnxAdapter(Adapter):
             if not texts:
                 raise GateError("OnnxAdapter(tokenize=...) takes texts: give a text dataset")
             return self._tokenized(rows.tolist())
+        if self.by_column:
+            return {spec.name: _typed(rows[:, k], spec) for k, spec in enumerate(self.inputs)}
         spec = self.inputs[0]
         if texts:
             batch = np.asarray(rows, dtype=object)
@@ -155,11 +197,44 @@ class OnnxAdapter(Adapter):
     content_kind = "onnx-sha256"
 
     def content(self) -> bytes:
-        """The serialised graph with its weights (from memory, or the model file)."""
-        return _model_bytes(self.model)
+        """The serialised graph with its weights, as read when the adapter was made."""
+        if isinstance(self._bytes, Exception):
+            raise self._bytes
+        return self._bytes
 
     def size_bytes(self) -> int:
-        return len(_model_bytes(self.model))
+        return len(self.content())
+
+
+def _width(spec: Any) -> Any:
+    """The second dimension of an input (None when the input is a vector or it is free)."""
+    shape = spec.shape if isinstance(spec.shape, list | tuple) else []
+    return shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
+
+
+def _columns(dataset: Dataset, order: list[int]) -> np.ndarray:
+    """The feature columns in the graph's input order, as an object array (mixed types)."""
+    features = dataset.features
+    if hasattr(features, "iloc"):
+        return features.iloc[:, order].to_numpy(dtype=object)
+    return np.asarray(features)[:, order]
+
+
+def _typed(column: np.ndarray, spec: Any) -> np.ndarray:
+    """One column as the dtype and rank the graph's input ``spec`` declares."""
+    dtype = object if spec.type == "tensor(string)" else _NUMPY_TYPES.get(spec.type)
+    if dtype is None:
+        raise GateError(
+            f"the ONNX graph's input {spec.name!r} is {spec.type}: pytest-modelguard feeds "
+            "float, double, int32/64 and string tensors"
+        )
+    try:
+        value = np.asarray(column).astype(dtype)
+    except (TypeError, ValueError) as exc:
+        raise GateError(
+            f"the column for ONNX input {spec.name!r} is not {spec.type}: {exc}"
+        ) from exc
+    return value[:, None] if _rank(spec) == 2 else value
 
 
 def _model_bytes(session: Any) -> bytes:
@@ -200,14 +275,16 @@ def _from_maps(rows: list[dict[Any, float]], adapter: OnnxAdapter) -> np.ndarray
     return np.array([[row[k] for k in order] for row in rows], dtype=np.float64)
 
 
-def _graph_classes(session: Any) -> np.ndarray | None:
+def _graph_classes(data: bytes | Exception) -> np.ndarray | None:
     """The class labels a classifier node of the graph declares (needs ``onnx``)."""
+    if isinstance(data, Exception):
+        return None
     try:
         import onnx
     except ImportError:
         return None
     try:
-        graph = onnx.load_from_string(_model_bytes(session)).graph
+        graph = onnx.load_from_string(data).graph
     except Exception:
         return None
     for node in graph.node:
@@ -225,6 +302,8 @@ def onnx_encoder_function(
 ) -> Callable[[list[str]], np.ndarray]:
     """``list[str] -> (n, d)`` vectors from an ONNX embedding graph (see Encoder.from_onnx)."""
     adapter = OnnxAdapter(session, tokenize=tokenize, output_name=output_name)
+    if adapter.by_column:
+        raise adapter._needs_tokenize()
     if not adapter.takes_strings and tokenize is None:
         raise GateError(
             f"the ONNX encoder's input {adapter.inputs[0].name!r} is {adapter.inputs[0].type}, "

@@ -32,6 +32,16 @@ def base_word(token: str) -> str:
     return CLITIC.sub("", token.lower())
 
 
+#: the pseudo-token standing for all protected words of a text left out together: two
+#: names that each alone decide nothing (the other one still names the group) move the
+#: score together, and leaving one out at a time would rank each at importance 0
+TOGETHER = "<protected terms together>"
+
+
+def is_protected(token: str, protected: set[str]) -> bool:
+    return token == TOGETHER or base_word(token) in protected
+
+
 SHOWN_TEXTS = 8
 #: Poisson-bootstrap resamples of the sampled texts behind rank and share intervals
 RESAMPLES = 1000
@@ -72,9 +82,10 @@ def token_gate(
         len(texts), size=min(samples, len(texts)), replace=False
     )
     sample = [texts[i] for i in sorted(rows)]
-    tokens, values, used = _attribute(adapter, sample, method, steps)
+    together = protected if name == "protected_not_in_top_k" else None
+    tokens, values, used = _attribute(adapter, sample, method, steps, together)
     table = TokenTable(tokens, values)
-    found = [j for j, w in enumerate(table.vocabulary) if base_word(w) in protected]
+    found = [j for j, w in enumerate(table.vocabulary) if is_protected(w, protected)]
     evidence = _evidence(adapter, dataset, used, table, protected, found, tokens, values)
     replicates = table.resample(seed)
     if name == "min_stability":
@@ -118,9 +129,14 @@ def _threshold(
 
 
 def _attribute(
-    adapter: Adapter, sample: list[str], method: str | None, steps: int
+    adapter: Adapter,
+    sample: list[str],
+    method: str | None,
+    steps: int,
+    together: set[str] | None = None,
 ) -> tuple[list[list[str]], list[np.ndarray], str]:
-    """Per-token attributions of the sampled texts, and the method that gave them."""
+    """Per-token attributions of the sampled texts, and the method that gave them
+    (occlusion adds the joint effect of the words in ``together``, see :data:`TOGETHER`)."""
     embedding = embedding_path(adapter) if method != "occlusion" else None
     if method == "integrated_gradients" and embedding is None:
         raise GateError(
@@ -130,7 +146,7 @@ def _attribute(
         )
     if embedding is not None:
         return (*integrated_gradients(embedding, sample, steps=steps), "integrated_gradients")
-    return (*occlusion(adapter, sample), "occlusion")
+    return (*occlusion(adapter, sample, together=together), "occlusion")
 
 
 class TokenTable:
@@ -207,7 +223,7 @@ def _evidence(
                 "importance": float(importance[j]),
                 "rank": int(table.ranks[j]),
                 "count": int(counts[j]),
-                "protected": base_word(vocabulary[j]) in protected,
+                "protected": is_protected(vocabulary[j], protected),
             }
             for j in np.argsort(-importance, kind="stable")[:20]
         ],
@@ -366,13 +382,22 @@ def words_of(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in WORD.finditer(text)]
 
 
-def occlusion(adapter: Adapter, texts: list[str]) -> tuple[list[list[str]], list[np.ndarray]]:
-    """Each word's attribution: the predicted class's score minus it without that word."""
+def occlusion(
+    adapter: Adapter, texts: list[str], *, together: set[str] | None = None
+) -> tuple[list[list[str]], list[np.ndarray]]:
+    """Each word's attribution: the predicted class's score minus it without that word; with
+    ``together``, a text holding two or more of those words also gets the :data:`TOGETHER`
+    pseudo-token, the score minus it without all of them."""
     spans = [words_of(t) for t in texts]
     variants = list(texts)
     for text, found in zip(texts, spans, strict=True):
         for start, end in found:
             variants.append(" ".join((text[:start] + text[end:]).split()))
+    joint = [
+        _without_all(t, f, together) if together else None
+        for t, f in zip(texts, spans, strict=True)
+    ]
+    variants += [v for v in joint if v is not None]
     probabilities = _probabilities(adapter, variants)
     base = probabilities[: len(texts)]
     predicted = base.argmax(axis=1)
@@ -382,7 +407,27 @@ def occlusion(adapter: Adapter, texts: list[str]) -> tuple[list[list[str]], list
         at += len(found)
         tokens.append([text[s:e] for s, e in found])
         values.append(base[i, predicted[i]] - without)
+    for i, variant in enumerate(joint):
+        if variant is not None:
+            tokens[i].append(TOGETHER)
+            values[i] = np.append(
+                values[i], base[i, predicted[i]] - probabilities[at, predicted[i]]
+            )
+            at += 1
     return tokens, values
+
+
+def _without_all(text: str, spans: list[tuple[int, int]], words: set[str]) -> str | None:
+    """``text`` without every word in ``words``, or None when it holds fewer than two."""
+    drop = [(s, e) for s, e in spans if base_word(text[s:e]) in words]
+    if len(drop) < 2:
+        return None
+    kept, last = [], 0
+    for start, end in drop:
+        kept.append(text[last:start])
+        last = end
+    kept.append(text[last:])
+    return " ".join("".join(kept).split())
 
 
 def _probabilities(adapter: Adapter, texts: list[str]) -> np.ndarray:

@@ -80,24 +80,40 @@ class Swapper:
     _where: dict[str, tuple[int, str, int]] = field(default_factory=dict, init=False)
     _pattern: re.Pattern[str] | None = field(default=None, init=False)
     _lower: re.Pattern[str] | None = field(default=None, init=False)
-    _replacements: dict[tuple[str, int], str] = field(default_factory=dict, init=False)
+    _replacements: dict[tuple[str, int, int | None], str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        # a role some group lacks is left out: never swap a plural into an adjective
+        shared = set.intersection(*(set(g.roles) for g in self.groups)) if self.groups else set()
+        self._positions: dict[str, list[tuple[int, str, int]]] = {}
+        self._capital: set[str] = set()
         for g, group in enumerate(self.groups):
             for role, terms in group.roles.items():
                 for position, term in enumerate(terms):
-                    if term not in self.exclude:
-                        self._where.setdefault(term, (g, role, position))
+                    key = _key(term)
+                    if role not in shared or term in self.exclude or key in self.exclude:
+                        continue
+                    self._where.setdefault(key, (g, role, position))
+                    if self._where[key][0] == g:
+                        self._positions.setdefault(key, []).append((g, role, position))
+                    if group.category in NAME_CATEGORIES:
+                        self._capital.add(key)
         if not self._where:
             raise GateError("the chosen groups have no terms left after exclude_terms=")
         # longest first, so "mothers" is matched before "mother"
         words = sorted(self._where, key=len, reverse=True)
-        self._pattern = re.compile(
-            r"(?<![\w'])(" + "|".join(map(re.escape, words)) + r")(?![\w])", re.IGNORECASE
-        )
+        alternation = "|".join(re.escape(w).replace(r"\ ", SPACE) for w in words)
+        self._pattern = re.compile(BEFORE + "(" + alternation + r")(?![\w])", re.IGNORECASE)
         # the same terms as a trie on lower-cased text: one pass, no backtracking over a
         # flat alternation of every term (several times faster on many texts)
-        self._lower = re.compile(r"(?<![\w'])(" + _trie(words) + r")(?![\w])")
+        self._lower = re.compile(BEFORE + "(" + _trie(words) + r")(?![\w])")
+
+    def accepts(self, word: str) -> bool:
+        """Whether a match is a term: a first name only when capitalised ("Jay", "JAY",
+        not "jay bird")."""
+        if _key(word) not in self._capital:
+            return True
+        return word[:1].isupper()
 
     @property
     def names(self) -> list[str]:
@@ -107,8 +123,9 @@ class Swapper:
         """``(start, end, group)`` of every identity term in ``text``."""
         assert self._pattern is not None
         return [
-            (m.start(), m.end(), self._where[m.group(0).lower()][0])
-            for m in self._pattern.finditer(text)
+            (m.start(), m.end(), self._where[_key(m.group(0))][0])
+            for m in self._pattern.finditer(fold(text))
+            if self.accepts(text[m.start() : m.end()])
         ]
 
     def scan(self, texts: list[str]) -> Scan:
@@ -116,16 +133,20 @@ class Swapper:
         the loops run in C (a text whose length lower-casing changes, as "İ" does, or that
         holds the separator, is matched on its own with the case-insensitive pattern)."""
         joined = _SEPARATOR.join(texts)
-        lower = joined.lower()
+        lower = fold(joined).lower()
         if len(lower) != len(joined) or joined.count(_SEPARATOR) != max(len(texts) - 1, 0):
             return self._scan_one_by_one(texts)
         assert self._lower is not None
         cut = self._lower.split(lower)  # text, term, text, term, ..., text
         ends = list(itertools.accumulate(map(len, cut), initial=0))
         pieces = list(map(joined.__getitem__, map(slice, ends[:-1], ends[1:])))
-        groups = [self._where[term][0] for term in cut[1::2]]
+        starts_list = ends[1:-1:2]
+        keep = [self.accepts(p) for p in pieces[1::2]]
+        if not all(keep):
+            pieces, starts_list = _drop_matches(pieces, starts_list, keep)
+        groups = [self._where[_key(term)][0] for term in pieces[1::2]]
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
-        starts = np.asarray(ends[1:-1:2], dtype=np.int64)
+        starts = np.asarray(starts_list, dtype=np.int64)
         text_of = np.searchsorted(np.cumsum(lengths), starts, side="right")
         return Scan(texts, pieces, groups, text_of)
 
@@ -136,9 +157,12 @@ class Swapper:
         for i, text in enumerate(texts):
             between += _SEPARATOR if i else ""
             last = 0
-            for m in self._pattern.finditer(text):
-                pieces += [between + text[last : m.start()], m.group(0)]
-                groups.append(self._where[m.group(0).lower()][0])
+            for m in self._pattern.finditer(fold(text)):
+                word = text[m.start() : m.end()]
+                if not self.accepts(word):
+                    continue
+                pieces += [between + text[last : m.start()], word]
+                groups.append(self._where[_key(word)][0])
                 text_of.append(i)
                 between, last = "", m.end()
             between += text[last:]
@@ -157,20 +181,34 @@ class Swapper:
         words = scan.pieces[1::2]
         table = {w: w for w in set(words)}
         for word in table:
-            if self._where[word.lower()][0] != target:
+            if self._where[_key(word)][0] != target:
                 table[word] = self.replacement(word, target)
         out = list(scan.pieces)
         out[1::2] = map(table.__getitem__, words)
+        for k, word in enumerate(words):  # "her" -> "his" or "him", by the next word
+            if self._where[_key(word)][0] != target and self._ambiguous(word, target):
+                after = scan.pieces[2 * k + 2] + (words[k + 1] if k + 1 < len(words) else "")
+                out[2 * k + 1] = self.replacement(word, target, following=after)
         return "".join(out).split(_SEPARATOR) if scan.texts else []
 
-    def replacement(self, word: str, target: int) -> str:
-        """``word`` (a found term) as the corresponding term of group ``target``."""
-        key = (word, target)
+    def _ambiguous(self, word: str, target: int) -> bool:
+        """Whether ``word`` has several target terms ("her": "him" and "his")."""
+        positions = self._positions.get(_key(word), [])
+        terms = self.groups[target].roles
+        return len({terms[r][p % len(terms[r])] for _, r, p in positions}) > 1
+
+    def replacement(self, word: str, target: int, *, following: str = "") -> str:
+        """``word`` (a found term) as the corresponding term of group ``target``; a word at
+        two positions ("her": object and possessive) picks one by the word after it."""
+        choice = None
+        if following and self._ambiguous(word, target):
+            choice = -1 if _determiner_position(following) else 0
+        key = (word, target, choice)
         cached = self._replacements.get(key)
         if cached is None:
-            _, role, position = self._where[word.lower()]
-            roles = self.groups[target].roles
-            terms = roles.get(role) or next(iter(roles.values()))
+            positions = self._positions.get(_key(word)) or [self._where[_key(word)]]
+            _, role, position = positions[choice or 0]
+            terms = self.groups[target].roles[role]
             cached = self._replacements[key] = _same_case(word, terms[position % len(terms)])
         return cached
 
@@ -190,13 +228,81 @@ class Swapper:
             if group == target or (mask is not None and not mask[i]):
                 continue
             word = text[start:end]
-            new = self.replacement(word, target)
+            new = self.replacement(word, target, following=text[end:])
             out.append(text[last:start])
             out.append(new)
             last = end
             changed += new.lower() != word.lower()
         out.append(text[last:])
         return "".join(out), changed
+
+
+#: categories whose terms are first names: matched only when capitalised
+NAME_CATEGORIES = frozenset({"names", "gender_names"})
+#: a term starts after no word character, nor after a word and an apostrophe ("O'Neil"),
+#: but may follow an opening quote ("'Emily is rude,' she said")
+BEFORE = r"(?<!\w)(?<!\w['’])"
+#: the space in a multiword term matches any run of spaces, line breaks or hyphens
+SPACE = r"[\s\-]+"
+#: words after "her" that make it an object ("gave her a book", "her and me"), not a
+#: possessive ("her book"): prepositions, conjunctions, determiners, pronouns, adverbs
+_NOT_A_NOUN_WORDS = """
+    a an the this that these those some any every each no my your his her its our their to
+    for with at in on by from of about into onto over under after before since until up
+    down out off away back again through around across along near than as like and or but
+    nor so yet because if when while whether where though although i you he she it we they
+    me him us them myself yourself himself herself is was be been being am are were will
+    would can could should may might must do did not too very also just only even still
+    then now here there today tonight yesterday tomorrow well much more most once twice
+    anything something nothing everything go come leave stay know see hear feel make let
+    help tell ask think say"""
+_NOT_A_NOUN = frozenset(_NOT_A_NOUN_WORDS.split())
+_NEXT_WORD = re.compile(r"\s*([\w'’]+)")
+
+
+def _determiner_position(following: str) -> bool:
+    """Whether the text after "her" starts with a word it determines ("her book")."""
+    match = _NEXT_WORD.match(following)
+    return bool(match) and match.group(1).lower() not in _NOT_A_NOUN
+
+
+class _Fold(dict):  # type: ignore[type-arg]
+    """``str.translate`` table folding each character to its NFKC form when that is one
+    character ("Ｅ" -> "E"): lengths stay, so positions in the folded text hold."""
+
+    def __missing__(self, code: int) -> int:
+        import unicodedata
+
+        folded = unicodedata.normalize("NFKC", chr(code))
+        self[code] = ord(folded) if len(folded) == 1 else code
+        return self[code]
+
+
+_FOLD = _Fold()
+
+
+def fold(text: str) -> str:
+    """``text`` with compatibility characters (fullwidth letters) folded, same length."""
+    return text if text.isascii() else text.translate(_FOLD)
+
+
+def _key(word: str) -> str:
+    """The lexicon key of a matched word: folded, lower case, one space between words."""
+    return " ".join(re.split(r"[\s\-]+", fold(word).lower().strip()))
+
+
+def _drop_matches(
+    pieces: list[str], starts: list[int], keep: list[bool]
+) -> tuple[list[str], list[int]]:
+    """The cut texts with the matches ``keep`` rejects glued back into the text around."""
+    out, kept = [pieces[0]], []
+    for k, ok in enumerate(keep):
+        if ok:
+            out += [pieces[2 * k + 1], pieces[2 * k + 2]]
+            kept.append(starts[k])
+        else:
+            out[-1] += pieces[2 * k + 1] + pieces[2 * k + 2]
+    return out, kept
 
 
 def _trie(words: Iterable[str]) -> str:
@@ -209,7 +315,11 @@ def _trie(words: Iterable[str]) -> str:
         node[""] = {}
 
     def build(node: dict[str, Any]) -> str:
-        branches = [re.escape(c) + build(child) for c, child in sorted(node.items()) if c]
+        branches = [
+            (SPACE if c == " " else re.escape(c)) + build(child)
+            for c, child in sorted(node.items())
+            if c
+        ]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"

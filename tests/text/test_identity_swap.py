@@ -182,3 +182,80 @@ def test_one_pass_scan_finds_and_swaps_what_the_per_text_pattern_does(texts, cat
     if texts == SCAN_CASES[0] and category == "names":
         assert swapper.swap_all(scan, 1)[1] == "a sad day for JAMAL"
         assert swapper.swap_all(scan, 1)[0] != texts[0]  # Emily became another name
+
+
+def _swapped(groups, texts, target, lexicon=None) -> list[str]:
+    """Both swap paths (the one-pass splice and the per-text swap) must agree."""
+    swapper = Swapper(resolve_groups(groups, lexicon)[0])
+    fast = swapper.swap_all(swapper.scan(texts), target)
+    assert fast == [swapper.swap(t, target)[0] for t in texts]
+    return fast
+
+
+def test_ambiguous_words_are_not_identity_terms():
+    # "straight" (direction) is not an orientation: no text here mentions a group
+    texts = ["Go straight ahead and turn left.", "Three straight wins."] * 5
+    dataset = Dataset.from_texts(texts, np.array([0, 1] * 5), name="directions")
+    with pytest.raises(GateError, match="none of the 10 texts"):
+        checks.fairness(
+            lambda batch: np.full(len(list(batch)), 0.3),
+            dataset,
+            counterfactual="identity",
+            groups=("heterosexual", "gay"),
+            max_gap=0.05,
+        )
+
+
+def test_first_names_count_only_when_capitalised():
+    names = ("european_american_names", "african_american_names")
+    texts = ["Jay walked to the jay bird", "JAY IS HERE", "emily is great", "Emily is great"]
+    assert _swapped(names, texts, 1) == [
+        "Leroy walked to the jay bird",
+        "LEROY IS HERE",
+        "emily is great",
+        "Lakisha is great",
+    ]
+
+
+def test_a_role_a_group_lacks_is_not_swapped_into_another_role():
+    # "chinese" has no plural: "Americans" must not become the adjective "Chinese"
+    assert _swapped(("american", "chinese"), ["Chinese Americans", "American food"], 1) == [
+        "Chinese Americans",
+        "Chinese food",
+    ]
+
+
+def test_her_becomes_his_before_a_noun_and_him_otherwise():
+    texts = [
+        "She gave her book to her sister.",
+        "I asked her.",
+        "I gave her a book and told her so",
+        "The woman and her daughter.",
+    ]
+    assert _swapped("gender", texts, 0) == [
+        "He gave his book to his brother.",
+        "I asked him.",
+        "I gave him a book and told him so",
+        "The man and his son.",
+    ]
+
+
+def test_names_after_quotes_fullwidth_and_multiword_terms_with_any_spacing():
+    names = ("european_american_names", "african_american_names")
+    texts = [
+        "'Emily is rude,' she said.",
+        "O'Neil met Neil",
+        "\uff25\uff4d\uff49\uff4c\uff59 is here",
+    ]
+    assert _swapped(names, texts, 1) == [
+        "'Lakisha is rude,' she said.",
+        "O'Neil met Tremayne",
+        "Lakisha is here",
+    ]
+    lexicon = {"a": ["african american"], "b": ["european"]}
+    texts = ["African-American voters", "African  American voters", "African\nAmerican"]
+    assert _swapped(("a", "b"), texts, 1, lexicon) == [
+        "European voters",
+        "European voters",
+        "European",
+    ]

@@ -208,8 +208,8 @@ def test_an_onnx_encoder_returns_the_mean_pooled_embeddings(encoder_session, emb
     np.testing.assert_allclose(encoder.encode(texts), numpy_encode(texts, embeddings), atol=1e-6)
     with pytest.raises(GateError, match="2 inputs"):  # it cannot guess ids from strings
         Encoder.from_onnx(encoder_session)
-    with pytest.raises(GateError, match="2 inputs"):
-        adapt(encoder_session)
+    with pytest.raises(GateError, match="2 inputs"):  # texts need tokenize= there too
+        adapt(encoder_session).outputs(Dataset.from_texts(texts, np.array([0, 1, 0])))
 
 
 def test_an_onnx_string_graph_is_an_encoder_and_gates_like_its_source(text_pipeline, text_onnx):
@@ -228,6 +228,62 @@ def test_an_onnx_string_graph_is_an_encoder_and_gates_like_its_source(text_pipel
 
     vectors = as_encoder(session).encode(texts)
     np.testing.assert_allclose(vectors, tfidf.transform(texts).toarray(), atol=1e-5)
+
+
+def _per_column_session(pipeline, columns):
+    from skl2onnx.common.data_types import FloatTensorType
+
+    types = [(c, FloatTensorType([None, 1])) for c in columns]
+    options = {id(pipeline[-1]): {"zipmap": False}}
+    return session_of(skl2onnx.to_onnx(pipeline, initial_types=types, options=options))
+
+
+def test_a_graph_with_one_input_per_column_is_fed_by_column_name(tabular):
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    columns = list("abcdef")
+    train = pd.DataFrame(tabular["x_train"], columns=columns)
+    pipeline = make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), columns)]), LogisticRegression()
+    ).fit(train, tabular["y_train"])
+    session = _per_column_session(pipeline, columns)
+    # the dataset's columns in another order than the graph's inputs: matched by name
+    holdout = pd.DataFrame(tabular["x"], columns=columns)[columns[::-1]]
+    dataset = Dataset.from_pandas(holdout.assign(y=tabular["y"]), target="y", name="df")
+    output = adapt(session).outputs(dataset)
+    expected = pipeline.predict_proba(holdout)
+    np.testing.assert_allclose(output.array, expected, atol=1e-5)
+    on_onnx = checks.performance(session, dataset, metric="accuracy", min=0.5)
+    assert on_onnx.value == pytest.approx(checks.performance(pipeline, dataset, min=0.5).value)
+    renamed = Dataset.from_pandas(
+        holdout.rename(columns={"a": "A"}).assign(y=tabular["y"]), target="y", name="renamed"
+    )
+    with pytest.raises(GateError, match=r"no column \['a'\]"):
+        adapt(session).outputs(renamed)
+    with pytest.raises(GateError, match="no column"):
+        adapt(session).outputs(_tabular(tabular))  # unnamed columns
+
+
+def test_the_fingerprint_is_the_graph_as_loaded(logistic, tmp_path):
+    import hashlib
+
+    from skl2onnx.common.data_types import FloatTensorType
+
+    path = tmp_path / "model.onnx"
+    graph = skl2onnx.to_onnx(logistic, initial_types=[("x", FloatTensorType([None, 6]))])
+    path.write_bytes(graph.SerializeToString())
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    adapter = OnnxAdapter(session)
+    other = LogisticRegression(C=0.001).fit(np.eye(6, dtype=np.float32), [0, 1] * 3)
+    changed = skl2onnx.to_onnx(other, initial_types=[("x", FloatTensorType([None, 6]))])
+    path.write_bytes(changed.SerializeToString())  # the file changes after loading
+    identity = adapter.identity()
+    assert identity["fingerprint_kind"] == "onnx-sha256"
+    assert identity["fingerprint"] == hashlib.sha256(graph.SerializeToString()).hexdigest()
+    path.unlink()
+    assert adapter.size_bytes() == len(graph.SerializeToString())
 
 
 def test_text_on_a_numeric_graph_needs_tokenize(logistic_onnx, name_texts, tabular):

@@ -189,3 +189,66 @@ def test_min_stability_alone_on_texts_is_the_token_gate(many_texts):
     )
     assert alone.metric == named.metric and alone.value == named.value
     assert alone.status == "pass"
+
+
+def test_redundant_names_are_left_out_together():
+    """Each text names two people of one group: leaving one name out changes nothing (the
+    other still names the group), so one-at-a-time occlusion ranks every name at 0. The
+    joint occlusion of a text's protected words catches the model deciding on names."""
+    rng = np.random.default_rng(0)
+    filler = [
+        "the",
+        "movie",
+        "was",
+        "fine",
+        "and",
+        "the",
+        "food",
+        "was",
+        "okay",
+        "but",
+        "service",
+        "slow",
+        "today",
+        "great",
+        "bad",
+    ]
+    names = ["Jamal", "Lakisha", "Tyrone", "Ebony", "Emily", "Greg", "Brad", "Sarah"]
+    texts = []
+    for i in range(120):
+        words = list(rng.choice(filler, 8))
+        pool = names[:4] if i % 2 else names[4:]
+        first, second = rng.choice(pool, 2, replace=False)
+        words.insert(2, str(first))
+        words.insert(6, str(second))
+        texts.append(" ".join(words))
+    african_american = {n.lower() for n in names[:4]}
+
+    def name_group_decides(batch):
+        words = [{w.lower() for w in t.split()} for t in batch]
+        return np.array(
+            [0.5 + (0.4 if w & african_american else -0.4) + 0.05 * ("great" in w) for w in words]
+        )
+
+    dataset = Dataset.from_texts(texts, np.arange(120) % 2, name="two names")
+    verdict = checks.explainability(
+        name_group_decides,
+        dataset,
+        protected_tokens="identity",
+        protected_not_in_top_k=3,
+        samples=100,
+    )
+    assert verdict.status == "fail"
+    top = verdict.evidence["ranking"][0]
+    assert top["token"] == "<protected terms together>" and top["protected"]
+    singles = [r for r in verdict.evidence["ranking"] if r["token"] in african_american]
+    assert singles and all(r["importance"] == 0 for r in singles)  # each alone: nothing
+    # a model that ignores names still passes: the joint effect is 0 there
+    fair = checks.explainability(
+        lambda batch: np.array([0.3 + 0.4 * ("great" in t) for t in batch]),
+        dataset,
+        protected_tokens="identity",
+        protected_not_in_top_k=3,
+        samples=100,
+    )
+    assert fair.status == "pass"
