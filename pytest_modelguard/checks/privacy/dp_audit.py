@@ -34,6 +34,7 @@ GUESS_FRACTION = 0.1  # the auditor guesses "in" on this share of canaries and "
 MIN_GUESSES = 10
 LEVELS = (0.9, 0.95, 0.99)
 EPS_CEILING = 30.0  # the search for the lower bound stops here
+MAX_CANARIES = 2**24  # the search for a canary count that can refute a claim stops here
 
 
 def dp_audit_gate(
@@ -88,7 +89,8 @@ def dp_audit_gate(
             "guesses under (eps, delta)-DP, the largest eps it rejects; with delta=0 this is "
             "the Clopper-Pearson lower bound of the guess accuracy, as eps = logit(bound)"
         ),
-        "trainings": 1,
+        "trainings": 2,
+        "probe": "a second training with the other canaries, checked to differ",
         "note": "a pass does not prove differential privacy: it is a lower bound on eps",
     }
     verdict = decide(
@@ -141,6 +143,14 @@ def _canary_count(
     best = epsilon_lower_bound(m, guesses, guesses, delta, 1 - level)
     if best <= epsilon:
         needed = canaries_needed(epsilon, delta, 1 - level)
+        if needed is None:
+            raise GateError(
+                f"this audit cannot refute eps={epsilon:g} at delta={delta:g} with any number "
+                "of canaries: each one adds 2*delta to the chance that (eps, delta)-DP "
+                "explains the guesses, so the eps that every guess right proves peaks below "
+                "the claim and then falls. The claim is beyond what one training run can "
+                "audit: gate a smaller eps, or a smaller delta"
+            )
         raise GateError(
             f"{m} canaries cannot refute eps={epsilon:g}: even with every one of its "
             f"{guesses} guesses right the audit proves at most eps={best:.3g} at "
@@ -183,6 +193,9 @@ def _one_run(
     audited = _train(trainer, training, trainer_seed(seed, 0))
     output = adapt(audited).outputs(canary_set)
     _require_a_new_training(model, audited, output, canary_set)
+    swapped = concat(members, take(canary_set, np.flatnonzero(~inside)), name="train+others")
+    probe = _train(trainer, swapped, trainer_seed(seed, 0))  # same seed, other canaries
+    _require_the_canaries_to_matter(audited, probe, output, canary_set)
     scores = confidence_score(output, canary_set.target)
     order = np.argsort(-scores, kind="stable")
     top, bottom = order[: guesses // 2], order[m - guesses // 2 :]
@@ -221,6 +234,29 @@ def _require_a_new_training(model: Any, audited: Any, output: Any, canaries: Dat
         )
 
 
+def _require_the_canaries_to_matter(
+    audited: Any, probe: Any, output: Any, canaries: Dataset
+) -> None:
+    """A second training, with the same seed but the other half of the canaries, must give
+    another model: a trainer that ignores its rows (returns a fitted model, or retrains on
+    the original data) gives the same one, and the audit would pass any claim. This needs
+    no model under test, and a DP trainer passes it: its noise hides single rows, not the
+    swap of half the canaries, and the same seed makes the noise itself no difference."""
+    from pytest_modelguard.adapters import adapt
+
+    same = probe is audited or np.array_equal(
+        np.asarray(adapt(probe).outputs(canaries).array), np.asarray(output.array)
+    )
+    if same:
+        raise GateError(
+            "the trainer ignores the subset it is given: trained with the same seed on the "
+            "other half of the canaries it returned a model that scores every canary exactly "
+            "as before (it returns a fitted model from a closure, or retrains on the "
+            "original data), so the canaries never reached training and the audit would "
+            "pass any claim; make trainer(subset) train a new model on subset"
+        )
+
+
 def _wrong_labels(labels: np.ndarray, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Each canary's label replaced by another class, drawn at random."""
     position = np.searchsorted(classes, labels)
@@ -237,11 +273,8 @@ def p_value(m: int, r: int, v: int, epsilon: float, delta: float) -> float:
     beta = float(binom.sf(v - 1, r, q))
     if delta == 0:
         return min(beta, 1.0)
-    alpha, total = 0.0, 0.0
     pmf = binom.pmf(np.arange(v - 1, -1, -1), r, q)  # P[B = v-1], P[B = v-2], ...
-    for i, mass in enumerate(pmf, start=1):
-        total += float(mass)
-        alpha = max(alpha, total / i)
+    alpha = float(np.max(np.cumsum(pmf) / np.arange(1, v + 1), initial=0.0))
     return min(beta + alpha * delta * 2 * m, 1.0)
 
 
@@ -261,12 +294,19 @@ def epsilon_lower_bound(m: int, r: int, v: int, delta: float, p: float) -> float
     return low
 
 
-def canaries_needed(epsilon: float, delta: float, p: float) -> int:
-    """The fewest canaries with which perfect guesses refute ``epsilon``."""
-    m = 2 * MIN_GUESSES
-    while m < 10**7:
+def canaries_needed(epsilon: float, delta: float, p: float) -> int | None:
+    """The fewest canaries with which perfect guesses refute ``epsilon`` (None: no count up
+    to MAX_CANARIES does; with delta > 0 more canaries stop helping: each adds 2*delta to
+    what DP explains, so the best provable eps rises, peaks and falls, and the search stops
+    once it falls)."""
+    m, previous = 2 * MIN_GUESSES, -1.0
+    while m <= MAX_CANARIES:
         r = guesses_for(m)
-        if epsilon_lower_bound(m, r, r, delta, p) > epsilon:
+        best = epsilon_lower_bound(m, r, r, delta, p)
+        if best < previous and guesses_for(m // 2) > 2 * MIN_GUESSES:
+            return None  # past the peak (once guesses grow with m): more canaries prove less
+        previous = best
+        if best > epsilon:
             low, high = m // 2, m
             while high - low > 1:
                 mid = (low + high) // 2
@@ -277,7 +317,7 @@ def canaries_needed(epsilon: float, delta: float, p: float) -> int:
                     low = mid
             return high
         m *= 2
-    return m
+    return None
 
 
 def verify_privacy_claim(

@@ -108,7 +108,7 @@ def lira_gate(
         )
     else:
         online, offline, shadow_evidence = _shadow_attack(
-            trainer, pool, target_output, target_score, k, rng, seed
+            trainer, pool, target_output, target_score, k, rng, seed, is_member
         )
         scores["lira_online"], scores["lira_offline"] = online, offline
         evidence.update(shadow_evidence)
@@ -152,6 +152,7 @@ def _shadow_attack(
     k: int,
     rng: np.random.Generator,
     seed: int,
+    pool_members: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Train ``k`` shadows on balanced halves of the pool, check that they follow their
     subsets, and score every row with LiRA online and offline."""
@@ -165,6 +166,7 @@ def _shadow_attack(
         shadow[i] = confidence_score(output, pool.target)
     _check_shadows(outputs, target_output.array)
     effect = inclusion_effect(shadow, inclusion, np.random.default_rng([seed, 13]))
+    effect.update(_effect_by_side(shadow, inclusion, pool_members, seed))
     if effect["z"] < MIN_INCLUSION_Z:  # inconclusive: one more training decides
         subset = take(pool, np.flatnonzero(inclusion[0]), name="probe")
         probe = adapt(_train(trainer, subset, trainer_seed(seed, k))).outputs(pool)
@@ -191,6 +193,8 @@ def _lira_verdict(
     strongest = max(attacks, key=lambda name: attacks[name].tpr_at(fpr))
     evidence["strongest"] = strongest
     tpr = best[fpr]
+    _check_resolution(attacks, limits, best, m)
+    _check_chance(tpr, fpr, limits[fpr], m, len(attacks))
     verdict = decide(
         requirement="privacy",
         metric="tpr_at_fpr",
@@ -212,6 +216,55 @@ def _lira_verdict(
     )
     verdict.message += f"\n  bound     {evidence['bound']}"
     return verdict
+
+
+def _check_resolution(
+    attacks: dict[str, RocCurve], limits: dict[float, float], best: dict[float, float], m: int
+) -> None:
+    """A pass read where no threshold can reach the FPR is no measurement: an error.
+
+    When the top tie of an attack's scores (saturated outputs, a tree's 0/1 leaves) holds
+    more non-members than the FPR allows, every threshold but "nobody" lies beyond it and
+    the TPR there reads 0 whatever the model leaks. LiRA decides when it ran; without
+    shadows every attack must resolve the rate.
+    """
+    deciding = [n for n in attacks if n.startswith("lira")] or list(attacks)
+    for fpr, limit in limits.items():
+        if best[fpr] > limit:
+            continue  # a threshold that does resolve already exceeds the limit: a fair fail
+        first = {n: float(attacks[n].fpr[attacks[n].fpr > 0].min()) for n in deciding}
+        if min(first.values()) > max(fpr, 1.0 / m) + 1e-12:
+            ties = ", ".join(f"{name} {share:.2%}" for name, share in first.items())
+            raise GateError(
+                f"no attack can resolve FPR {fpr:g}: the highest scores tie on more of the "
+                f"non-members than that ({ties}), so the only threshold below that rate calls "
+                "nobody a member and reads TPR 0 whatever the model leaks. Use more "
+                "shadow_models= (the release profile), a model whose scores tie less (not 0/1 "
+                "probabilities), or gate a higher FPR"
+            )
+
+
+def _check_chance(tpr: float, fpr: float, limit: float, m: int, n_attacks: int) -> None:
+    """Below one non-member in 1/FPR, the TPR is read at zero false positives, where a
+    model that never saw the rows still ranks a member first about half the time: a TPR
+    above the limit there fails only when chance explains it less than 1 - CI_LEVEL."""
+    if tpr <= limit or fpr * m >= 1:
+        return
+    k = round(tpr * m)
+    # P[the k highest of m members and m non-members, ranked at random, are all members]
+    chance = math.exp(
+        math.lgamma(m + 1) - math.lgamma(m - k + 1) - math.lgamma(2 * m + 1)
+        + math.lgamma(2 * m - k + 1)
+    )  # fmt: skip
+    chance = min(1.0, chance * n_attacks)  # the strongest of the attacks decides
+    if chance >= 1 - CI_LEVEL:
+        raise GateError(
+            f"{k} of {m} members score above every non-member (TPR {tpr:.3g} > {limit:g}), "
+            f"but with {m} non-members FPR {fpr:g} cannot be resolved (one false positive "
+            f"is {1 / m:.3g}) and a model that never saw the rows does this with "
+            f"probability {chance:.2g}: give at least {math.ceil(1 / fpr)} non-members "
+            "(samples= and the dataset), or gate a higher FPR"
+        )
 
 
 def _limits(max_tpr_at_fpr: Any) -> dict[float, float]:
@@ -306,6 +359,42 @@ def inclusion_effect(
     spread = float(null.std())
     z = observed / spread if spread > 0 else (math.inf if observed > 0 else 0.0)
     return {"effect": observed, "null_sd": spread, "z": z, "permutations": PERMUTATIONS}
+
+
+def _effect_by_side(
+    shadow: np.ndarray, inclusion: np.ndarray, pool_members: np.ndarray, seed: int
+) -> dict[str, float]:
+    """The inclusion effect on the target's members and on its non-members, separately.
+
+    The shadows draw their halves from the pool blind to which rows the target trained on,
+    so an honest trainer gains the same on both sides, up to noise. A trainer that adds
+    rows of its own (its subset and every member, say) gains nothing on the rows it always
+    sees and everything on the others: the pooled effect looks healthy while LiRA's
+    "in" and "out" shadows agree on the members and the attack is neutralised.
+    """
+    sides = {"members": pool_members, "non_members": ~pool_members}
+    found = {
+        side: inclusion_effect(
+            shadow[:, rows], inclusion[:, rows], np.random.default_rng([seed, 14])
+        )
+        for side, rows in sides.items()
+    }
+    gap = found["non_members"]["effect"] - found["members"]["effect"]
+    spread = math.hypot(found["members"]["null_sd"], found["non_members"]["null_sd"])
+    gap_z = gap / spread if spread > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
+    result = {f"z_{side}": found[side]["z"] for side in sides}
+    result |= {f"effect_{side}": found[side]["effect"] for side in sides}
+    result["side_gap_z"] = gap_z
+    if abs(gap_z) >= MIN_INCLUSION_Z:
+        raise GateError(
+            f"the shadow models gain {found['members']['effect']:.3g} on the logit scale from "
+            f"training on a row of the target's members but {found['non_members']['effect']:.3g} "
+            f"on a non-member row, {abs(gap_z):.2g} standard deviations apart, though their "
+            "halves are drawn blind to that difference. The trainer adds rows to the subset "
+            "it is given (e.g. subset + the training data), which neutralises LiRA; it must "
+            "train on exactly the rows it receives"
+        )
+    return result
 
 
 def probe_ratio(shadow: np.ndarray, probe: np.ndarray) -> dict[str, float]:

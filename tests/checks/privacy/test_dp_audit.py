@@ -45,14 +45,43 @@ def fixed(digits) -> LogisticRegression:
     return LogisticRegression(max_iter=500).fit(digits["x_train"][800:], digits["y_train"][800:])
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_a_data_independent_model_never_refutes_a_claim(split, fixed, seed):
+def smooth(subset: Dataset) -> LogisticRegression:
+    """Heavily regularised: it trains on its rows, canaries included, but cannot fit one."""
+    return LogisticRegression(C=1e-4, max_iter=500).fit(np.asarray(subset.features), subset.target)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_model_that_cannot_remember_a_row_never_refutes_a_claim(split, seed):
     members, holdout = split
     verdict = privacy(
-        None, holdout, members=members, claimed_epsilon=0.1, delta=1e-5,
-        trainer=lambda subset: fixed, canaries=400, seed=seed,
+        None, holdout, members=members, claimed_epsilon=1.0, delta=1e-5,
+        trainer=smooth, canaries=400, seed=seed,
     )  # fmt: skip
     assert verdict.status == "pass", verdict.message
+    assert verdict.evidence["trainings"] == 2
+
+
+def test_a_trainer_that_ignores_its_rows_is_an_error_without_a_model(split, fixed):
+    """The marker hands no model to the audit: a trainer that returns a fitted model, or
+    retrains on the original data, never sees the canaries and would pass any claim (review)."""
+    members, holdout = split
+    spec = dict(members=members, claimed_epsilon=0.1, delta=1e-5, canaries=400)
+    with pytest.raises(GateError, match="ignores the subset it is given"):
+        privacy(None, holdout, trainer=lambda subset: fixed, **spec)
+    original = lambda subset: memorise(members)  # noqa: E731
+    with pytest.raises(GateError, match="ignores the subset it is given"):
+        privacy(None, holdout, trainer=original, **spec)
+
+
+def test_a_claim_no_canary_count_can_refute_says_so(split):
+    """With delta > 0 each canary adds to what (eps, delta)-DP explains: eps=8 at delta=1e-5
+    is beyond the audit, and the error must not recommend the search's cap (review)."""
+    members, holdout = split
+    assert canaries_needed(8.0, 1e-5, 0.05) is None
+    with pytest.raises(GateError, match="cannot refute eps=8 at delta=1e-05 with any number"):
+        privacy(
+            None, holdout, members=members, claimed_epsilon=8.0, delta=1e-5, trainer=memorise,
+        )  # fmt: skip
 
 
 def test_a_trainer_that_returns_the_model_under_test_is_an_error(split, fixed):

@@ -238,3 +238,58 @@ def test_the_report_draws_the_roc_on_a_log_fpr_scale(overfit_verdict):
     (figure,) = html._plots({**data, "index": 0, "nodeid": "t"})
     assert "log10 false positive rate" in figure and "chance (TPR = FPR)" in figure
     assert all(f"{name} (TPR at 0.1% FPR" in figure for name in ("lira_online", "loss"))
+
+
+def test_a_trainer_that_adds_the_members_to_every_subset_is_an_error(split):
+    """Shadows trained on subset + all members gain on non-member rows only: the pooled
+    inclusion effect passes, but LiRA's in and out shadows agree on every member (review)."""
+    members, holdout, _ = split
+    features, target = np.asarray(members.features), members.target
+
+    def padded(subset: Dataset) -> CountingModel:
+        both = Dataset.from_arrays(
+            np.r_[np.asarray(subset.features), features], np.r_[subset.target, target]
+        )
+        return train(both)
+
+    with pytest.raises(GateError, match="adds rows to the subset"):
+        privacy(
+            train(members), holdout, members=members, max_tpr_at_fpr={0.01: 0.05},
+            trainer=padded, shadow_models=4, seed=1,
+        )  # fmt: skip
+
+
+def test_an_fpr_below_one_non_member_is_decided_against_chance(split):
+    """With 60 non-members, FPR 0.001 is read at zero false positives, where a model that never
+    saw the rows ranks a member first about half the time: not a failure (review: 10 of 10)."""
+    members, holdout, unseen = split
+    outsider = train(unseen)
+    outcomes = []
+    for seed in range(4):
+        try:
+            verdict = privacy(
+                outsider, holdout, members=members, max_tpr_at_fpr={0.001: 0.01}, samples=60,
+                trainer=train, shadow_models=2, seed=seed,
+            )  # fmt: skip
+            outcomes.append(verdict.status)
+        except GateError as exc:
+            assert "give at least 1000 non-members" in str(exc)
+            outcomes.append("error")
+    assert "fail" not in outcomes and "error" in outcomes
+
+
+def test_an_attack_whose_top_tie_exceeds_the_fpr_is_an_error():
+    """Saturated scores: the top tie holds 4% of the non-members, so TPR at FPR 0.01 reads 0
+    whatever the model leaks; that is no pass (review)."""
+    from pytest_modelguard.checks.privacy.membership import _check_resolution
+
+    member = np.r_[np.ones(500, bool), np.zeros(500, bool)]
+    scores = np.where(member, 1.0, 0.0)
+    scores[500:520] = 1.0  # 20 of 500 non-members tie with every member
+    curve = roc_at(scores, member)
+    assert curve.tpr_at(0.01) == 0.0
+    with pytest.raises(GateError, match=r"no attack can resolve FPR 0\.01"):
+        _check_resolution({"lira_online": curve}, {0.01: 0.05}, {0.01: 0.0}, 500)
+    _check_resolution({"lira_online": curve}, {0.05: 0.5}, {0.05: 1.0}, 500)  # resolved
+    fine = roc_at(np.where(member, 2.0, np.linspace(0, 1, 1000)), member)
+    _check_resolution({"lira_online": curve, "lira_offline": fine}, {0.01: 0.05}, {0.01: 0}, 500)
