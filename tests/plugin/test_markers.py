@@ -131,10 +131,10 @@ def test_reading_the_declarations_loads_nothing_heavy():
 
 FOREIGN = re.compile(
     r"^(\w+)= does not apply to an? [\w -]+ gate \(\1= is for [\w -]+ gates\): remove it, "
-    r"or write a second @(robust|security|privacy) marker$"
+    r"or write a second @(robust|security|privacy|fairness) marker$"
 )
 TWO_KINDS = re.compile(
-    r"^a (robust|security|privacy) gate checks one thing, got [\w -]+ \(\w+=\) and "
+    r"^a (robust|security|privacy|fairness) gate checks one thing, got [\w -]+ \(\w+=\) and "
     r"[\w -]+ \(\w+=\): write one @\1 marker \(or call\) per kind$"
 )
 
@@ -149,6 +149,13 @@ TWO_KINDS = re.compile(
         ("security", {"sha256": "0" * 64, "allow": ["numpy.*"]}),
         ("privacy", {"pii": "forbid", "attack": "loss"}),
         ("privacy", {"k_anonymity": 5, "columns": ["text"]}),
+        ("fairness", {"stereotype": "crows_pairs", "max_preference": 0.5, "lexicon": {}}),
+        ("fairness", {"stereotype": "crows_pairs", "max_preference": 0.5, "sensitive": "sex"}),
+        ("fairness", {"counterfactual": "identity", "on": "outputs", "exclude_terms": ["x"]}),
+        ("fairness", {"counterfactual": "identity", "on": "outputs", "pos_label": 1}),
+        ("fairness", {"counterfactual": "identity", "groups": "religion", "prompts": ["a"]}),
+        ("fairness", {"association": "weat", "decision_threshold": 0.3}),
+        ("fairness", {"max_disparity": 0.1, "samples": 10}),
     ],
 )
 def test_a_keyword_of_another_kind_is_the_same_error_everywhere(requirement, keywords):
@@ -163,6 +170,9 @@ def test_a_keyword_of_another_kind_is_the_same_error_everywhere(requirement, key
         ("robust", {"perturbation": "gaussian_noise", "monotonic": {"f0": "increasing"}}),
         ("security", {"sha256": "0" * 64, "fuzz": True}),
         ("privacy", {"pii": "forbid", "k_anonymity": 5}),
+        ("fairness", {"stereotype": "crows_pairs", "on": "outputs"}),
+        ("fairness", {"max_disparity": 0.1, "association": "weat"}),
+        ("fairness", {"counterfactual": "identity", "max_preference": 0.5}),
     ],
 )
 def test_two_kinds_in_one_call_is_the_same_error_everywhere(requirement, keywords):
@@ -177,6 +187,7 @@ def test_every_kind_keyword_is_a_keyword_of_its_check():
         ("robust", "robustness", "KINDS"),
         ("security", "security", "KINDS_OF_GATE"),
         ("privacy", "privacy", "KINDS_OF_GATE"),
+        ("fairness", "fairness", "KINDS_OF_GATE"),
     ]:
         kinds = getattr(importlib.import_module(f"pytest_modelguard.checks.{module}"), table)
         accepted = set(spec.requirements()[requirement].keywords)
