@@ -510,3 +510,40 @@ def test_every_subject_a_declaration_needs_is_one_the_plugin_can_resolve():
             for _, subjects in keyword.needs:
                 roles |= set(subjects)
         assert roles <= {"model", "data", *requirement.fixture_keywords()}, name
+
+
+# -- policy-file types: what the checks accept, and TOML's string keys ------------------------
+
+
+@pytest.mark.parametrize(
+    ("requirement", "entry"),
+    [
+        ("fairness", {"counterfactual": "identity", "max_gap": 0.1, "groups": "religion"}),
+        (
+            "fairness",
+            {
+                "counterfactual": "identity",
+                "max_gap": 0.1,
+                "groups": ["european_american_names", "african_american_names"],
+            },
+        ),
+        ("fairness", {"counterfactual": "identity", "max_gap": 0.1, "groups": {"a": ["x"]}}),
+        ("drift", {"reference": "ref", "max_psi": 0.2, "features": "age"}),
+        ("drift", {"reference": "ref", "max_psi": 0.2, "features": ["age"]}),
+        ("privacy", {"max_tpr_at_fpr": {"0.001": 0.01}}),
+    ],
+)
+def test_a_policy_entry_takes_what_the_check_takes(requirement, entry):
+    assert markers.entry_problem(requirement, entry) is None
+
+
+def test_numeric_dict_keys_written_in_toml_reach_the_check_as_numbers():
+    entry = tomllib.loads('max_tpr_at_fpr = { "0.001" = 0.01, "1e-2" = 0.05 }')
+    mark = pytest.mark.modelguard_privacy(**entry).mark
+    gate = markers.spec_from_mark(mark, model_fixture="model", data_fixture="dataset")
+    assert gate.keywords["max_tpr_at_fpr"] == {0.001: 0.01, 0.01: 0.05}
+
+
+def test_a_non_numeric_key_of_a_numeric_dict_says_toml_keys_are_strings():
+    problem = markers.entry_problem("privacy", {"max_tpr_at_fpr": {"low": 0.01}})
+    assert problem is not None and "TOML keys are strings" in problem, problem

@@ -170,7 +170,7 @@ def fairness(
         Needs(when="outputs", model="required", data="optional", encoder="optional"),
     ] = None,
     max_gap: float | None = None,
-    groups: dict[str, list[str]] | None = None,
+    groups: str | list[str] | dict[str, list[str]] | None = None,
     encoder: Annotated[Any, Fixture("encoder")] = None,
     scorer: Annotated[Any, Fixture(), Needs(encoder="unused")] = None,
     prompts: Annotated[Any, Fixture(), Needs(data="unused")] = None,
