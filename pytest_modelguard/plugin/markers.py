@@ -71,7 +71,11 @@ def make_factory(requirement: spec.Requirement) -> Callable[..., Any]:
             return decorator.with_args(_Bare(name))(args[0])
         if args:
             return decorator(*args, **kwargs)
-        given = {k: v for k, v in kwargs.items() if k not in default or not _same(v, default[k])}
+        given = {
+            k: v
+            for k, v in kwargs.items()
+            if k in PROFILE_SCALED or k not in default or not _same(v, default[k])
+        }
         return decorator(**given)
 
     factory.__name__ = factory.__qualname__ = name
@@ -110,6 +114,11 @@ class _Bare:
 
 def _is_test(value: Any) -> bool:
     return inspect.isfunction(value) or inspect.isclass(value) or inspect.ismethod(value)
+
+
+#: keywords the profile scales when a gate does not give them (``plugin/runner.py``): a
+#: given one is kept even at its default, so the decorator and a policy entry agree
+PROFILE_SCALED = ("n_resamples", "examples")
 
 
 def _same(value: Any, default: Any) -> bool:

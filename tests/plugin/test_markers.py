@@ -547,3 +547,11 @@ def test_numeric_dict_keys_written_in_toml_reach_the_check_as_numbers():
 def test_a_non_numeric_key_of_a_numeric_dict_says_toml_keys_are_strings():
     problem = markers.entry_problem("privacy", {"max_tpr_at_fpr": {"low": 0.01}})
     assert problem is not None and "TOML keys are strings" in problem, problem
+
+
+def test_a_profile_scaled_keyword_given_at_its_default_is_kept():
+    """The profile scales n_resamples only when the gate does not give it; a given 2000 (the
+    default) dropped by the factory would be scaled, unlike the same policy entry."""
+    mark = markers.performance(metric="log_loss", max=5.0, confidence=0.95, n_resamples=2000).mark
+    assert mark.kwargs["n_resamples"] == 2000
+    assert "n_resamples" not in markers.performance(metric="log_loss", max=5.0).mark.kwargs
