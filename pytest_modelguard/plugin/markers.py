@@ -285,6 +285,15 @@ def accepted_keywords(requirement: str) -> list[str]:
     return list(defaults(requirement))
 
 
+def reject_unknown(requirement: str, keywords: dict[str, Any]) -> None:
+    """A keyword the check does not take is a GateError naming the ones it does (the
+    context keywords, ``seed=`` and ``profile=``, are the plugin's)."""
+    accepted = list(_requirement(requirement).keywords)
+    unknown = sorted(set(keywords) - set(accepted))
+    if unknown:
+        raise GateError(f"unknown keyword(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}")
+
+
 def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) -> GateSpec:
     """Validate a gate marker's arguments; a mistake is a :class:`GateError` saying what to fix."""
     requirement = requirement_of(mark)

@@ -64,6 +64,7 @@ def _run_check(
     if resamples is not None and "n_resamples" not in keywords:  # the profile scales the default
         context["n_resamples"] = resamples.default * profile.resamples
     try:
+        markers.reject_unknown(requirement, keywords)  # a call's, as a marker's are
         if "session_verdicts" in accepted:
             context["session_verdicts"] = _session_verdicts(item)
         if getattr(dataset, "is_prediction_log", False):
