@@ -479,6 +479,9 @@ def test_misused_keywords_are_errors_of_their_tests_only(suite):
         ],
         consecutive=False,
     )
+    # recorded under the entry's requirement and metric, not a "policy" pseudo-requirement
+    result.stdout.fnmatch_lines(["*ERROR*modelguard.toml::floor*performance.accuracy*"])
+    result.stdout.no_fnmatch_line("*policy.requirement*")
 
 
 def test_the_policy_schema_is_generated_from_the_signatures():
