@@ -47,7 +47,7 @@ def drift(
     dataset: Any,
     *,
     reference: Annotated[Any, Fixture("reference")] = None,
-    features: list[str] | None = None,
+    features: str | list[str] | None = None,
     max_psi: Annotated[float | None, Reports("psi")] = None,
     max_js: Annotated[float | None, Reports("js_distance")] = None,
     alpha: Annotated[float | None, Reports("p_value")] = None,

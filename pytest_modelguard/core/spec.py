@@ -21,8 +21,12 @@ validation, the subject needs and the policy-file schema are all generated from 
 
 The plugin must not import the checks (they load numpy and the ML libraries), so
 :func:`requirements` reads the declarations from the check modules' source with
-:mod:`ast`, once per process. This module is the core's: the checks import its
-declarations, and it imports only ``verdict``.
+:mod:`ast`, once per process. An install without the sources (``.pyc`` only, or a zip)
+has nothing to read: then the check modules are imported and the same declarations are
+read from the functions (``@requirement`` records its arguments on them). Finding no
+requirement at all is an error: an empty table would make every gate mark a plain mark,
+a test that passes. This module is the core's: the checks import its declarations, and
+it imports only ``verdict``.
 """
 
 from __future__ import annotations
@@ -96,6 +100,10 @@ def requirement(
     not at run time."""
 
     def declare(function: Callable[..., Any]) -> Callable[..., Any]:
+        # read only where the sources are missing (see requirements())
+        function.__requirement__ = {  # type: ignore[attr-defined]
+            "needs": needs, "metric": metric, "example": example, "rank": rank,
+        }  # fmt: skip
         return function
 
     return declare
@@ -329,14 +337,77 @@ def _union(node: ast.expr) -> list[ast.expr]:
 
 @functools.cache
 def requirements() -> dict[str, Requirement]:
-    """Every requirement declared in the checks, by name, in listing order (read once)."""
+    """Every requirement declared in the checks, by name, in listing order (read once):
+    from the sources, or from the imported modules when there are none."""
     found: list[Requirement] = []
-    for path in sorted(_CHECKS_DIR.rglob("*.py")):
+    for path in sorted(_CHECKS_DIR.rglob("*.py")) if _CHECKS_DIR.is_dir() else []:
         text = path.read_text(encoding="utf-8")
         module = ".".join((_CHECKS_PACKAGE, *path.relative_to(_CHECKS_DIR).with_suffix("").parts))
         found.extend(read_declarations(text, module.removesuffix(".__init__")))
+    if not found:
+        found = _imported_declarations()
+    if not found:
+        raise RuntimeError(
+            f"pytest-modelguard found no requirement in {_CHECKS_PACKAGE} (neither in its "
+            "sources nor in its modules): the installation is incomplete; reinstall it"
+        )
     found.sort(key=lambda r: (r.rank, r.name))
     return {r.name: r for r in found}
+
+
+def _imported_declarations() -> list[Requirement]:
+    """The requirements of a sourceless install (``.pyc`` only, a zip): each check module
+    is imported and its ``@requirement`` functions are read from their signatures (the
+    annotations are strings: every check module has ``from __future__ import annotations``)."""
+    import importlib.util
+    import inspect
+
+    package = importlib.util.find_spec(_CHECKS_PACKAGE)
+    if package is None or not package.submodule_search_locations:
+        return []
+    found = []
+    for name in _module_names(list(package.submodule_search_locations), _CHECKS_PACKAGE):
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            declared = getattr(value, "__requirement__", None)
+            function = inspect.unwrap(value) if declared is not None else None
+            if function is not None and function.__module__ == name:
+                found.append(_declared_function(function, name, declared))
+    return found
+
+
+def _module_names(paths: list[str], prefix: str) -> list[str]:
+    """The modules under ``paths`` (a package's directories), without importing them."""
+    import os
+    import pkgutil
+
+    names = [prefix]
+    for info in pkgutil.iter_modules(paths, prefix + "."):
+        if info.ispkg:
+            short = info.name.rpartition(".")[2]
+            names.extend(_module_names([os.path.join(p, short) for p in paths], info.name))
+        else:
+            names.append(info.name)
+    return names
+
+
+def _declared_function(
+    function: Callable[..., Any], module: str, options: dict[str, Any]
+) -> Requirement:
+    """A requirement from a check function (no source): its signature, written out again
+    from its string annotations and literal defaults, is read like a source one."""
+    code = function.__code__
+    names = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    annotations, defaults = function.__annotations__, function.__kwdefaults__ or {}
+    keywords = ", ".join(
+        f"{name}: {annotations.get(name, 'Any')}"
+        + (f" = {defaults[name]!r}" if name in defaults else "")
+        for name in names
+    )
+    source = f"def {function.__name__}(model, dataset, *, {keywords}):\n"
+    source += f"    {(function.__doc__ or '')!r}\n"
+    node = ast.parse(source).body[0]
+    return _requirement(node, module, source, options)  # type: ignore[arg-type]
 
 
 _DECORATOR = re.compile(r"^@requirement\(", re.MULTILINE)
@@ -393,8 +464,11 @@ def _decorator(node: ast.FunctionDef) -> ast.Call | None:
     return None
 
 
-def _requirement(node: ast.FunctionDef, module: str, source: str) -> Requirement:
-    options = _call_kwargs(_decorator(node))  # type: ignore[arg-type]
+def _requirement(
+    node: ast.FunctionDef, module: str, source: str, options: dict[str, Any] | None = None
+) -> Requirement:
+    if options is None:
+        options = _call_kwargs(_decorator(node))  # type: ignore[arg-type]
     lines = source.encode().splitlines()
     keywords = {}
     for argument, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):

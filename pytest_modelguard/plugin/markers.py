@@ -15,6 +15,7 @@ collection of the module: it makes that one test an ERROR that names it.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,11 @@ def make_factory(requirement: spec.Requirement) -> Callable[..., Any]:
             return decorator.with_args(_Bare(name))(args[0])
         if args:
             return decorator(*args, **kwargs)
-        given = {k: v for k, v in kwargs.items() if k not in default or not _same(v, default[k])}
+        given = {
+            k: v
+            for k, v in kwargs.items()
+            if k in PROFILE_SCALED or k not in default or not _same(v, default[k])
+        }
         return decorator(**given)
 
     factory.__name__ = factory.__qualname__ = name
@@ -109,6 +114,11 @@ class _Bare:
 
 def _is_test(value: Any) -> bool:
     return inspect.isfunction(value) or inspect.isclass(value) or inspect.ismethod(value)
+
+
+#: keywords the profile scales when a gate does not give them (``plugin/runner.py``): a
+#: given one is kept even at its default, so the decorator and a policy entry agree
+PROFILE_SCALED = ("n_resamples", "examples")
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -203,7 +213,50 @@ def entry_problem(requirement: str, entry: dict[str, Any]) -> str | None:
                 f"{name} = {value!r} is a TOML {_json_type(value)}; @{requirement} takes "
                 f"{name}: {annotation}"
             )
+        key_type = _numeric_keys(keywords[name]) if name in keywords else None
+        if key_type is not None and isinstance(value, dict):
+            wrong = [key for key in value if _number(key, key_type) is None]
+            if wrong:
+                return (
+                    f"{name} = {value!r}: key {wrong[0]!r} is not a number; @{requirement} "
+                    f"takes {name}: {keywords[name].annotation} (TOML keys are strings: write "
+                    'the number in quotes, e.g. "0.001" = 0.01)'
+                )
     return None
+
+
+_NUMERIC_KEYS = re.compile(r"\b(?:dict|Mapping)\[(float|int),")
+
+
+def _numeric_keys(keyword: spec.Keyword) -> type | None:
+    """``float``/``int`` when the keyword is a dict keyed by numbers (TOML keys are strings)."""
+    found = _NUMERIC_KEYS.search(keyword.annotation)
+    return None if found is None else {"float": float, "int": int}[found.group(1)]
+
+
+def _number(key: Any, kind: type) -> Any:
+    """``key`` as a number of ``kind`` (a number already, or a string that spells one)."""
+    if isinstance(key, int | float) and not isinstance(key, bool):
+        return key
+    try:
+        return kind(key) if isinstance(key, str) else None
+    except ValueError:
+        return None
+
+
+def _with_numeric_keys(requirement: str, keywords: dict[str, Any]) -> dict[str, Any]:
+    """Numeric strings as keys of a number-keyed dict become numbers (how a policy file,
+    whose TOML keys are strings, writes ``max_tpr_at_fpr = { "0.001" = 0.01 }``)."""
+    declared = _requirement(requirement).keywords
+    converted = dict(keywords)
+    for name, value in keywords.items():
+        key_type = _numeric_keys(declared[name]) if name in declared else None
+        if key_type is None or not isinstance(value, dict):
+            continue
+        numbers = {_number(key, key_type): item for key, item in value.items()}
+        if None not in numbers and len(numbers) == len(value):
+            converted[name] = numbers
+    return converted
 
 
 def _json_type(value: Any) -> str:
@@ -232,6 +285,15 @@ def accepted_keywords(requirement: str) -> list[str]:
     return list(defaults(requirement))
 
 
+def reject_unknown(requirement: str, keywords: dict[str, Any]) -> None:
+    """A keyword the check does not take is a GateError naming the ones it does (the
+    context keywords, ``seed=`` and ``profile=``, are the plugin's)."""
+    accepted = list(_requirement(requirement).keywords)
+    unknown = sorted(set(keywords) - set(accepted))
+    if unknown:
+        raise GateError(f"unknown keyword(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}")
+
+
 def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) -> GateSpec:
     """Validate a gate marker's arguments; a mistake is a :class:`GateError` saying what to fix."""
     requirement = requirement_of(mark)
@@ -252,7 +314,7 @@ def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) 
     unknown = sorted(set(mark.kwargs) - set(accepted))
     if unknown:
         raise GateError(f"unknown keyword(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}")
-    keywords = dict(mark.kwargs)
+    keywords = _with_numeric_keys(requirement, dict(mark.kwargs))
     model = keywords.pop("model", None) or model_fixture
     data = keywords.pop("data", None) or data_fixture
     max_regression = keywords.pop("max_regression", None)

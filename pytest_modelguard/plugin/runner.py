@@ -64,6 +64,7 @@ def _run_check(
     if resamples is not None and "n_resamples" not in keywords:  # the profile scales the default
         context["n_resamples"] = resamples.default * profile.resamples
     try:
+        markers.reject_unknown(requirement, keywords)  # a call's, as a marker's are
         if "session_verdicts" in accepted:
             context["session_verdicts"] = _session_verdicts(item)
         if getattr(dataset, "is_prediction_log", False):
@@ -306,13 +307,26 @@ def _data_kind(request: pytest.FixtureRequest, name: str) -> str | None:
     return "log" if getattr(data, "is_prediction_log", False) else None
 
 
+def _entry_named(item: pytest.Item) -> tuple[str, str]:
+    """The requirement and metric a broken policy entry is recorded under: its own (an
+    unknown kind has none: ``policy.requirement``)."""
+    for mark in markers.gate_marks(item):
+        requirement = markers.requirement_of(mark)
+        if requirement is not None:
+            try:
+                return requirement, _metric_name(requirement, mark.kwargs)
+            except Exception:  # a value of the wrong type may not name a metric
+                return requirement, "requirement"
+    return "policy", "requirement"
+
+
 @pytest.fixture(autouse=True)
 def _modelguard_gates(request: pytest.FixtureRequest) -> None:
     """Evaluate every gate marker of the test; any that cannot be evaluated is an ERROR."""
     item = request.node
     problem = item.stash.get(policy.problem_key, None)
     if problem is not None:
-        _record(item, Verdict.error("policy", "requirement", problem))
+        _record(item, Verdict.error(*_entry_named(item), problem))
         pytest.fail(problem, pytrace=False)
     marks = markers.gate_marks(item)
     if not marks:

@@ -473,7 +473,7 @@ def test_shipped_name_groups_of_the_text_lexicons_are_swapped(encoder) -> None:
         ({"groups": None}, "needs the term groups"),
         ({"prompts": ["What is the weather?"]}, "no prompt names a term"),
         ({"encoder": object()}, "encode"),
-        ({"on": None}, "on='outputs'"),
+        ({"on": None}, "is for counterfactual on outputs gates"),
     ],
 )
 def test_an_ill_posed_counterfactual_gate_is_an_error(encoder, spec, message) -> None:

@@ -131,10 +131,10 @@ def test_reading_the_declarations_loads_nothing_heavy():
 
 FOREIGN = re.compile(
     r"^(\w+)= does not apply to an? [\w -]+ gate \(\1= is for [\w -]+ gates\): remove it, "
-    r"or write a second @(robust|security|privacy) marker$"
+    r"or write a second @(robust|security|privacy|fairness) marker$"
 )
 TWO_KINDS = re.compile(
-    r"^a (robust|security|privacy) gate checks one thing, got [\w -]+ \(\w+=\) and "
+    r"^a (robust|security|privacy|fairness) gate checks one thing, got [\w -]+ \(\w+=\) and "
     r"[\w -]+ \(\w+=\): write one @\1 marker \(or call\) per kind$"
 )
 
@@ -149,6 +149,13 @@ TWO_KINDS = re.compile(
         ("security", {"sha256": "0" * 64, "allow": ["numpy.*"]}),
         ("privacy", {"pii": "forbid", "attack": "loss"}),
         ("privacy", {"k_anonymity": 5, "columns": ["text"]}),
+        ("fairness", {"stereotype": "crows_pairs", "max_preference": 0.5, "lexicon": {}}),
+        ("fairness", {"stereotype": "crows_pairs", "max_preference": 0.5, "sensitive": "sex"}),
+        ("fairness", {"counterfactual": "identity", "on": "outputs", "exclude_terms": ["x"]}),
+        ("fairness", {"counterfactual": "identity", "on": "outputs", "pos_label": 1}),
+        ("fairness", {"counterfactual": "identity", "groups": "religion", "prompts": ["a"]}),
+        ("fairness", {"association": "weat", "decision_threshold": 0.3}),
+        ("fairness", {"max_disparity": 0.1, "samples": 10}),
     ],
 )
 def test_a_keyword_of_another_kind_is_the_same_error_everywhere(requirement, keywords):
@@ -163,6 +170,9 @@ def test_a_keyword_of_another_kind_is_the_same_error_everywhere(requirement, key
         ("robust", {"perturbation": "gaussian_noise", "monotonic": {"f0": "increasing"}}),
         ("security", {"sha256": "0" * 64, "fuzz": True}),
         ("privacy", {"pii": "forbid", "k_anonymity": 5}),
+        ("fairness", {"stereotype": "crows_pairs", "on": "outputs"}),
+        ("fairness", {"max_disparity": 0.1, "association": "weat"}),
+        ("fairness", {"counterfactual": "identity", "max_preference": 0.5}),
     ],
 )
 def test_two_kinds_in_one_call_is_the_same_error_everywhere(requirement, keywords):
@@ -177,6 +187,7 @@ def test_every_kind_keyword_is_a_keyword_of_its_check():
         ("robust", "robustness", "KINDS"),
         ("security", "security", "KINDS_OF_GATE"),
         ("privacy", "privacy", "KINDS_OF_GATE"),
+        ("fairness", "fairness", "KINDS_OF_GATE"),
     ]:
         kinds = getattr(importlib.import_module(f"pytest_modelguard.checks.{module}"), table)
         accepted = set(spec.requirements()[requirement].keywords)
@@ -468,6 +479,9 @@ def test_misused_keywords_are_errors_of_their_tests_only(suite):
         ],
         consecutive=False,
     )
+    # recorded under the entry's requirement and metric, not a "policy" pseudo-requirement
+    result.stdout.fnmatch_lines(["*ERROR*modelguard.toml::floor*performance.accuracy*"])
+    result.stdout.no_fnmatch_line("*policy.requirement*")
 
 
 def test_the_policy_schema_is_generated_from_the_signatures():
@@ -499,3 +513,48 @@ def test_every_subject_a_declaration_needs_is_one_the_plugin_can_resolve():
             for _, subjects in keyword.needs:
                 roles |= set(subjects)
         assert roles <= {"model", "data", *requirement.fixture_keywords()}, name
+
+
+# -- policy-file types: what the checks accept, and TOML's string keys ------------------------
+
+
+@pytest.mark.parametrize(
+    ("requirement", "entry"),
+    [
+        ("fairness", {"counterfactual": "identity", "max_gap": 0.1, "groups": "religion"}),
+        (
+            "fairness",
+            {
+                "counterfactual": "identity",
+                "max_gap": 0.1,
+                "groups": ["european_american_names", "african_american_names"],
+            },
+        ),
+        ("fairness", {"counterfactual": "identity", "max_gap": 0.1, "groups": {"a": ["x"]}}),
+        ("drift", {"reference": "ref", "max_psi": 0.2, "features": "age"}),
+        ("drift", {"reference": "ref", "max_psi": 0.2, "features": ["age"]}),
+        ("privacy", {"max_tpr_at_fpr": {"0.001": 0.01}}),
+    ],
+)
+def test_a_policy_entry_takes_what_the_check_takes(requirement, entry):
+    assert markers.entry_problem(requirement, entry) is None
+
+
+def test_numeric_dict_keys_written_in_toml_reach_the_check_as_numbers():
+    entry = tomllib.loads('max_tpr_at_fpr = { "0.001" = 0.01, "1e-2" = 0.05 }')
+    mark = pytest.mark.modelguard_privacy(**entry).mark
+    gate = markers.spec_from_mark(mark, model_fixture="model", data_fixture="dataset")
+    assert gate.keywords["max_tpr_at_fpr"] == {0.001: 0.01, 0.01: 0.05}
+
+
+def test_a_non_numeric_key_of_a_numeric_dict_says_toml_keys_are_strings():
+    problem = markers.entry_problem("privacy", {"max_tpr_at_fpr": {"low": 0.01}})
+    assert problem is not None and "TOML keys are strings" in problem, problem
+
+
+def test_a_profile_scaled_keyword_given_at_its_default_is_kept():
+    """The profile scales n_resamples only when the gate does not give it; a given 2000 (the
+    default) dropped by the factory would be scaled, unlike the same policy entry."""
+    mark = markers.performance(metric="log_loss", max=5.0, confidence=0.95, n_resamples=2000).mark
+    assert mark.kwargs["n_resamples"] == 2000
+    assert "n_resamples" not in markers.performance(metric="log_loss", max=5.0).mark.kwargs

@@ -246,6 +246,22 @@ def test_the_imperative_fixture_records_like_a_marker(project):
     assert "modelguard.performance.f1.status" in names
 
 
+def test_an_unknown_keyword_of_an_imperative_call_is_a_gate_error(project):
+    """Like a marker's: an ERROR naming the accepted keywords, not an internal TypeError."""
+    project.makepyfile(
+        """
+        def test_unknown(modelguard, model, dataset):
+            verdict = modelguard.check("performance", model, dataset, min=0.5, bogus=1)
+            assert verdict.status == "error"
+            assert ": unknown keyword(s) bogus; accepted: metric, " in verdict.message
+            assert "report it" not in verdict.message
+            verdict = modelguard.check("performance", model, dataset, min=0.5, seed=3)
+            assert ": unknown keyword(s) seed; accepted: " in verdict.message
+        """
+    )
+    project.runpytest("-q", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 def test_seed_in_header_reused_with_last_and_validated(pytester):
     pytester.makepyfile(
         """

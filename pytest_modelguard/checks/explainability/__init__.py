@@ -29,7 +29,7 @@ from pytest_modelguard.checks.robustness.perturbation import (
 )
 from pytest_modelguard.core.dataset import Dataset, Predictions
 from pytest_modelguard.core.profiles import PROFILES, Profile
-from pytest_modelguard.core.spec import Reports, requirement
+from pytest_modelguard.core.spec import Reports, given_keywords, requirement, requirements
 from pytest_modelguard.core.verdict import GateError, Verdict, require_count
 
 METHODS = ("integrated_gradients", "permutation")
@@ -83,6 +83,7 @@ def explainability(
     |attribution| (:mod:`pytest_modelguard.text.attribution`).
     """
     if protected_tokens is not None or (dataset is not None and dataset.kind == "text"):
+        _reject_tabular_only(repeats=repeats, examples=examples)
         return _token_gate(
             model, dataset, protected_tokens=protected_tokens, proxies=proxies,
             protected_not_in_top_k=protected_not_in_top_k,
@@ -220,6 +221,19 @@ def _token_gate(
         samples=samples,
         seed=seed,
     )
+
+
+def _reject_tabular_only(**keywords: Any) -> None:
+    """Token attributions shuffle no features and draw no Hypothesis examples: a text gate
+    given ``repeats=`` or ``examples=`` would ignore it (defaults read from the signature)."""
+    given = given_keywords(keywords, requirements()["explainability"].defaults())
+    if given:
+        names = " and ".join(f"{name}=" for name in given)
+        raise GateError(
+            f"{names} {'does' if len(given) == 1 else 'do'} not apply to a text model's token "
+            "attributions (they apply to tabular and image permutation attributions and "
+            "stability): remove it"
+        )
 
 
 def _check_options(

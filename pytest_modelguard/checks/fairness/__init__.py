@@ -25,7 +25,16 @@ from pytest_modelguard.checks._gate import (
 )
 from pytest_modelguard.core.dataset import Dataset, Predictions
 from pytest_modelguard.core.groups import GroupCounts
-from pytest_modelguard.core.spec import Fixture, Needs, Reports, requirement
+from pytest_modelguard.core.spec import (
+    Fixture,
+    Kind,
+    Needs,
+    Reports,
+    dispatch,
+    given_keywords,
+    requirement,
+    requirements,
+)
 from pytest_modelguard.core.stats import (
     fold_difference,
     fold_ratio,
@@ -161,7 +170,7 @@ def fairness(
         Needs(when="outputs", model="required", data="optional", encoder="optional"),
     ] = None,
     max_gap: float | None = None,
-    groups: dict[str, list[str]] | None = None,
+    groups: str | list[str] | dict[str, list[str]] | None = None,
     encoder: Annotated[Any, Fixture("encoder")] = None,
     scorer: Annotated[Any, Fixture(), Needs(encoder="unused")] = None,
     prompts: Annotated[Any, Fixture(), Needs(data="unused")] = None,
@@ -195,87 +204,132 @@ def fairness(
     ``stereotype="crows_pairs"`` with ``max_preference=``, or ``counterfactual=`` with
     ``on="outputs"`` and ``max_gap=`` (answers compared under an encoder).
     """
-    if stereotype is not None or max_preference is not None or on is not None:
-        return _generative_fairness(
-            model, dataset, stereotype=stereotype, max_preference=max_preference,
-            bias_types=bias_types, samples=samples, on=on, counterfactual=counterfactual,
-            max_gap=max_gap, groups=groups, encoder=encoder, scorer=scorer, prompts=prompts,
-            confidence=confidence, seed=seed, profile=profile,
-        )  # fmt: skip
-    _reject_generative_only(
-        bias_types=bias_types, samples=samples, encoder=encoder, scorer=scorer, prompts=prompts
-    )
-    text_options = {
-        "counterfactual": counterfactual, "groups": groups, "max_gap": max_gap,
-        "lexicon": lexicon, "exclude_terms": exclude_terms, "templates": templates,
-        "association": association, "targets": targets, "attributes": attributes,
-        "max_effect_size": max_effect_size,
-    }  # fmt: skip
-    if any(value is not None for value in text_options.values()):
-        from pytest_modelguard.text.gates import text_fairness
-
-        return text_fairness(
-            model, dataset, text_options=text_options, metric=metric,
-            others=_tabular_options_given(
-                max_disparity=max_disparity, min_ratio=min_ratio, min=min, sensitive=sensitive,
-                intersectional=intersectional, method=method, min_group_size=min_group_size,
-                small_groups=small_groups, missing=missing,
-            ),
-            pos_label=pos_label, decision_threshold=decision_threshold, confidence=confidence,
-            n_resamples=n_resamples, examples=examples, seed=seed, profile=profile,
-        )  # fmt: skip
-    options = GroupOptions(
-        sensitive=sensitive, intersectional=intersectional, method=method, pos_label=pos_label,
-        decision_threshold=decision_threshold, min_group_size=min_group_size,
-        small_groups=small_groups, missing=missing, confidence=confidence,
-        n_resamples=n_resamples, examples=examples,
+    keywords = {
+        k: v for k, v in locals().items() if k not in ("model", "dataset", "seed", "profile")
+    }
+    return dispatch(
+        "fairness", KINDS_OF_GATE, model, dataset, keywords, {"seed": seed, "profile": profile},
+        fallback=KINDS_OF_GATE[0],
     )  # fmt: skip
-    thresholds = _given(max_disparity, min_ratio, min)
-    return _tabular_fairness(model, dataset, metric, thresholds, options, seed=seed)
 
 
 # -- the kinds of fairness gate ------------------------------------------------------------
 
 
-def _generative_fairness(
+def _group_kind(
     model: Any,
-    dataset: Any,
+    dataset: Dataset,
     *,
-    stereotype: str | None,
-    max_preference: float | None,
-    bias_types: list[str] | None,
-    samples: int | None,
-    on: str | None,
-    counterfactual: str | None,
-    max_gap: float | None,
-    groups: dict[str, list[str]] | None,
-    encoder: Any,
-    scorer: Any,
-    prompts: Any,
-    confidence: float | None,
+    metric: str,
+    max_disparity: float | None,
+    min_ratio: float | None,
+    min: float | None,
     seed: int,
-    profile: Any,
+    **options: Any,
 ) -> Verdict:
-    """A generative model's gate: CrowS-Pairs preference, or counterfactual answers."""
-    if stereotype is not None or max_preference is not None:
-        from pytest_modelguard.generative.stereotype import stereotype_gate
+    """A classifier's gate on groups of rows (the fallback kind: no other kind's keyword)."""
+    thresholds = _given(max_disparity, min_ratio, min)
+    return _tabular_fairness(model, dataset, metric, thresholds, GroupOptions(**options), seed=seed)
 
-        return stereotype_gate(
-            model, stereotype=stereotype, max_preference=max_preference,
-            bias_types=bias_types, samples=samples, confidence=confidence, seed=seed,
-        )  # fmt: skip
+
+def _identity_swap(model: Any, dataset: Any, *, seed: int, profile: Any, **options: Any) -> Verdict:
+    """A text classifier's gate: identity terms swapped in its texts."""
+    from pytest_modelguard.text.gates import text_fairness
+
+    text_options = dict.fromkeys(_ASSOCIATION_OPTIONS) | {
+        name: options.pop(name) for name in TEXT_OPTIONS if name in options
+    }
+    return text_fairness(
+        model, dataset, text_options=text_options, metric="demographic_parity_difference",
+        others={}, seed=seed, profile=profile, **options,
+    )  # fmt: skip
+
+
+def _association(model: Any, dataset: Any, *, seed: int, **options: Any) -> Verdict:
+    """An encoder's gate: a WEAT/SEAT effect size between targets and attributes."""
+    from pytest_modelguard.text.association import association
+
+    return association(model, dataset, seed=seed, **options)
+
+
+def _stereotype(model: Any, dataset: Any, **options: Any) -> Verdict:
+    """A generative model's gate: its CrowS-Pairs preference for the stereotyped sentence."""
+    from pytest_modelguard.generative.stereotype import stereotype_gate
+
+    return stereotype_gate(model, **options)
+
+
+def _outputs(model: Any, dataset: Any, *, on: Any, prompts: Any, **options: Any) -> Verdict:
+    """A generative model's gate: answers to identity-swapped prompts compared."""
     from pytest_modelguard.generative.consistency import counterfactual_gate
 
-    if on != "outputs" or counterfactual is None:
+    if on != "outputs" or options["counterfactual"] is None:
         raise GateError(
             f"on={on!r}: a generative counterfactual gate takes counterfactual=... with "
             "on='outputs' (a text classifier's identity swaps take no on=)"
         )
-    return counterfactual_gate(
-        model, prompts if prompts is not None else dataset, counterfactual=counterfactual,
-        max_gap=max_gap, groups=groups, encoder=encoder, scorer=scorer,
-        confidence=confidence, seed=seed, profile=profile,
-    )  # fmt: skip
+    return counterfactual_gate(model, prompts if prompts is not None else dataset, **options)
+
+
+_ASSOCIATION_OPTIONS = ("association", "targets", "attributes", "max_effect_size")
+TEXT_OPTIONS = ("counterfactual", "groups", "max_gap", "lexicon", "exclude_terms", "templates")
+GROUP_OPTIONS = (
+    "sensitive", "intersectional", "method", "pos_label", "decision_threshold", "min_group_size",
+    "small_groups", "missing", "confidence", "n_resamples", "examples",
+)  # fmt: skip
+#: the kinds of fairness gate, each with the keywords it takes (the first is the fallback:
+#: a gate with no other kind's keyword is a group gate); a keyword of another kind is an
+#: error, never dropped
+KINDS_OF_GATE = (
+    Kind(
+        "group",
+        triggers=("max_disparity", "min_ratio", "min"),
+        options=("metric", *GROUP_OPTIONS),
+        run=_group_kind,
+        context=("seed",),
+    ),
+    Kind(
+        "identity swap",
+        triggers=("counterfactual",),
+        options=(
+            *TEXT_OPTIONS[1:],
+            "pos_label",
+            "decision_threshold",
+            "confidence",
+            "n_resamples",
+            "examples",
+        ),
+        run=_identity_swap,
+    ),
+    Kind(
+        "association",
+        triggers=("association",),
+        options=(*_ASSOCIATION_OPTIONS[1:], "n_resamples"),
+        run=_association,
+        context=("seed",),
+    ),
+    Kind(
+        "stereotype",
+        triggers=("stereotype", "max_preference"),
+        options=("bias_types", "samples", "confidence"),
+        run=_stereotype,
+        context=("seed",),
+    ),
+    Kind(
+        "counterfactual on outputs",
+        triggers=("on",),
+        options=(
+            "counterfactual",
+            "max_gap",
+            "groups",
+            "encoder",
+            "scorer",
+            "prompts",
+            "confidence",
+        ),
+        run=_outputs,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -295,17 +349,17 @@ class GroupOptions:
     examples: int | None
 
     def changed(self) -> list[str]:
-        """The keywords given away from their defaults (a flip-rate gate rejects them)."""
-        options = {
-            "method": self.method != "between_groups",
-            "pos_label": self.pos_label is not None,
-            "min_group_size": self.min_group_size != 30,
-            "small_groups": self.small_groups != "error",
-            "missing": self.missing != "error",
-            "confidence": self.confidence is not None,
-            "intersectional": self.intersectional,
-        }
-        return [name for name, changed in options.items() if changed]
+        """The keywords given away from their defaults (a flip-rate gate rejects them); the
+        defaults are read from the check's signature, never written twice."""
+        declared = requirements()["fairness"].defaults()
+        options = {name: getattr(self, name) for name in FLIP_RATE_REJECTS}
+        return list(given_keywords(options, declared))
+
+
+FLIP_RATE_REJECTS = (
+    "method", "pos_label", "min_group_size", "small_groups", "missing", "confidence",
+    "intersectional",
+)  # fmt: skip
 
 
 def _tabular_fairness(
@@ -342,41 +396,6 @@ def _tabular_fairness(
     verdict = _group_gate(model, dataset, metric, thresholds, o)
     verdict.duration = time.perf_counter() - started
     return verdict
-
-
-def _reject_generative_only(**generative_only: Any) -> None:
-    stray = [name for name, value in generative_only.items() if value is not None]
-    if stray:
-        raise GateError(
-            f"{stray[0]}= applies to the generative gates (stereotype=, or counterfactual= "
-            "with on='outputs'): remove it"
-        )
-
-
-def _tabular_options_given(
-    *,
-    max_disparity: float | None,
-    min_ratio: float | None,
-    min: float | None,
-    sensitive: str | list[str] | None,
-    intersectional: bool,
-    method: str,
-    min_group_size: int,
-    small_groups: str,
-    missing: str,
-) -> dict[str, Any]:
-    """The tabular keywords with their defaults as None, for a text gate to reject."""
-    return {
-        "max_disparity": max_disparity,
-        "min_ratio": min_ratio,
-        "min": min,
-        "sensitive": sensitive,
-        "intersectional": intersectional or None,
-        "method": None if method == "between_groups" else method,
-        "min_group_size": None if min_group_size == 30 else min_group_size,
-        "small_groups": None if small_groups == "error" else small_groups,
-        "missing": None if missing == "error" else missing,
-    }
 
 
 def _group_gate(

@@ -545,3 +545,24 @@ def test_a_tensorflow_module_gets_integrated_gradients():
     assert verdict.evidence["method"] == "integrated_gradients"
     assert verdict.evidence["completeness"] <= COMPLETENESS_TOLERANCE
     assert [r["feature"] for r in verdict.evidence["ranking"]] == ["x1", "x0", "x2"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"), [({"examples": 10}, "examples"), ({"repeats": 9}, "repeats")]
+)
+def test_a_tabular_only_keyword_on_text_is_an_error_not_ignored(extra, name):
+    """Token attributions take neither: the same verdict for any value would be a silent pass."""
+    from pytest_modelguard import Dataset, GateError, checks
+
+    texts = [
+        f"Jamal wrote a good note {i}" if i % 2 else f"Emily wrote a note {i}" for i in range(40)
+    ]
+    data = Dataset.from_texts(texts, [i % 2 for i in range(40)], name="names")
+
+    def scorer(batch):
+        return np.array([0.2 if "Jamal" in t else 0.7 for t in batch])
+
+    with pytest.raises(GateError, match=rf"{name}= does not apply to a text"):
+        checks.explainability(
+            scorer, data, protected_tokens="identity", min_stability=0.1, samples=20, **extra
+        )
