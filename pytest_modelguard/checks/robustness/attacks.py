@@ -849,6 +849,8 @@ def _keras_pre_activation(model: Any) -> Callable[[Any], Any] | None:
 
     Logits computed before a softmax/sigmoid keep their gradients where the probabilities
     saturate; the user's model is not modified (the last layer is cloned, weights copied).
+    A last layer that is itself a model (its softmax inside) or has no ``activation`` to
+    switch off cannot be rebuilt this way: None, so the caller takes log-probabilities.
     """
     layers = getattr(model, "layers", None)
     if not layers or not getattr(model, "inputs", None):
@@ -860,6 +862,8 @@ def _keras_pre_activation(model: Any) -> Callable[[Any], Any] | None:
         features = last.input
         if type(last).__name__ == "Softmax":
             return keras.Model(model.inputs, features)
+        if isinstance(last, keras.Model) or "activation" not in last.get_config():
+            return None  # a nested model or an activation-free layer: the clone stays a softmax
         config = dict(last.get_config(), activation="linear")
         clone = type(last).from_config(config)
         rebuilt = keras.Model(model.inputs, clone(features))

@@ -469,3 +469,22 @@ def test_perturbation_and_monotonic_keywords_reach_their_gates(tabular):
     )
     assert jitter.requirement == direction.requirement == "robust"
     assert jitter.threshold == 0.5 and direction.threshold == 0.0 and direction.passed
+
+
+def test_a_nested_softmax_sub_model_falls_back_to_log_probabilities(keras_softmax, digit_images):
+    """The last layer is a whole model: cloning it without activation changes nothing (the
+    softmax is inside), so the "logits" would be probabilities; the gate says log-probabilities."""
+    from pytest_modelguard.adapters import adapt
+    from pytest_modelguard.checks.robustness.attacks import _tf_logits
+
+    inputs = keras.Input((64,))
+    nested = keras.Model(inputs, keras_softmax(inputs))
+    x = digit_images.features[:20]
+    logits, note = _tf_logits(adapt(nested), "probabilities")
+    z = np.asarray(logits(x))
+    assert not np.allclose(z.sum(axis=1), 1.0)  # not probabilities under another name
+    expected = np.log(np.maximum(np.asarray(nested(x)), 1e-30))
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-4)
+    assert "their logarithm" in note
+    verdict = robust(nested, digit_images, eps=0.05, attack="pgd", steps=5, min_accuracy=0.01)
+    assert "their logarithm" in verdict.evidence["logits"]

@@ -130,3 +130,13 @@ def test_a_decision_attack_without_a_misclassified_start_says_what_to_change(hol
     assert "found no misclassified starting point" in message
     assert "init_attack failed" in message  # foolbox's own words, quoted
     assert "Make predictions deterministic" in message
+
+
+def test_a_decision_based_default_is_reported_as_an_upper_bound(logistic, holdout):
+    """Without gradients there is no ensemble to point to: HopSkipJump's figure is an upper
+    bound on robust accuracy (it missed ~10 points against the exact linear worst case)."""
+    verdict = robust(logistic, holdout, eps=0.1, steps=4, samples=30, seed=3)
+    bound = verdict.evidence["bound"]
+    assert bound.startswith("upper bound") and "without gradients" in bound
+    assert "ensemble" not in bound
+    assert "upper bound" in verdict.message
