@@ -164,12 +164,14 @@ def seeded_draws(seed: int) -> Iterator[None]:
 
 @contextmanager
 def _seeded_numpy_draws(seed: int) -> Iterator[None]:
-    """eagerpy's NumPy draws from a generator of the seed, not ``np.random``'s global stream
-    (which stays untouched): decision-based attacks on models without gradients run on
-    NumPy arrays."""
+    """eagerpy's NumPy draws from a ``RandomState`` of the seed, not ``np.random``'s global
+    stream (which stays untouched): the numbers ``np.random.seed(seed)`` would give (seeds
+    of 32 bits; longer ones seed from their two halves). Decision-based attacks on models
+    without gradients run on NumPy arrays."""
     from eagerpy.tensor.numpy import NumPyTensor
 
-    generator = np.random.default_rng(int(seed))
+    seed = int(seed)
+    generator = np.random.RandomState(seed if seed < 2**32 else [seed % 2**32, seed >> 32])
 
     def uniform(self: Any, shape: Any, low: float = 0.0, high: float = 1.0) -> Any:
         return type(self)(generator.uniform(low, high, size=shape))
