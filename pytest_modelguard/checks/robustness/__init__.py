@@ -239,6 +239,12 @@ def _check_subject(model: Any, dataset: Dataset, samples: Any) -> None:
         )
 
 
+#: HopSkipJump steps of the default attack on a model without gradients, by profile (else
+#: the attack's 32): on a logistic regression at linf eps 0.2, 64 steps left 0.30 robust
+#: accuracy against an exact 0.27 (32 steps: 0.35; 128 steps: 0.30 again, at 3x the time)
+GRADIENT_FREE_STEPS = {"release": 64}
+
+
 def _request(
     adapter: Any,
     attack: str | None,
@@ -255,6 +261,8 @@ def _request(
         norm, steps, restarts = _ensemble_request(adapter, norm, steps, restarts, profile)
         name = ENSEMBLE
     else:
+        if attack is None and steps is None and profile is not None:
+            steps = GRADIENT_FREE_STEPS.get(profile.name)  # None: the attack's default
         spec, norm, steps = attacks.resolve(adapter, attack, norm, steps, restarts)
         name = spec.name
     if attack is not None:
