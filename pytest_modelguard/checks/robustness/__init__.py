@@ -200,7 +200,7 @@ def _single_attack_bound(differentiable: bool) -> str:
         return "upper bound: one attack; the default ensemble finds at least as much"
     return (
         f"{NO_GRADIENT_BOUND}: a decision-based attack can miss adversarial points "
-        "(on a logistic regression at linf eps=0.2, 0.36 robust accuracy against an exact "
+        "(on a logistic regression at linf eps=0.2, 0.35 robust accuracy against an exact "
         "0.27); read it as at most this robust"
     )
 
