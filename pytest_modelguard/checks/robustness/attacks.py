@@ -156,9 +156,35 @@ def seeded_draws(seed: int) -> Iterator[None]:
     saved = TensorFlowTensor.uniform, TensorFlowTensor.normal
     TensorFlowTensor.uniform, TensorFlowTensor.normal = uniform, normal  # type: ignore[method-assign]
     try:
-        yield
+        with _seeded_numpy_draws(seed):
+            yield
     finally:
         TensorFlowTensor.uniform, TensorFlowTensor.normal = saved  # type: ignore[method-assign]
+
+
+@contextmanager
+def _seeded_numpy_draws(seed: int) -> Iterator[None]:
+    """eagerpy's NumPy draws from a ``RandomState`` of the seed, not ``np.random``'s global
+    stream (which stays untouched): the numbers ``np.random.seed(seed)`` would give (seeds
+    of 32 bits; longer ones seed from their two halves). Decision-based attacks on models
+    without gradients run on NumPy arrays."""
+    from eagerpy.tensor.numpy import NumPyTensor
+
+    seed = int(seed)
+    generator = np.random.RandomState(seed if seed < 2**32 else [seed % 2**32, seed >> 32])
+
+    def uniform(self: Any, shape: Any, low: float = 0.0, high: float = 1.0) -> Any:
+        return type(self)(generator.uniform(low, high, size=shape))
+
+    def normal(self: Any, shape: Any, mean: float = 0.0, stddev: float = 1.0) -> Any:
+        return type(self)(generator.normal(mean, stddev, size=shape))
+
+    saved = NumPyTensor.uniform, NumPyTensor.normal
+    NumPyTensor.uniform, NumPyTensor.normal = uniform, normal  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        NumPyTensor.uniform, NumPyTensor.normal = saved  # type: ignore[method-assign]
 
 
 def is_differentiable(adapter: Adapter) -> bool:
@@ -280,7 +306,8 @@ def run_attack(
     each feature's range. With ``restarts`` > 1 a row counts as broken when any run breaks it.
     An eps of None asks a minimum-norm attack for its unbounded result. ``starting_points``
     (input space, misclassified) spare a decision-based attack its search for a start.
-    Random draws are those of ``tf.random.set_seed(seed)`` (:func:`seeded_draws`).
+    Random draws are those of ``tf.random.set_seed(seed)`` (:func:`seeded_draws`), or of
+    a NumPy generator of the seed for a model without gradients (run on NumPy arrays).
     """
     fb = load_foolbox()
     import tensorflow as tf
@@ -290,15 +317,15 @@ def run_attack(
         fb, adapter, space, output_kind, classes, columns, compiled
     )
     seed = tf_seed(seed)
-    with tf.device(DEVICE):
-        images = tf.constant(space.inputs, dtype=tf.float32)
-        targets = tf.constant(labels, dtype=tf.int64)
+    on_numpy = isinstance(fmodel, fb.NumPyModel)  # eager TensorFlow ops would cost ~4x
+    as_array = _array_maker(on_numpy)
+    images, targets = as_array(space.inputs, np.float32), as_array(labels, np.int64)
     instance = build_attack(fb, attack, norm, steps, n_classes, options)
     success = np.zeros((len(space.eps), len(labels)), dtype=bool)
     attacked = np.arange(len(labels))
     points, extra = None, {}
     if starting_points is not None:
-        extra["starting_points"] = tf.constant(space.to_space(starting_points), tf.float32)
+        extra["starting_points"] = as_array(space.to_space(starting_points), np.float32)
     try:
         if attack in DECISION_BASED:
             # these start from a misclassified input; a row the model already gets wrong
@@ -307,16 +334,17 @@ def run_attack(
             wrong = np.asarray(fmodel(images)).argmax(axis=1) != labels
             success[:, wrong] = True
             attacked = np.flatnonzero(~wrong)
+            take = (lambda a: a[attacked]) if on_numpy else (lambda a: tf.gather(a, attacked))
             with tf.device(DEVICE):
-                images, targets = tf.gather(images, attacked), tf.gather(targets, attacked)
+                images, targets = take(images), take(targets)
                 if extra:
-                    extra["starting_points"] = tf.gather(extra["starting_points"], attacked)
+                    extra["starting_points"] = take(extra["starting_points"])
         with seeded_draws(seed):
             for _ in range(restarts if len(attacked) else 0):
                 _, inputs, found = instance(
                     fmodel, images, targets, epsilons=list(space.eps), **extra
                 )
-                success[:, attacked] |= np.asarray(found.numpy(), dtype=bool)
+                success[:, attacked] |= np.asarray(found, dtype=bool)
                 if restarts == 1 and len(attacked) == len(labels):
                     points = space.from_space(np.asarray(inputs[-1]))
                 if success.all():
@@ -326,6 +354,19 @@ def run_attack(
     except Exception as exc:
         raise attack_error(attack, adapter, exc) from exc
     return AttackRun(success=success, logits=note, seed=seed, points=points)
+
+
+def _array_maker(on_numpy: bool) -> Callable[[Any, Any], Any]:
+    """How an attack's inputs are made: NumPy arrays for a NumPyModel, else TF tensors."""
+    if on_numpy:
+        return lambda value, dtype: np.asarray(value, dtype=dtype)
+    import tensorflow as tf
+
+    def tensor(value: Any, dtype: Any) -> Any:
+        with tf.device(DEVICE):
+            return tf.constant(value, dtype=tf.as_dtype(dtype))
+
+    return tensor
 
 
 @dataclass(frozen=True)
@@ -849,6 +890,8 @@ def _keras_pre_activation(model: Any) -> Callable[[Any], Any] | None:
 
     Logits computed before a softmax/sigmoid keep their gradients where the probabilities
     saturate; the user's model is not modified (the last layer is cloned, weights copied).
+    A last layer that is itself a model (its softmax inside) or has no ``activation`` to
+    switch off cannot be rebuilt this way: None, so the caller takes log-probabilities.
     """
     layers = getattr(model, "layers", None)
     if not layers or not getattr(model, "inputs", None):
@@ -860,6 +903,8 @@ def _keras_pre_activation(model: Any) -> Callable[[Any], Any] | None:
         features = last.input
         if type(last).__name__ == "Softmax":
             return keras.Model(model.inputs, features)
+        if isinstance(last, keras.Model) or "activation" not in last.get_config():
+            return None  # a nested model or an activation-free layer: the clone stays a softmax
         config = dict(last.get_config(), activation="linear")
         clone = type(last).from_config(config)
         rebuilt = keras.Model(model.inputs, clone(features))

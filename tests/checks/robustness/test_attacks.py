@@ -62,6 +62,18 @@ def direct_success(fmodel, attack, x, y, eps, seed):
     return success.numpy()
 
 
+def direct_numpy_success(fmodel, attack, x, y, eps, seed):
+    """A plain foolbox call on NumPy arrays (eagerpy draws from ``np.random``), as a user
+    would write it for a model without gradients."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        _, _, success = attack(fmodel, x.astype(np.float32), y.astype(np.int64), epsilons=eps)
+    finally:
+        np.random.set_state(state)
+    return np.asarray(success)
+
+
 def curve(verdict) -> list[float]:
     return [point["robust_accuracy"] for point in verdict.evidence["curve"]]
 
@@ -172,7 +184,7 @@ def test_decision_based_attack_on_a_tree_equals_foolbox_numpy_model(tree, digit_
     # decision-based attacks start from a misclassified input, so the gate attacks the rows
     # the tree gets right (foolbox would start a wrong row at itself and divide 0 by 0)
     attack = fb.attacks.BoundaryAttack(steps=50)
-    success = direct_success(fmodel, attack, x[right], y[right], [1.5], 3)
+    success = direct_numpy_success(fmodel, attack, x[right], y[right], [1.5], 3)
     assert 0 < right.sum() < len(y)
     assert curve(verdict) == [float(np.sum(~success[0]) / len(y))]
     assert curve(verdict)[0] < verdict.evidence["clean_accuracy"]
@@ -469,3 +481,22 @@ def test_perturbation_and_monotonic_keywords_reach_their_gates(tabular):
     )
     assert jitter.requirement == direction.requirement == "robust"
     assert jitter.threshold == 0.5 and direction.threshold == 0.0 and direction.passed
+
+
+def test_a_nested_softmax_sub_model_falls_back_to_log_probabilities(keras_softmax, digit_images):
+    """The last layer is a whole model: cloning it without activation changes nothing (the
+    softmax is inside), so the "logits" would be probabilities; the gate says log-probabilities."""
+    from pytest_modelguard.adapters import adapt
+    from pytest_modelguard.checks.robustness.attacks import _tf_logits
+
+    inputs = keras.Input((64,))
+    nested = keras.Model(inputs, keras_softmax(inputs))
+    x = digit_images.features[:20]
+    logits, note = _tf_logits(adapt(nested), "probabilities")
+    z = np.asarray(logits(x))
+    assert not np.allclose(z.sum(axis=1), 1.0)  # not probabilities under another name
+    expected = np.log(np.maximum(np.asarray(nested(x)), 1e-30))
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-4)
+    assert "their logarithm" in note
+    verdict = robust(nested, digit_images, eps=0.05, attack="pgd", steps=5, min_accuracy=0.01)
+    assert "their logarithm" in verdict.evidence["logits"]
