@@ -156,3 +156,44 @@ def interval(
             "data is too small for an interval; add rows or drop confidence="
         )
     return low, high
+
+
+def share_verdict(
+    share: float,
+    low: float,
+    high: float,
+    *,
+    threshold: float,
+    n: int,
+    sampled: str,
+    resamples: int,
+    confidence: float,
+    formula: str,
+    evidence: dict[str, Any],
+) -> Verdict:
+    """The protected-share decision of an attribution gate (features or text tokens): an
+    interval that holds the threshold is an error, since pass or fail would be noise."""
+    if low <= threshold < high:
+        raise GateError(
+            f"ranking unstable at this n: the protected share is {share:.4g} with a "
+            f"{confidence:.0%} interval [{low:.4g}, {high:.4g}] over {resamples} resamples of "
+            f"the {n} sampled {sampled}, which holds max_protected_share={threshold:g}: pass or "
+            f"fail would be noise; raise samples= (now {n}) to decide"
+        )
+    evidence["share_interval"] = (
+        f"{confidence:.0%} percentile interval, {resamples} Poisson-bootstrap resamples of the "
+        f"sampled {sampled}"
+    )
+    return decide(
+        requirement="explainability",
+        metric="protected_share",
+        values=np.array([share]),
+        operator="<=",
+        threshold=threshold,
+        confidence=confidence,
+        low=np.array([low]),
+        high=np.array([high]),
+        n=n,
+        formula=formula,
+        evidence=evidence,
+    )

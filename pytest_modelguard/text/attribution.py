@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, adapt
-from pytest_modelguard.checks._gate import decide, one_threshold
+from pytest_modelguard.checks._gate import decide, one_threshold, share_verdict
 from pytest_modelguard.core.dataset import Dataset, Predictions
 from pytest_modelguard.core.verdict import GateError, Verdict
 
@@ -294,30 +294,11 @@ def _share_gate(
         shares = replicates[:, found].sum(axis=1) / replicates.sum(axis=1)
     tail = (1 - RANKING_CONFIDENCE) / 2 * 100
     low, high = (float(v) for v in np.nanpercentile(shares, [tail, 100 - tail]))
-    if low <= threshold < high:
-        raise GateError(
-            f"ranking unstable at this n: the protected share is {share:.4g} with a "
-            f"{RANKING_CONFIDENCE:.0%} interval [{low:.4g}, {high:.4g}] over {RESAMPLES} "
-            f"resamples of the {n} sampled texts, which holds max_protected_share="
-            f"{threshold:g}: pass or fail would be noise; raise samples= (now {n}) to decide"
-        )
-    evidence["share_interval"] = (
-        f"{RANKING_CONFIDENCE:.0%} percentile interval, {RESAMPLES} Poisson-bootstrap "
-        "resamples of the sampled texts"
-    )
-    return decide(
-        requirement="explainability",
-        metric="protected_share",
-        values=np.array([share]),
-        operator="<=",
-        threshold=threshold,
-        confidence=RANKING_CONFIDENCE,
-        low=np.array([low]),
-        high=np.array([high]),
-        n=n,
+    return share_verdict(
+        share, low, high, threshold=threshold, n=n, sampled="texts", resamples=RESAMPLES,
+        confidence=RANKING_CONFIDENCE, evidence=evidence,
         formula=f"sum of protected token types' mean |{used}| / sum over all types",
-        evidence=evidence,
-    )
+    )  # fmt: skip
 
 
 def _stability_gate(

@@ -16,7 +16,13 @@ from typing import Annotated, Any, NoReturn
 import numpy as np
 
 from pytest_modelguard.adapters import Adapter, ModelOutput, adapt
-from pytest_modelguard.checks._gate import UNIT, check_threshold, decide, one_threshold
+from pytest_modelguard.checks._gate import (
+    UNIT,
+    check_threshold,
+    decide,
+    one_threshold,
+    share_verdict,
+)
 from pytest_modelguard.checks.explainability import attribution
 from pytest_modelguard.checks.robustness.perturbation import (
     examples_for,
@@ -497,30 +503,11 @@ def _protected_gate(
         return verdict, None
     share = float(shares[protected].sum())
     low, high = _share_interval(contributions, protected, explainer.seed)
-    if low <= threshold < high:
-        raise GateError(
-            f"ranking unstable at this n: the protected share is {share:.4g} with a "
-            f"{RANKING_CONFIDENCE:.0%} interval [{low:.4g}, {high:.4g}] over {n} sampled rows, "
-            f"which holds max_protected_share={threshold:g}: pass or fail would be noise; "
-            f"raise samples= (now {n}) to decide"
-        )
-    evidence["share_interval"] = (
-        f"{RANKING_CONFIDENCE:.0%} percentile interval, {SHARE_RESAMPLES} Poisson-bootstrap "
-        "resamples of the sampled rows"
-    )
-    verdict = decide(
-        requirement="explainability",
-        metric="protected_share",
-        values=np.array([share]),
-        operator="<=",
-        threshold=threshold,
-        confidence=RANKING_CONFIDENCE,
-        low=np.array([low]),
-        high=np.array([high]),
-        n=n,
+    verdict = share_verdict(
+        share, low, high, threshold=threshold, n=n, sampled="rows", resamples=SHARE_RESAMPLES,
+        confidence=RANKING_CONFIDENCE, evidence=evidence,
         formula=f"sum of {importance} over protected features ({listed}) / sum over all",
-        evidence=evidence,
-    )
+    )  # fmt: skip
     return verdict, None
 
 
