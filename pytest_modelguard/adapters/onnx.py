@@ -6,10 +6,13 @@ are; any other text model needs ``OnnxAdapter(session, tokenize=...)``, a callab
 ``list[str]`` to the graph's input array (or a dict of them by input name, for
 ``input_ids``/``attention_mask`` graphs). A graph with one input per feature column (as
 skl2onnx makes for a DataFrame) is fed the dataset's columns by name; a name the dataset
-lacks is an error. The model bytes are read (and later fingerprinted) when the adapter is
-made, so a file that changes after loading does not change the fingerprint. Adversarial
-gates use decision-based attacks only: a gradient attack on a session is an error that
-says so.
+lacks is an error. Rows that gates build themselves (the adversarial rows of a robustness
+gate) are fed by name when they carry column names (a pandas dataset's do), and by
+position when they do not, so a dataset made from arrays must list the graph's inputs
+first and in the graph's order (another order is an error, not a misfed column). The
+model bytes are read (and later fingerprinted) when the adapter is made, so a file that
+changes after loading does not change the fingerprint. Adversarial gates use
+decision-based attacks only: a gradient attack on a session is an error that says so.
 
 The score output is the first of: a ``seq(map)`` of class probabilities (scikit-learn's
 ZipMap, whose keys name the classes), a float tensor whose name says ``prob``, any float
@@ -108,7 +111,16 @@ class OnnxAdapter(Adapter):
                 f"the ONNX graph's inputs {wide} take several columns each: give "
                 "OnnxAdapter(session, tokenize=...) returning a dict of arrays by input name"
             )
-        return [names.index(n) for n in inputs]
+        order = [names.index(n) for n in inputs]
+        if not dataset.is_dataframe and order != list(range(len(inputs))):
+            raise GateError(
+                f"dataset {dataset.name!r} lists its columns {names} in another order than the "
+                f"ONNX graph's inputs {inputs}: rows without column names (the adversarial rows "
+                "a robustness gate builds from an array dataset) reach the graph by position. "
+                "Give the columns in the graph's order, or build the dataset with "
+                "Dataset.from_pandas (rows with names are fed by name)"
+            )
+        return order
 
     @property
     def name(self) -> str:
@@ -153,6 +165,8 @@ class OnnxAdapter(Adapter):
         return raw
 
     def _feeds(self, rows: Any) -> dict[str, Any]:
+        if self.by_column and hasattr(rows, "columns"):
+            return self._by_name(rows)
         if hasattr(rows, "to_numpy"):
             rows = rows.to_numpy()
         texts = isinstance(rows, np.ndarray) and rows.dtype == object
@@ -173,6 +187,21 @@ class OnnxAdapter(Adapter):
                 "float, double, int32/64 and string tensors"
             )
         return {spec.name: np.asarray(rows).astype(dtype, copy=False)}
+
+    def _by_name(self, rows: Any) -> dict[str, Any]:
+        """Rows with column names (a DataFrame: a robustness gate's adversarial rows of a
+        pandas dataset) feed each graph input its own column, whatever the columns' order."""
+        names = [str(c) for c in rows.columns]
+        missing = [i.name for i in self.inputs if i.name not in names]
+        if missing:
+            raise GateError(
+                f"the rows have no column {missing} for the ONNX graph's inputs "
+                f"{[i.name for i in self.inputs]} (their columns: {names})"
+            )
+        return {
+            spec.name: _typed(rows.iloc[:, names.index(spec.name)].to_numpy(), spec)
+            for spec in self.inputs
+        }
 
     def _tokenized(self, texts: list[str]) -> dict[str, Any]:
         assert self.tokenize is not None

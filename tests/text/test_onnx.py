@@ -266,6 +266,66 @@ def test_a_graph_with_one_input_per_column_is_fed_by_column_name(tabular):
         adapt(session).outputs(_tabular(tabular))  # unnamed columns
 
 
+@pytest.fixture(scope="module")
+def per_column(tabular):
+    """A scikit-learn pipeline on six named columns and its skl2onnx graph with one input per
+    column, and the holdout with its columns in the reverse of the graph's order."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    columns = list("abcdef")
+    train = pd.DataFrame(tabular["x_train"], columns=columns)
+    pipeline = make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), columns)]), LogisticRegression()
+    ).fit(train, tabular["y_train"])
+    holdout = pd.DataFrame(tabular["x"][:300], columns=columns)[columns[::-1]]
+    return pipeline, _per_column_session(pipeline, columns), holdout
+
+
+def test_adversarial_rows_reach_a_per_column_graph_by_name(per_column, tabular):
+    """The robustness gate attacks rows of its own, passed with the dataset's column names
+    (``attacks._NumpyLogits``): fed by position, they reached the wrong graph inputs when the
+    dataset's column order is not the graph's (probabilities off by up to 1.0), so the attack
+    started from misclassified rows and the gate measured the misfeed (review)."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("foolbox")
+    pipeline, session, holdout = per_column
+    attacked = pd.DataFrame(holdout.to_numpy(np.float32), columns=list(holdout.columns))
+    fed = adapt(session).predict_batch(attacked)
+    np.testing.assert_allclose(fed, pipeline.predict_proba(holdout), atol=1e-5)
+    dataset = Dataset.from_pandas(holdout.assign(y=tabular["y"][:300]), target="y", name="df")
+    spec = {"eps": 0.05, "samples": 20, "seed": 3, "max_accuracy_drop": 0.5}
+    on_onnx = checks.robust(session, dataset, **spec)
+    on_sklearn = checks.robust(pipeline, dataset, **spec)
+    assert on_onnx.evidence["attack"] == "hopskipjump" == on_sklearn.evidence["attack"]
+    assert on_onnx.value == pytest.approx(on_sklearn.value, abs=0.1)
+    assert on_onnx.value < 0.3, on_onnx.message  # eps 0.05 breaks few of 20 rows
+
+
+def test_unnamed_rows_of_a_reordered_array_dataset_are_an_error_on_a_per_column_graph(
+    per_column, tabular
+):
+    """A dataset made from arrays has names but its rows do not: the adversarial rows the
+    robustness gate builds from it reach the graph by position. Columns in another order than
+    the graph's inputs would be misfed, so that is an error saying how to fix it."""
+    pipeline, session, holdout = per_column
+    reordered = Dataset.from_arrays(
+        holdout.to_numpy(np.float32), tabular["y"][:300], feature_names=list(holdout.columns)
+    )
+    with pytest.raises(GateError, match=r"in another order than the ONNX graph's inputs"):
+        adapt(session).outputs(reordered)
+    ordered = holdout[list("abcdef")]
+    in_order = Dataset.from_arrays(
+        ordered.to_numpy(np.float32), tabular["y"][:300], feature_names=list("abcdef")
+    )
+    adapter = adapt(session)
+    expected = pipeline.predict_proba(ordered)
+    np.testing.assert_allclose(adapter.outputs(in_order).array, expected, atol=1e-5)
+    unnamed_rows = ordered.to_numpy(np.float32)  # what the attack passes for this dataset
+    np.testing.assert_allclose(adapter.predict_batch(unnamed_rows), expected, atol=1e-5)
+
+
 def test_the_fingerprint_is_the_graph_as_loaded(logistic, tmp_path):
     import hashlib
 
