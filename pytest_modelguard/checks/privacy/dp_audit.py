@@ -305,11 +305,10 @@ def epsilon_lower_bound(m: int, r: int, v: int, delta: float, p: float) -> float
 
 
 def canaries_needed(epsilon: float, delta: float, p: float) -> int | None:
-    """The fewest canaries (never below MIN_CANARIES, the fewest the audit runs with) with
-    which perfect guesses refute ``epsilon`` (None: no count up
-    to MAX_CANARIES does; with delta > 0 more canaries stop helping: each adds 2*delta to
-    what DP explains, so the best provable eps rises, peaks and falls, and the search stops
-    once it falls)."""
+    """The fewest canaries with which perfect guesses refute ``epsilon``, never below
+    MIN_CANARIES (the fewest the audit runs with). None: no count up to MAX_CANARIES does;
+    with delta > 0 more canaries stop helping: each adds 2*delta to what DP explains, so
+    the best provable eps rises, peaks and falls, and the search stops once it falls."""
     m, previous = MIN_CANARIES, -1.0
     while m <= MAX_CANARIES:
         r = guesses_for(m)
