@@ -6,13 +6,15 @@ Plots come from the evidence a verdict carries, read by the keys its declared ty
 names (:mod:`pytest_modelguard.core.evidence`); evidence that breaks its type, or that has
 its type and still cannot be drawn (lists of unequal length, a number that is not finite,
 nothing to draw), gets a caption saying what is wrong instead of a plot. A verdict without
-plottable evidence gets its table row only. Any other error in a plot is a bug: it surfaces.
+plottable evidence gets its table row only. Any other error in a plot is a defect: its
+caption and a ``RuntimeWarning`` name the exception, and the rest of the report is kept.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable
 from functools import partial
 from html import escape
@@ -380,7 +382,7 @@ def _plots(v: dict[str, Any]) -> list[str]:
     for key, plot in PLOTS.items():
         if key not in evidence:
             continue
-        try:  # only a malformed table is caught: any other error is a bug and surfaces
+        try:
             if not contract.is_declared((key,), declared):  # the shape its plot reads
                 _require_shape(evidence[key], contract.declared_shape(key), f"evidence.{key}")
             drawn = [
@@ -389,6 +391,16 @@ def _plots(v: dict[str, Any]) -> list[str]:
             ]
         except Unplottable as malformed:
             figures.append(_unplotted(v, str(malformed)))
+            continue
+        except Exception as bug:  # a defect here must not cost the rest of the report
+            reason = f"drawing it raised {type(bug).__name__}: {bug}"
+            warnings.warn(
+                f"pytest-modelguard's report: the {key!r} plot of {v.get('nodeid', '')} "
+                f"{reason}; a defect in pytest-modelguard, please report it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            figures.append(_unplotted(v, f"{reason} (a defect in pytest-modelguard)"))
             continue
         figures += [
             f'<figure class="plot" data-verdict="verdict-{v["index"]}">'
