@@ -20,9 +20,11 @@ same way:
   comes from eagerpy's draws, which :func:`seeded_draws` makes stateless during an attack:
   the very numbers ``tf.random.set_seed(seed)`` would give, bit for bit, without calling
   it (setting TensorFlow's seed clears its caches of instantiated functions, which an
-  ensemble's compiled graphs then rebuild at a cost of ~0.3 s each). Models without
-  gradients run as foolbox ``NumPyModel`` on ``tf`` tensors, so their draws are covered
-  too, not taken from numpy's global stream. No global seed is set or changed.
+  ensemble's compiled graphs then rebuild at a cost of ~0.3 s each). Decision-based
+  attacks (and every attack on a model without gradients) run as foolbox ``NumPyModel``
+  on NumPy arrays, a Keras model through its compiled function: eager TensorFlow ops made
+  them about 4x slower. Their draws come from a ``RandomState`` of the seed
+  (:func:`_seeded_numpy_draws`), not numpy's global stream. No global seed is set or changed.
 """
 
 from __future__ import annotations
@@ -314,7 +316,7 @@ def run_attack(
 
     space = Space.of(x, low, high, attack, eps)
     fmodel, note, n_classes = foolbox_model(
-        fb, adapter, space, output_kind, classes, columns, compiled
+        fb, adapter, space, output_kind, classes, columns, compiled, attack in DECISION_BASED
     )
     seed = tf_seed(seed)
     on_numpy = isinstance(fmodel, fb.NumPyModel)  # eager TensorFlow ops would cost ~4x
@@ -417,6 +419,7 @@ def foolbox_model(
     classes: np.ndarray,
     columns: list[str] | None,
     compiled: dict[Any, Any] | None = None,
+    decisions_only: bool = False,
 ) -> tuple[Any, str, int]:
     """The foolbox model of ``adapter`` in ``space``: its logits note and score columns.
 
@@ -424,6 +427,8 @@ def foolbox_model(
     calls (no eager cost per call)."""
     if is_differentiable(adapter):
         call, note = tf_model_function(adapter, space, output_kind, compiled)
+        if decisions_only:
+            return fb.NumPyModel(_numpy_call(call), bounds=space.box), note, max(len(classes), 2)
         fmodel = fb.TensorFlowModel(call, bounds=space.box, device=DEVICE)
         return fmodel, note, max(len(classes), 2)
     low32, span = space.low, space.span
@@ -454,6 +459,18 @@ def tf_model_function(
             compiled[key] = tf.function(call).get_concrete_function(spec)
         call = compiled[key]
     return call, note
+
+
+def _numpy_call(call: Callable[[Any], Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """A TensorFlow model function on NumPy arrays: decision-based attacks need no
+    gradients, and foolbox's NumPy arithmetic costs a fraction of eager TensorFlow's."""
+    import tensorflow as tf
+
+    def on_arrays(rows: np.ndarray) -> np.ndarray:
+        with tf.device(DEVICE):
+            return np.asarray(call(tf.constant(rows, tf.float32)))
+
+    return on_arrays
 
 
 def _bytes(array: Any) -> bytes | None:

@@ -225,28 +225,94 @@ def test_a_decision_attack_beating_the_gradients_is_unreliable():
 # -- the anchor: IBM ART ------------------------------------------------------------------------
 
 
-def test_never_weaker_than_art_apgd_dlr(keras_multiclass_logits, digit_rows, ensemble_verdict):
-    """IBM ART's APGD with AutoAttack's DLR loss (100 iterations, the paper's budget) on
-    the same 80 rows: the ensemble leaves no more standing than it and PGD, within 0.01.
-    The full AutoAttack (APGD-CE and -DLR with 5 restarts each, DeepFool, Square with 5 x
-    5000 queries) takes minutes here, so benchmarks/bench_robust_ensemble.py compares it."""
+def test_within_001_of_art_autoattack_and_never_above_pgd(
+    keras_multiclass_logits, digit_rows, ensemble_verdict
+):
+    """IBM ART's AutoAttack as ART builds it by default (APGD-CE and APGD-DLR with 5
+    restarts of 100 iterations, DeepFool, Square with 5 x 5,000 queries) on the same 80
+    rows: the ensemble leaves at most 0.01 more standing, and no more than PGD.
+
+    About three minutes of one core (Square's queries on the rows that hold); the
+    ensemble takes about a second. The ensemble may find more: here it broke one row
+    AutoAttack left (0.475 vs 0.4875), so the bound is one-sided."""
     pytest.importorskip("art")
-    from art.attacks.evasion import AutoProjectedGradientDescent
+    pytest.importorskip("multiprocess")  # AutoAttack.generate imports it
+    from art.attacks.evasion import AutoAttack
     from art.estimators.classification import TensorFlowV2Classifier
 
     x, y = digit_rows.features, digit_rows.target
+    images = keras.Input((8, 8, 1))  # Square perturbs squares of an image
+    image_model = keras.Model(images, keras_multiclass_logits(keras.layers.Reshape((64,))(images)))
     classifier = TensorFlowV2Classifier(
-        model=keras_multiclass_logits, nb_classes=10, input_shape=(64,), clip_values=(0.0, 1.0),
+        model=image_model, nb_classes=10, input_shape=(8, 8, 1), channels_first=False,
         loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        clip_values=(0.0, 1.0),
     )  # fmt: skip
-    apgd = AutoProjectedGradientDescent(
-        estimator=classifier, norm=np.inf, eps=EPS, eps_step=EPS / 4, max_iter=100,
-        nb_random_init=1, batch_size=len(y), loss_type="difference_logits_ratio", verbose=False,
-    )  # fmt: skip
-    adversarial = apgd.generate(x, y=y)
+    state = np.random.get_state()  # ART draws from numpy's global stream
+    np.random.seed(0)
+    try:
+        auto = AutoAttack(
+            estimator=classifier, norm=np.inf, eps=EPS, eps_step=EPS / 4, batch_size=len(y)
+        )
+        adversarial = auto.generate(x.reshape(-1, 8, 8, 1), y=y).reshape(x.shape)
+    finally:
+        np.random.set_state(state)
     assert np.abs(adversarial - x).max() <= EPS + 1e-6
+    assert adversarial.min() >= 0.0 and adversarial.max() <= 1.0
     clean = keras_multiclass_logits.predict(x, verbose=0).argmax(axis=1) == y
     held = keras_multiclass_logits.predict(adversarial, verbose=0).argmax(axis=1) == y
-    art_accuracy = float((clean & held).mean())
+    autoattack = float((clean & held).mean())
+    pgd = robust(
+        keras_multiclass_logits, digit_rows, eps=EPS, attack="pgd", min_accuracy=0.01, seed=3
+    )
     assert ensemble_verdict.n == len(y)
-    assert ensemble_verdict.value <= art_accuracy + 0.01, (ensemble_verdict.value, art_accuracy)
+    assert autoattack < pgd.value  # the anchor itself is stronger than PGD here
+    assert ensemble_verdict.value <= autoattack + 0.01, (ensemble_verdict.value, autoattack)
+    assert ensemble_verdict.value <= pgd.value
+
+
+# -- the truth: a linear model's exact worst case ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def linear_digits(digits):
+    """Softmax regression on the digits (logits): its exact Linf worst case has a closed form."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.02),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(digits["x_train"], digits["y_train"], epochs=15, batch_size=64, verbose=0)
+    return model
+
+
+def exact_linf_robust_accuracy(model, x: np.ndarray, y: np.ndarray, eps: float) -> float:
+    """Rows classified right that no input in the eps-ball, clipped to [0, 1], moves off
+    their class. For logits ``z = xW + b`` the margin of class j over the true class is
+    linear, so its maximum over that box takes each feature to the box's end its
+    coefficient points to: exact, no attack involved."""
+    w, b = (np.asarray(v, dtype=np.float64) for v in model.layers[-1].get_weights())
+    lo, hi = np.clip(x - eps, 0.0, 1.0), np.clip(x + eps, 0.0, 1.0)
+    held = (x @ w + b).argmax(axis=1) == y
+    for row in np.flatnonzero(held):
+        d = w - w[:, [y[row]]]  # (features, classes): margin of each class over the truth
+        worst = np.where(d > 0, hi[row][:, None], lo[row][:, None])
+        margins = (worst * d).sum(axis=0) + b - b[y[row]]
+        margins[y[row]] = -np.inf
+        held[row] = margins.max() < 0
+    return float(held.mean())
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.1])
+def test_equals_a_linear_models_exact_worst_case(linear_digits, digit_rows, eps):
+    """Sound (never below the truth: every row it counts as broken is breakable) and strong
+    (within one row of it), against the closed form rather than another attack. Measured:
+    0.825 and 0.525, equal to the truth; attack="pgd" alone leaves 0.85 and 0.6."""
+    truth = exact_linf_robust_accuracy(
+        linear_digits, digit_rows.features.astype(np.float64), digit_rows.target, eps
+    )
+    verdict = robust(linear_digits, digit_rows, eps=eps, min_accuracy=0.01, seed=5)
+    assert 0.1 < truth < 0.9  # a case where attacks can differ
+    assert truth - 1 / verdict.n <= verdict.value
+    assert verdict.value <= truth + 1 / verdict.n + 1e-9, (verdict.value, truth)
