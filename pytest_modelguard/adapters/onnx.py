@@ -7,9 +7,8 @@ are; any other text model needs ``OnnxAdapter(session, tokenize=...)``, a callab
 ``input_ids``/``attention_mask`` graphs). A graph with one input per feature column (as
 skl2onnx makes for a DataFrame) is fed the dataset's columns by name; a name the dataset
 lacks is an error. Rows that gates build themselves (the adversarial rows of a robustness
-gate) are fed by name when they carry column names (a pandas dataset's do), and by
-position when they do not, so a dataset made from arrays must list the graph's inputs
-first and in the graph's order (another order is an error, not a misfed column). The
+gate) carry the dataset's column names (``needs_column_names``) and are fed by name, so
+the columns may come in any order, from pandas or from arrays with ``feature_names``. The
 model bytes are read (and later fingerprinted) when the adapter is made, so a file that
 changes after loading does not change the fingerprint. Adversarial gates use
 decision-based attacks only: a gradient attack on a session is an error that says so.
@@ -84,6 +83,7 @@ class OnnxAdapter(Adapter):
         self.classes = _graph_classes(self._bytes)
         #: several inputs and no tokenize=: one input per feature column, fed by name
         self.by_column = self.tokenize is None and len(self.inputs) != 1
+        self.needs_column_names = self.by_column
 
     def _needs_tokenize(self) -> GateError:
         """The error for texts on a graph of several inputs and no ``tokenize=``."""
@@ -111,16 +111,7 @@ class OnnxAdapter(Adapter):
                 f"the ONNX graph's inputs {wide} take several columns each: give "
                 "OnnxAdapter(session, tokenize=...) returning a dict of arrays by input name"
             )
-        order = [names.index(n) for n in inputs]
-        if not dataset.is_dataframe and order != list(range(len(inputs))):
-            raise GateError(
-                f"dataset {dataset.name!r} lists its columns {names} in another order than the "
-                f"ONNX graph's inputs {inputs}: rows without column names (the adversarial rows "
-                "a robustness gate builds from an array dataset) reach the graph by position. "
-                "Give the columns in the graph's order, or build the dataset with "
-                "Dataset.from_pandas (rows with names are fed by name)"
-            )
-        return order
+        return [names.index(n) for n in inputs]
 
     @property
     def name(self) -> str:

@@ -303,27 +303,31 @@ def test_adversarial_rows_reach_a_per_column_graph_by_name(per_column, tabular):
     assert on_onnx.value < 0.3, on_onnx.message  # eps 0.05 breaks few of 20 rows
 
 
-def test_unnamed_rows_of_a_reordered_array_dataset_are_an_error_on_a_per_column_graph(
+def test_attack_rows_of_a_reordered_array_dataset_reach_a_per_column_graph_by_name(
     per_column, tabular
 ):
-    """A dataset made from arrays has names but its rows do not: the adversarial rows the
-    robustness gate builds from it reach the graph by position. Columns in another order than
-    the graph's inputs would be misfed, so that is an error saying how to fix it."""
+    """A dataset made from arrays names its columns but its rows do not: the rows an attack
+    builds from it carry the dataset's names for a graph that feeds inputs by name
+    (``needs_column_names``), so columns in another order than the graph's are not misfed."""
+    pytest.importorskip("foolbox")
+    from pytest_modelguard.checks.robustness import attacks
+
     pipeline, session, holdout = per_column
     reordered = Dataset.from_arrays(
         holdout.to_numpy(np.float32), tabular["y"][:300], feature_names=list(holdout.columns)
     )
-    with pytest.raises(GateError, match=r"in another order than the ONNX graph's inputs"):
-        adapt(session).outputs(reordered)
-    ordered = holdout[list("abcdef")]
-    in_order = Dataset.from_arrays(
-        ordered.to_numpy(np.float32), tabular["y"][:300], feature_names=list("abcdef")
-    )
     adapter = adapt(session)
-    expected = pipeline.predict_proba(ordered)
-    np.testing.assert_allclose(adapter.outputs(in_order).array, expected, atol=1e-5)
-    unnamed_rows = ordered.to_numpy(np.float32)  # what the attack passes for this dataset
-    np.testing.assert_allclose(adapter.predict_batch(unnamed_rows), expected, atol=1e-5)
+    expected = pipeline.predict_proba(holdout)
+    np.testing.assert_allclose(adapter.outputs(reordered).array, expected, atol=1e-5)
+    target = attacks.target_of(adapter, reordered, None, [0.05], "linf")
+    assert target.columns == list(holdout.columns)
+    model_function, _ = attacks._numpy_logits(
+        adapter, target.output_kind, target.classes, lambda rows: rows, target.columns
+    )
+    logits = model_function(target.x)  # what the attack's foolbox model sees
+    np.testing.assert_allclose(np.exp(logits), expected, atol=1e-5)
+    in_order = adapt(session).predict_batch(holdout[list("abcdef")].to_numpy(np.float32))
+    np.testing.assert_allclose(in_order, expected, atol=1e-5)  # unnamed rows: graph order
 
 
 def test_the_fingerprint_is_the_graph_as_loaded(logistic, tmp_path):
