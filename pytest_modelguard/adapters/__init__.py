@@ -54,6 +54,9 @@ class Adapter:
     output: OutputKind = "auto"
     #: the class labels of the score columns, when the framework knows them.
     classes: np.ndarray | None = None
+    #: whether rows a gate builds itself (an attack's) must carry the dataset's column
+    #: names: the model feeds its inputs by name (an ONNX graph with one input per column).
+    needs_column_names: bool = False
 
     def __init__(self, model: Any, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if batch_size < 1:

@@ -6,10 +6,12 @@ are; any other text model needs ``OnnxAdapter(session, tokenize=...)``, a callab
 ``list[str]`` to the graph's input array (or a dict of them by input name, for
 ``input_ids``/``attention_mask`` graphs). A graph with one input per feature column (as
 skl2onnx makes for a DataFrame) is fed the dataset's columns by name; a name the dataset
-lacks is an error. The model bytes are read (and later fingerprinted) when the adapter is
-made, so a file that changes after loading does not change the fingerprint. Adversarial
-gates use decision-based attacks only: a gradient attack on a session is an error that
-says so.
+lacks is an error. Rows that gates build themselves (the adversarial rows of a robustness
+gate) carry the dataset's column names (``needs_column_names``) and are fed by name, so
+the columns may come in any order, from pandas or from arrays with ``feature_names``. The
+model bytes are read (and later fingerprinted) when the adapter is made, so a file that
+changes after loading does not change the fingerprint. Adversarial gates use
+decision-based attacks only: a gradient attack on a session is an error that says so.
 
 The score output is the first of: a ``seq(map)`` of class probabilities (scikit-learn's
 ZipMap, whose keys name the classes), a float tensor whose name says ``prob``, any float
@@ -81,6 +83,7 @@ class OnnxAdapter(Adapter):
         self.classes = _graph_classes(self._bytes)
         #: several inputs and no tokenize=: one input per feature column, fed by name
         self.by_column = self.tokenize is None and len(self.inputs) != 1
+        self.needs_column_names = self.by_column
 
     def _needs_tokenize(self) -> GateError:
         """The error for texts on a graph of several inputs and no ``tokenize=``."""
@@ -153,6 +156,8 @@ class OnnxAdapter(Adapter):
         return raw
 
     def _feeds(self, rows: Any) -> dict[str, Any]:
+        if self.by_column and hasattr(rows, "columns"):
+            return self._by_name(rows)
         if hasattr(rows, "to_numpy"):
             rows = rows.to_numpy()
         texts = isinstance(rows, np.ndarray) and rows.dtype == object
@@ -173,6 +178,21 @@ class OnnxAdapter(Adapter):
                 "float, double, int32/64 and string tensors"
             )
         return {spec.name: np.asarray(rows).astype(dtype, copy=False)}
+
+    def _by_name(self, rows: Any) -> dict[str, Any]:
+        """Rows with column names (a DataFrame: a robustness gate's adversarial rows of a
+        pandas dataset) feed each graph input its own column, whatever the columns' order."""
+        names = [str(c) for c in rows.columns]
+        missing = [i.name for i in self.inputs if i.name not in names]
+        if missing:
+            raise GateError(
+                f"the rows have no column {missing} for the ONNX graph's inputs "
+                f"{[i.name for i in self.inputs]} (their columns: {names})"
+            )
+        return {
+            spec.name: _typed(rows.iloc[:, names.index(spec.name)].to_numpy(), spec)
+            for spec in self.inputs
+        }
 
     def _tokenized(self, texts: list[str]) -> dict[str, Any]:
         assert self.tokenize is not None

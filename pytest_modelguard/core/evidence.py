@@ -337,6 +337,17 @@ def declared_types() -> list[type]:
     return [Common, ErrorEvidence, *(declared for _, _, declared in KINDS)]
 
 
+def declared_shape(key: str) -> Any:
+    """The type the first declared evidence kind gives ``key`` (Any when none declares it):
+    what a reader may rely on where a verdict's own kind does not declare the key (the
+    report draws a log's ``windows`` on any gate, drift's too)."""
+    for declared in declared_types():
+        hints = _hints(declared)
+        if key in hints:
+            return hints[key]
+    return Any
+
+
 # -- validation ------------------------------------------------------------------------------
 
 

@@ -244,9 +244,10 @@ def _number(key: Any, kind: type) -> Any:
         return None
 
 
-def _with_numeric_keys(requirement: str, keywords: dict[str, Any]) -> dict[str, Any]:
+def with_numeric_keys(requirement: str, keywords: dict[str, Any]) -> dict[str, Any]:
     """Numeric strings as keys of a number-keyed dict become numbers (how a policy file,
-    whose TOML keys are strings, writes ``max_tpr_at_fpr = { "0.001" = 0.01 }``)."""
+    whose TOML keys are strings, writes ``max_tpr_at_fpr = { "0.001" = 0.01 }``): the one
+    conversion for markers, policy entries and ``modelguard.check`` calls."""
     declared = _requirement(requirement).keywords
     converted = dict(keywords)
     for name, value in keywords.items():
@@ -314,7 +315,7 @@ def spec_from_mark(mark: pytest.Mark, *, model_fixture: str, data_fixture: str) 
     unknown = sorted(set(mark.kwargs) - set(accepted))
     if unknown:
         raise GateError(f"unknown keyword(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}")
-    keywords = _with_numeric_keys(requirement, dict(mark.kwargs))
+    keywords = with_numeric_keys(requirement, dict(mark.kwargs))
     model = keywords.pop("model", None) or model_fixture
     data = keywords.pop("data", None) or data_fixture
     max_regression = keywords.pop("max_regression", None)

@@ -375,7 +375,8 @@ class ModelGuard:
                 f"unknown requirement {requirement!r}; choose one of {', '.join(markers.GATES)}"
             )
         self._calls += 1
-        return _run_check(self._item, requirement, model, dataset, spec, 1000 + self._calls)
+        keywords = markers.with_numeric_keys(requirement, spec)  # as a policy entry's are
+        return _run_check(self._item, requirement, model, dataset, keywords, 1000 + self._calls)
 
     def performance(self, model: Any, dataset: Any, **spec: Any) -> Verdict:
         """``checks.performance`` for this test; raises ``GateFailure`` on a shortfall."""

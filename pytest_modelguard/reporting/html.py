@@ -3,15 +3,18 @@
 Rendered from the JSON form of the record (what ``modelguard.json`` holds), so a saved
 ``modelguard.json`` can be rendered again. Inline CSS and SVG only: no script, no URL.
 Plots come from the evidence a verdict carries, read by the keys its declared type
-names (:mod:`pytest_modelguard.core.evidence`); evidence that breaks its type gets a caption
-saying what is wrong instead of a plot, and a verdict without plottable evidence gets its
-table row only.
+names (:mod:`pytest_modelguard.core.evidence`); evidence that breaks its type, or that has
+its type and still cannot be drawn (lists of unequal length, a number that is not finite,
+nothing to draw), gets a caption saying what is wrong instead of a plot. A verdict without
+plottable evidence gets its table row only. Any other error in a plot is a defect: its
+caption and a ``RuntimeWarning`` name the exception, and the rest of the report is kept.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable
 from functools import partial
 from html import escape
@@ -354,6 +357,11 @@ def _json(value: Any) -> str:
 # -- plots: one function per shape of evidence ----------------------------------------------
 
 
+class Unplottable(Exception):
+    """Evidence that has its declared type and still cannot be drawn (lists of unequal
+    length, a number that is not finite, nothing to draw): the page says why."""
+
+
 def _plots(v: dict[str, Any]) -> list[str]:
     evidence = v.get("evidence")
     if not isinstance(evidence, dict):
@@ -364,23 +372,36 @@ def _plots(v: dict[str, Any]) -> list[str]:
     broken = contract.problems(evidence, declared)
     if broken:  # said on the page, not a blank: the check and the report disagree
         return [
-            f'<figure class="plot unplotted" data-verdict="verdict-{v["index"]}"><figcaption>'
-            f"No plot: the evidence does not match {escape(declared.__name__)} "
-            f"(pytest_modelguard/core/evidence.py): {escape('; '.join(broken[:3]))}. "
-            f'<a href="#verdict-{v["index"]}">{escape(str(v.get("nodeid", "")))}</a>'
-            "</figcaption></figure>"
+            _unplotted(
+                v,
+                f"the evidence does not match {declared.__name__} "
+                f"(pytest_modelguard/core/evidence.py): {'; '.join(broken[:3])}",
+            )
         ]
     figures: list[str] = []
     for key, plot in PLOTS.items():
         if key not in evidence:
             continue
         try:
+            if not contract.is_declared((key,), declared):  # the shape its plot reads
+                _require_shape(evidence[key], contract.declared_shape(key), f"evidence.{key}")
             drawn = [
                 (draw(chart_id=f"plot-{v['index']}-{len(figures) + k}"), caption)
                 for k, (draw, caption) in enumerate(plot(v, evidence))
             ]
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            continue  # evidence of another shape than expected: the table row still shows it
+        except Unplottable as malformed:
+            figures.append(_unplotted(v, str(malformed)))
+            continue
+        except Exception as bug:  # a defect here must not cost the rest of the report
+            reason = f"drawing it raised {type(bug).__name__}: {bug}"
+            warnings.warn(
+                f"pytest-modelguard's report: the {key!r} plot of {v.get('nodeid', '')} "
+                f"{reason}; a defect in pytest-modelguard, please report it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            figures.append(_unplotted(v, f"{reason} (a defect in pytest-modelguard)"))
+            continue
         figures += [
             f'<figure class="plot" data-verdict="verdict-{v["index"]}">'
             f"{svg}<figcaption>{escape(caption)} "
@@ -391,17 +412,60 @@ def _plots(v: dict[str, Any]) -> list[str]:
     return figures
 
 
+def _unplotted(v: dict[str, Any], reason: str) -> str:
+    """The caption that stands where a plot could not be drawn, saying why."""
+    return (
+        f'<figure class="plot unplotted" data-verdict="verdict-{v["index"]}"><figcaption>'
+        f"No plot: {escape(reason)}. "
+        f'<a href="#verdict-{v["index"]}">{escape(str(v.get("nodeid", "")))}</a>'
+        "</figcaption></figure>"
+    )
+
+
+def _require_shape(value: Any, shape: Any, where: str) -> None:
+    broken = contract.problems(value, shape, where)
+    if broken:
+        raise Unplottable("; ".join(broken[:3]))
+
+
+def _require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise Unplottable(reason)
+
+
+def _finite(values: list[Any], where: str) -> list[float]:
+    """Every value as a float; one that is not a finite number is :class:`Unplottable`
+    (``where`` names the value, ``{}`` standing for its index)."""
+    numbers = []
+    for i, value in enumerate(values):
+        number = _number(value)
+        if number is None:
+            raise Unplottable(f"{where.format(i)} is {value!r}, not a finite number")
+        numbers.append(number)
+    return numbers
+
+
+def _aligned(where: str, **columns: list[Any]) -> None:
+    """Lists drawn against each other must be as long as each other."""
+    lengths = [f"{name} {len(values)}" for name, values in columns.items()]
+    if len({len(values) for values in columns.values()}) > 1:
+        first, *rest = lengths
+        raise Unplottable(f"{where}: {first.replace(' ', ' has ', 1)} items, {', '.join(rest)}")
+
+
 def _threshold_text(v: dict[str, Any]) -> str:
     return f"{v.get('operator') or ''} {fmt(v.get('threshold'))}".strip()
 
 
 def _fairness(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     tables = evidence["by_sensitive"]
+    _require(bool(tables), "evidence.by_sensitive is empty")
     charts = []
     metric = str(v.get("metric", ""))
     group_min = metric.endswith("_group_min")
     for column, table in tables.items():
         groups = table["groups"]
+        _require(bool(groups), f"evidence.by_sensitive.{column}.groups is empty")
         names = list(groups)
         rates = [r for r in groups[names[0]] if r not in ("n", "weight")]
         series = [Bars(RATES.get(r, r), [_number(groups[g].get(r)) for g in names]) for r in rates]
@@ -446,6 +510,7 @@ def _fairness(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 def _per_class(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     per_class = evidence["per_class"]
+    _require(bool(per_class), "evidence.per_class is empty")
     classes = [str(c) for c in per_class]
     metric = str(v.get("metric", ""))
     svg = partial(
@@ -462,11 +527,14 @@ def _per_class(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 
 def _robustness(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
-    curve = [p for p in evidence["curve"] if _number(p.get("eps")) is not None]
-    points = [(float(p["eps"]), _number(p.get("robust_accuracy"))) for p in curve]
+    curve = evidence["curve"]
+    epsilons = _finite([p["eps"] for p in curve], "evidence.curve[{}].eps")
+    points = [(e, _number(p.get("robust_accuracy"))) for e, p in zip(epsilons, curve, strict=True)]
     intervals = [_pair(p.get("ci")) for p in curve]
-    if not any(y is not None for _, y in points):
-        return []
+    _require(
+        any(y is not None for _, y in points),
+        "no point of evidence.curve has a finite robust_accuracy",
+    )
     clean = _number(evidence.get("clean_accuracy"))
     if clean is not None and all(eps != 0 for eps, _ in points):
         points, intervals = [(0.0, clean), *points], [None, *intervals]
@@ -492,11 +560,14 @@ def _robustness(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 
 def _attack_success(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
-    rows = [p for p in evidence["per_eps"] if _number(p.get("eps")) is not None]
-    points = [(float(p["eps"]), _number(p.get("attack_success"))) for p in rows]
+    rows = evidence["per_eps"]
+    epsilons = _finite([p["eps"] for p in rows], "evidence.per_eps[{}].eps")
+    points = [(e, _number(p.get("attack_success"))) for e, p in zip(epsilons, rows, strict=True)]
     intervals = [_pair(p.get("ci")) for p in rows]
-    if not any(y is not None for _, y in points):
-        return []
+    _require(
+        any(y is not None for _, y in points),
+        "no point of evidence.per_eps has a finite attack_success",
+    )
     if all(eps != 0 for eps, _ in points):  # no perturbation flips nothing
         points, intervals = [(0.0, 0.0), *points], [None, *intervals]
     attack = " ".join(str(evidence[k]) for k in ("attack", "norm") if evidence.get(k))
@@ -515,15 +586,13 @@ def _attack_success(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 
 def _roc(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
+    _require(bool(evidence["attacks"]), "evidence.attacks is empty")
     if evidence.get("roc_scale") == "log":
         return _roc_log(evidence)
     lines = []
     for name, attack in evidence["attacks"].items():
-        roc = attack["roc"]
-        points = list(zip(map(float, roc["fpr"]), map(float, roc["tpr"]), strict=True))
+        points = _roc_points(name, attack["roc"])
         lines.append(Line(f"{name} (AUC {fmt(_number(attack.get('auc')))})", points))
-    if not lines:
-        return []
     svg = partial(
         line_chart,
         title="membership inference ROC",
@@ -544,16 +613,11 @@ def _roc_log(evidence: dict[str, Any]) -> list[Chart]:
     """TPR against log10 FPR: what matters is the low-FPR end (LiRA, Carlini et al. 2022)."""
     lines = []
     for name, attack in evidence["attacks"].items():
-        roc = attack["roc"]
         points = [
-            (math.log10(max(float(f), LOG_FPR_FLOOR)), float(t))
-            for f, t in zip(roc["fpr"], roc["tpr"], strict=True)
-            if float(f) >= LOG_FPR_FLOOR
+            (math.log10(f), t) for f, t in _roc_points(name, attack["roc"]) if f >= LOG_FPR_FLOOR
         ]
         tpr = _number(attack.get("tpr_at_fpr_0.001"))
         lines.append(Line(f"{name} (TPR at 0.1% FPR {fmt(tpr)})", points))
-    if not lines:
-        return []
     grid = [-4 + i / 10 for i in range(41)]
     lines.append(Line("chance (TPR = FPR)", [(x, 10**x) for x in grid]))
     svg = partial(
@@ -574,11 +638,19 @@ def _roc_log(evidence: dict[str, Any]) -> list[Chart]:
     ]
 
 
+def _roc_points(name: str, roc: dict[str, Any]) -> list[tuple[float, float]]:
+    """An attack's ROC as (FPR, TPR) points: lists of one length, of finite numbers."""
+    where = f"evidence.attacks.{name}.roc"
+    _aligned(where, fpr=roc["fpr"], tpr=roc["tpr"])
+    _require(bool(roc["fpr"]), f"{where} has no points")
+    fpr, tpr = _finite(roc["fpr"], where + ".fpr[{}]"), _finite(roc["tpr"], where + ".tpr[{}]")
+    return list(zip(fpr, tpr, strict=True))
+
+
 def _attribution(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     ranking = [r for r in evidence["ranking"] if _number(r.get("importance")) is not None]
     ranking = sorted(ranking, key=lambda r: -abs(float(r["importance"])))[:MAX_FEATURES]
-    if not ranking:
-        return []
+    _require(bool(ranking), "no feature of evidence.ranking has a finite importance")
     values = [float(r["importance"]) for r in ranking]
     method = evidence.get("method")
     label = {
@@ -609,8 +681,7 @@ def _attribution(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 def _claims(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     claims = [c for c in evidence["claims"] if isinstance(c, dict)]
-    if not claims:
-        return []
+    _require(bool(claims), "evidence.claims is empty")
     svg = partial(
         bar_chart,
         title="model card claims against measurements",
@@ -629,12 +700,12 @@ def _token_shading(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     """Texts with each token shaded by its attribution: red raises the predicted class's
     score, blue lowers it; the strongest token of all shown is fully opaque."""
     shown = [t for t in evidence["token_attributions"] if isinstance(t, dict)]
-    scale = max(
-        (abs(float(a)) for t in shown for a in t["attributions"] if _number(a) is not None),
-        default=0.0,
-    )
-    if not shown or scale <= 0:
-        return []
+    for i, t in enumerate(shown):
+        where = f"evidence.token_attributions[{i}]"
+        _aligned(where, tokens=t["tokens"], attributions=t["attributions"])
+        _finite(t["attributions"], where + ".attributions[{}]")
+    scale = max((abs(float(a)) for t in shown for a in t["attributions"]), default=0.0)
+    _require(scale > 0, "evidence.token_attributions holds no attribution other than 0")
 
     def token(word: str, value: float) -> str:
         alpha = min(1.0, abs(value) / scale)
@@ -674,6 +745,7 @@ MAX_DRIFT_FEATURES = 8  # histograms drawn per drift gate (drifted features firs
 
 def _windows(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     windows = evidence["windows"]
+    _require(bool(windows), "evidence.windows is empty")
     labels = [str(w["window"]) for w in windows]
     points = [(float(i + 1), _number(w.get("value"))) for i, w in enumerate(windows)]
     intervals = [_pair(w.get("ci")) for w in windows]
@@ -702,11 +774,14 @@ def _windows(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
 
 def _drift(v: dict[str, Any], evidence: dict[str, Any]) -> list[Chart]:
     features = evidence["features"]
+    _require(bool(features), "evidence.features is empty")
     ordered = sorted(features, key=lambda f: not features[f].get("drifted"))
     charts = []
     for name in ordered[:MAX_DRIFT_FEATURES]:
         feature = features[name]
         reference, current = feature["reference"], feature["current"]
+        _aligned(f"evidence.features.{name}", bins=feature["bins"], reference=reference,
+                 current=current)  # fmt: skip
         total_r, total_c = sum(reference) or 1, sum(current) or 1
         series = [
             Bars("reference", [n / total_r for n in reference]),

@@ -262,6 +262,33 @@ def test_an_unknown_keyword_of_an_imperative_call_is_a_gate_error(project):
     project.runpytest("-q", "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+def test_an_imperative_call_takes_numeric_keys_written_as_strings_like_a_policy_file(
+    holdout_project,
+):
+    """A policy file writes ``max_tpr_at_fpr = { "0.1" = 0.5 }`` (TOML keys are strings) and
+    the gate gets {0.1: 0.5}; the same dict given to ``modelguard.check`` was an ERROR
+    ("a false-positive rate in (0, 1)") until both paths shared one conversion (review)."""
+    members = """
+@pytest.fixture(scope="session")
+def members():
+    return Dataset.from_arrays(DATA["x"][:300], DATA["y"][:300], name="train")
+"""
+    project = holdout_project(extra=members)
+    project.makepyfile(
+        """
+        def test_lira(modelguard, model, dataset, members):
+            spec = dict(members=members, samples=100)
+            numbers = modelguard.check("privacy", model, dataset, max_tpr_at_fpr={0.1: 0.5}, **spec)
+            strings = modelguard.check("privacy", model, dataset, max_tpr_at_fpr={"0.1": 0.5}, **spec)
+            for verdict in (numbers, strings):  # each call has its own seed: values differ
+                assert verdict.status in ("pass", "fail"), verdict.message
+                assert (verdict.metric, verdict.threshold) == ("tpr_at_fpr", 0.5)
+                assert "at FPR    0.1 (" in verdict.message, verdict.message
+        """
+    )
+    project.runpytest("-q", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 def test_seed_in_header_reused_with_last_and_validated(pytester):
     pytester.makepyfile(
         """

@@ -266,6 +266,70 @@ def test_a_graph_with_one_input_per_column_is_fed_by_column_name(tabular):
         adapt(session).outputs(_tabular(tabular))  # unnamed columns
 
 
+@pytest.fixture(scope="module")
+def per_column(tabular):
+    """A scikit-learn pipeline on six named columns and its skl2onnx graph with one input per
+    column, and the holdout with its columns in the reverse of the graph's order."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    columns = list("abcdef")
+    train = pd.DataFrame(tabular["x_train"], columns=columns)
+    pipeline = make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), columns)]), LogisticRegression()
+    ).fit(train, tabular["y_train"])
+    holdout = pd.DataFrame(tabular["x"][:300], columns=columns)[columns[::-1]]
+    return pipeline, _per_column_session(pipeline, columns), holdout
+
+
+def test_adversarial_rows_reach_a_per_column_graph_by_name(per_column, tabular):
+    """The robustness gate attacks rows of its own, passed with the dataset's column names
+    (``attacks._NumpyLogits``): fed by position, they reached the wrong graph inputs when the
+    dataset's column order is not the graph's (probabilities off by up to 1.0), so the attack
+    started from misclassified rows and the gate measured the misfeed (review)."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("foolbox")
+    pipeline, session, holdout = per_column
+    attacked = pd.DataFrame(holdout.to_numpy(np.float32), columns=list(holdout.columns))
+    fed = adapt(session).predict_batch(attacked)
+    np.testing.assert_allclose(fed, pipeline.predict_proba(holdout), atol=1e-5)
+    dataset = Dataset.from_pandas(holdout.assign(y=tabular["y"][:300]), target="y", name="df")
+    spec = {"eps": 0.05, "samples": 20, "seed": 3, "max_accuracy_drop": 0.5}
+    on_onnx = checks.robust(session, dataset, **spec)
+    on_sklearn = checks.robust(pipeline, dataset, **spec)
+    assert on_onnx.evidence["attack"] == "hopskipjump" == on_sklearn.evidence["attack"]
+    assert on_onnx.value == pytest.approx(on_sklearn.value, abs=0.1)
+    assert on_onnx.value < 0.3, on_onnx.message  # eps 0.05 breaks few of 20 rows
+
+
+def test_attack_rows_of_a_reordered_array_dataset_reach_a_per_column_graph_by_name(
+    per_column, tabular
+):
+    """A dataset made from arrays names its columns but its rows do not: the rows an attack
+    builds from it carry the dataset's names for a graph that feeds inputs by name
+    (``needs_column_names``), so columns in another order than the graph's are not misfed."""
+    pytest.importorskip("foolbox")
+    from pytest_modelguard.checks.robustness import attacks
+
+    pipeline, session, holdout = per_column
+    reordered = Dataset.from_arrays(
+        holdout.to_numpy(np.float32), tabular["y"][:300], feature_names=list(holdout.columns)
+    )
+    adapter = adapt(session)
+    expected = pipeline.predict_proba(holdout)
+    np.testing.assert_allclose(adapter.outputs(reordered).array, expected, atol=1e-5)
+    target = attacks.target_of(adapter, reordered, None, [0.05], "linf")
+    assert target.columns == list(holdout.columns)
+    model_function, _ = attacks._numpy_logits(
+        adapter, target.output_kind, target.classes, lambda rows: rows, target.columns
+    )
+    logits = model_function(target.x)  # what the attack's foolbox model sees
+    np.testing.assert_allclose(np.exp(logits), expected, atol=1e-5)
+    in_order = adapt(session).predict_batch(holdout[list("abcdef")].to_numpy(np.float32))
+    np.testing.assert_allclose(in_order, expected, atol=1e-5)  # unnamed rows: graph order
+
+
 def test_the_fingerprint_is_the_graph_as_loaded(logistic, tmp_path):
     import hashlib
 

@@ -32,6 +32,7 @@ from pytest_modelguard.core.verdict import GateError, Verdict, require_count
 DEFAULT_CANARIES = 1000
 GUESS_FRACTION = 0.1  # the auditor guesses "in" on this share of canaries and "out" on as many
 MIN_GUESSES = 10
+MIN_CANARIES = 2 * MIN_GUESSES  # every canary guessed at this size; fewer is an error
 LEVELS = (0.9, 0.95, 0.99)
 EPS_CEILING = 30.0  # the search for the lower bound stops here
 MAX_CANARIES = 2**24  # the search for a canary count that can refute a claim stops here
@@ -133,7 +134,7 @@ def _canary_count(
     """Canaries and guesses; too few to refute the claim even when all guesses are right
     is an error that says how many are needed."""
     m = min(DEFAULT_CANARIES, len(dataset)) if canaries is None else canaries
-    require_count("canaries", m, at_least=2 * MIN_GUESSES)
+    require_count("canaries", m, at_least=MIN_CANARIES)
     if m > len(dataset):
         raise GateError(
             f"canaries={m} but dataset {dataset.name!r} has {len(dataset)} rows to make them "
@@ -151,10 +152,19 @@ def _canary_count(
                 "the claim and then falls. The claim is beyond what one training run can "
                 "audit: gate a smaller eps, or a smaller delta"
             )
-        raise GateError(
+        proves = (
             f"{m} canaries cannot refute eps={epsilon:g}: even with every one of its "
-            f"{guesses} guesses right the audit proves at most eps={best:.3g} at "
-            f"{level:.0%} confidence. Use canaries={needed} or more (the dataset must have "
+            f"{guesses} guesses right the audit proves at most eps={best:.4g} at "
+            f"{level:.0%} confidence."
+        )
+        if needed < m:
+            raise GateError(
+                f"{proves} Use canaries={needed}: with delta > 0 each canary adds 2*delta "
+                "to what (eps, delta)-DP explains, so here fewer canaries prove more (or "
+                "gate a smaller delta)"
+            )
+        raise GateError(
+            f"{proves} Use canaries={needed} or more (the dataset must have "
             "that many held-out rows), or a lower confidence="
         )
     return m, guesses
@@ -295,11 +305,11 @@ def epsilon_lower_bound(m: int, r: int, v: int, delta: float, p: float) -> float
 
 
 def canaries_needed(epsilon: float, delta: float, p: float) -> int | None:
-    """The fewest canaries with which perfect guesses refute ``epsilon`` (None: no count up
-    to MAX_CANARIES does; with delta > 0 more canaries stop helping: each adds 2*delta to
-    what DP explains, so the best provable eps rises, peaks and falls, and the search stops
-    once it falls)."""
-    m, previous = 2 * MIN_GUESSES, -1.0
+    """The fewest canaries with which perfect guesses refute ``epsilon``, never below
+    MIN_CANARIES (the fewest the audit runs with). None: no count up to MAX_CANARIES does;
+    with delta > 0 more canaries stop helping: each adds 2*delta to what DP explains, so
+    the best provable eps rises, peaks and falls, and the search stops once it falls."""
+    m, previous = MIN_CANARIES, -1.0
     while m <= MAX_CANARIES:
         r = guesses_for(m)
         best = epsilon_lower_bound(m, r, r, delta, p)
@@ -307,7 +317,7 @@ def canaries_needed(epsilon: float, delta: float, p: float) -> int | None:
             return None  # past the peak (once guesses grow with m): more canaries prove less
         previous = best
         if best > epsilon:
-            low, high = m // 2, m
+            low, high = max(m // 2, MIN_CANARIES - 1), m  # never below the audit's minimum
             while high - low > 1:
                 mid = (low + high) // 2
                 r = guesses_for(mid)

@@ -538,7 +538,8 @@ def target_of(
     classes, truth, correct = clean_rows(output, dataset.target)
     low, high, evidence = attack_bounds(dataset, bounds, x)
     check_eps(epsilons, norm, low, high, x[0].size)
-    columns = list(dataset.features.columns) if dataset.is_dataframe else None
+    named = dataset.is_dataframe or (adapter.needs_column_names and dataset.feature_names)
+    columns = [str(c) for c in dataset.feature_names] if named else None
     return Target(adapter, x, truth, correct, classes, output.kind, low, high, evidence, columns)
 
 

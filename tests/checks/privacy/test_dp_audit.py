@@ -170,3 +170,35 @@ def test_a_model_card_privacy_claim_is_verified_through_the_audit(split, tmp_pat
     assert claim["measured"] > 0.5 and not claim["ok"]
     with pytest.raises(GateError, match="the card claims differential privacy"):
         transparency(model, holdout, model_card=str(card), verify_claims=True, members=members)
+
+
+@pytest.mark.parametrize("epsilon", [0.1, 0.5, 1.5, 1.8])
+def test_the_canaries_needed_are_never_fewer_than_the_audit_accepts(split, epsilon):
+    """The fewest canaries the search names must be a count the gate runs with: below its
+    minimum of 20 it answered 11 for eps=0.5, a count the gate rejects (review)."""
+    members, holdout = split
+    needed = canaries_needed(epsilon, 1e-5, 0.05)
+    assert needed is not None and needed >= 20
+    r = 2 * max(10, int(needed * 0.1 / 2))
+    assert epsilon_lower_bound(needed, r, r, 1e-5, 0.05) > epsilon
+    verdict = privacy(
+        None, holdout, members=members, claimed_epsilon=epsilon, delta=1e-5,
+        trainer=memorise, canaries=needed, seed=0,
+    )  # fmt: skip
+    assert verdict.status in ("pass", "fail") and verdict.evidence["canaries"] == needed
+
+
+def test_when_fewer_canaries_prove_more_the_error_does_not_say_or_more(split):
+    """From 20 to 219 canaries the auditor makes 20 guesses, so each extra canary only adds
+    delta's share: 200 canaries cannot refute eps=1.817 at delta=1e-5 but 20 can. The error
+    must not tell the user to use 20 "or more" when they gave 200 (review)."""
+    members, holdout = split
+    with pytest.raises(GateError) as raised:
+        privacy(
+            None, holdout, members=members, claimed_epsilon=1.817, delta=1e-5,
+            trainer=memorise, canaries=200,
+        )  # fmt: skip
+    message = str(raised.value)
+    assert "200 canaries cannot refute eps=1.817" in message
+    assert "Use canaries=20:" in message and "or more" not in message
+    assert "fewer canaries" in message
