@@ -187,6 +187,7 @@ def _one_run(
         _train,
         concat,
         confidence_score,
+        shuffled,
         take,
         trainer_seed,
     )
@@ -199,11 +200,14 @@ def _one_run(
         raise GateError("canaries get a wrong label: the target needs at least two classes")
     canary_set.target = _wrong_labels(canary_set.target, classes, rng)
     inside = rng.random(m) < 0.5
-    training = concat(members, take(canary_set, np.flatnonzero(inside)), name="train+canaries")
+    orders = np.random.default_rng([seed, 17])  # canaries interleaved with the members
+    inserted = concat(members, take(canary_set, np.flatnonzero(inside)), name="train+canaries")
+    training = shuffled(inserted, orders, name=inserted.name)
     audited = _train(trainer, training, trainer_seed(seed, 0))
     output = adapt(audited).outputs(canary_set)
     _require_a_new_training(model, audited, output, canary_set)
     swapped = concat(members, take(canary_set, np.flatnonzero(~inside)), name="train+others")
+    swapped = shuffled(swapped, orders, name=swapped.name)
     probe = _train(trainer, swapped, trainer_seed(seed, 0))  # same seed, other canaries
     _require_the_canaries_to_matter(audited, probe, output, canary_set)
     scores = confidence_score(output, canary_set.target)

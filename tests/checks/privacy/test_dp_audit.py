@@ -202,3 +202,60 @@ def test_when_fewer_canaries_prove_more_the_error_does_not_say_or_more(split):
     assert "200 canaries cannot refute eps=1.817" in message
     assert "Use canaries=20:" in message and "or more" not in message
     assert "fewer canaries" in message
+
+
+def memorise_the_head(subset: Dataset) -> KNeighborsClassifier:
+    """Trains on the first 80% of the rows it is given, as Keras' validation_split=0.2
+    with restore_best_weights does: the last fifth is only ever validated on."""
+    head = int(0.8 * len(subset))
+    features = np.asarray(subset.features)[:head]
+    return KNeighborsClassifier(n_neighbors=1).fit(features, subset.target[:head])
+
+
+def test_a_trainer_that_skips_the_tail_of_its_rows_still_trains_on_the_canaries(digits):
+    """The canaries were appended after every member, so a trainer that holds out the last
+    20% for validation never trained on one: lower bound 0 and a memorising model passed a
+    false eps=0.5 (review). With 780 members and about 200 of 400 canaries inserted, the
+    head holds every member and a few canaries: both runs differ, so the probe is satisfied,
+    and the audit measured nothing. The rows now reach the trainer in an order drawn from
+    the seed, and about 80% of the inserted canaries are trained on."""
+    members = Dataset.from_arrays(digits["x_train"][:780], digits["y_train"][:780], name="m")
+    holdout = Dataset.from_arrays(digits["x"], digits["y"], name="holdout")
+    for seed in range(2):
+        verdict = privacy(
+            None, holdout, members=members, claimed_epsilon=0.5, delta=1e-5,
+            trainer=memorise_the_head, canaries=400, seed=seed,
+        )  # fmt: skip
+        assert verdict.status == "fail", verdict.message
+        assert verdict.value > 0.5
+
+
+def test_the_canaries_are_interleaved_with_the_members_in_an_order_fixed_by_the_seed(split):
+    """Where the inserted canaries sit in the rows the trainer gets: spread over them (not a
+    block at either end), the same for the same seed and different for another."""
+    members, holdout = split
+    holdout_rows = {row.tobytes() for row in np.asarray(holdout.features)}
+
+    def positions(seed: int) -> list[np.ndarray]:
+        seen: list[np.ndarray] = []
+
+        def recording(subset: Dataset) -> KNeighborsClassifier:
+            rows = np.asarray(subset.features)
+            seen.append(np.flatnonzero([row.tobytes() in holdout_rows for row in rows]))
+            assert len(subset) == len(members) + len(seen[-1])
+            return memorise(subset)
+
+        privacy(
+            None, holdout, members=members, claimed_epsilon=0.5, delta=1e-5,
+            trainer=recording, canaries=400, seed=seed,
+        )  # fmt: skip
+        return seen
+
+    first, again, other = positions(0), positions(0), positions(1)
+    assert len(first) == 2  # the audited run and the probe
+    for canaries in first:
+        total = len(members) + len(canaries)
+        assert canaries.min() < 0.1 * total and canaries.max() > 0.9 * total
+        assert 0.35 < np.mean(canaries < total / 2) < 0.65  # as many in each half
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], other[0])
