@@ -338,7 +338,9 @@ def verify_privacy_claim(
     claim: Any, dataset: Dataset | None, members: Dataset | None, trainer: Any, seed: int
 ) -> dict[str, Any]:
     """A model card's ``privacy: {epsilon: ..., delta: ...}`` claim, audited: the claim
-    entry of a transparency verdict (overstatement: how far the proven eps exceeds it)."""
+    entry of a transparency verdict (overstatement: how far the proven eps exceeds it).
+    Whether the claim holds (``ok``) is the transparency gate's decision, made with its
+    tolerance for every claim alike."""
     if not isinstance(claim, dict) or "epsilon" not in claim:
         raise GateError(
             f"the card's privacy: {claim!r} is not a claim: write privacy: {{epsilon: 1.5, "
@@ -363,7 +365,7 @@ def verify_privacy_claim(
         "difference": round(lower - claimed, 12),
         "overstatement": round(lower - claimed, 12),
         "better": "lower",
-        "ok": lower <= claimed,
         "n": verdict.n,
+        "confidence": verdict.evidence["confidence"],
         "note": "the audit's lower bound on eps; a claim it does not refute is not proven",
     }

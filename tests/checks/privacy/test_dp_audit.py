@@ -259,3 +259,50 @@ def test_the_canaries_are_interleaved_with_the_members_in_an_order_fixed_by_the_
         assert 0.35 < np.mean(canaries < total / 2) < 0.65  # as many in each half
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], other[0])
+
+
+def _card_verdict(split, tmp_path, trainer, **spec):
+    from pytest_modelguard.checks import transparency
+
+    members, holdout = split
+    card = tmp_path / "card.md"
+    card.write_text(CARD)
+    return transparency(
+        memorise(members), holdout, model_card=str(card), verify_claims=True, members=members,
+        trainer=trainer, **spec,
+    )  # fmt: skip
+
+
+def _privacy_line(verdict) -> str:
+    (line,) = [ln for ln in verdict.message.splitlines() if "claim     privacy.epsilon" in ln]
+    return line
+
+
+def test_a_privacy_claim_within_tolerance_passes_and_its_line_says_so(split, tmp_path):
+    """With a tolerance above the overstatement the verdict passed while the claim's line
+    said OVERSTATES and its entry ok=False (review): one decision serves both."""
+    strict = _card_verdict(split, tmp_path, memorise)
+    (claim,) = [c for c in strict.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert strict.status == "fail" and claim["ok"] is False
+    assert "OVERSTATES by" in _privacy_line(strict)
+    loose = _card_verdict(split, tmp_path, memorise, tolerance=claim["overstatement"] + 0.1)
+    (claim,) = [c for c in loose.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert loose.status == "pass" and claim["ok"] is True
+    line = _privacy_line(loose)
+    assert "within tolerance" in line and "OVERSTATES" not in line
+
+
+@pytest.mark.parametrize(("seed", "refutes"), [(1, "found no leak"), (0, "below the claim")])
+def test_a_privacy_claim_the_audit_cannot_refute_is_not_called_understated(
+    split, tmp_path, seed, refutes
+):
+    """A lower bound below the claim (0 here at seed 1, 0.375 at seed 0) refutes nothing;
+    "understates: ok" read as if the claim were shown conservative (review). A pass of
+    the audit is no proof of differential privacy."""
+    verdict = _card_verdict(split, tmp_path, smooth, seed=seed)
+    (claim,) = [c for c in verdict.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert verdict.status == "pass" and claim["measured"] < 0.5 and claim["ok"] is True
+    assert (claim["measured"] == 0) == (refutes == "found no leak")
+    line = _privacy_line(verdict)
+    assert "understates" not in line and refutes in line
+    assert "could not refute the claim" in line and "not a proof" in line
