@@ -189,8 +189,8 @@ def _privacy_claim_line(claim: dict[str, Any]) -> str:
             else f"OVERSTATES by {over:.4g}"
         )
     else:
-        why = "the audit found no leak" if lower == 0 else "a lower bound below the claim"
-        how = f"{why}: the audit could not refute the claim (a pass is not a proof of DP)"
+        why = "the audit found no leak and" if lower == 0 else "below the claim: the audit"
+        how = f"{why} could not refute the claim (a pass is not a proof of DP)"
     return (
         f"  claim     {claim['claim']}: claimed {claim['claimed']:.4g}, the audit proves eps >= "
         f"{lower:.4g} at {claim['confidence']:.0%} confidence -> {how}"
