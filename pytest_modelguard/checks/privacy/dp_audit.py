@@ -179,9 +179,9 @@ def _one_run(
     guesses: int,
     seed: int,
 ) -> tuple[np.ndarray, int]:
-    """Train once with a random half of ``m`` wrong-label canaries inserted; guess the
-    lowest-loss canaries in and the highest-loss out: which were inserted, and how many
-    guesses were right."""
+    """Train once with a random half of ``m`` wrong-label canaries inserted (interleaved
+    with the members, in an order drawn from the seed); guess the lowest-loss canaries in
+    and the highest-loss out: which were inserted, and how many guesses were right."""
     from pytest_modelguard.adapters import adapt
     from pytest_modelguard.checks.privacy.membership import (
         _train,
