@@ -157,10 +157,11 @@ def _shadow_attack(
     """Train ``k`` shadows on balanced halves of the pool, check that they follow their
     subsets, and score every row with LiRA online and offline."""
     inclusion = balanced_inclusion(k, len(pool), rng)
+    rows = training_orders(inclusion, seed)
     shadow = np.empty((k, len(pool)))
     outputs = []
     for i in range(k):
-        subset = take(pool, np.flatnonzero(inclusion[i]), name=f"shadow-{i}")
+        subset = take(pool, rows[i], name=f"shadow-{i}")
         output = adapt(_train(trainer, subset, trainer_seed(seed, i))).outputs(pool)
         outputs.append(output.array)
         shadow[i] = confidence_score(output, pool.target)
@@ -168,7 +169,7 @@ def _shadow_attack(
     effect = inclusion_effect(shadow, inclusion, np.random.default_rng([seed, 13]))
     effect.update(_effect_by_side(shadow, inclusion, pool_members, seed))
     if effect["z"] < MIN_INCLUSION_Z:  # inconclusive: one more training decides
-        subset = take(pool, np.flatnonzero(inclusion[0]), name="probe")
+        subset = take(pool, rows[0], name="probe")  # shadow 0's rows, in its order
         probe = adapt(_train(trainer, subset, trainer_seed(seed, k))).outputs(pool)
         effect.update(probe_ratio(shadow, confidence_score(probe, pool.target)))
         _check_probe(effect)
@@ -429,6 +430,18 @@ def _check_probe(effect: dict[str, float]) -> None:
     )
 
 
+def training_orders(inclusion: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Each shadow's rows of the pool, in an order drawn from the seed.
+
+    The pool lists the members first and the non-members last: in pool order a trainer
+    that ignores the tail of its data (Keras' ``validation_split=`` holds out the last
+    rows) would never train on a non-member, and the shadows would not follow their
+    subsets the same way on both sides.
+    """
+    orders = np.random.default_rng([seed, 16])
+    return [orders.permutation(np.flatnonzero(included)) for included in inclusion]
+
+
 def balanced_inclusion(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """A ``(k, n)`` boolean matrix: every row is in exactly ``k / 2`` of the shadows."""
     order = np.argsort(rng.random((k, n)), axis=0)
@@ -549,6 +562,13 @@ def take(dataset: Dataset, rows: np.ndarray, *, name: str | None = None) -> Data
         kind=dataset.kind,
         name=name or dataset.name,
     )
+
+
+def shuffled(dataset: Dataset, rng: np.random.Generator, *, name: str) -> Dataset:
+    """The rows of ``dataset`` in a random order: a trainer may treat its rows unequally
+    by position (a validation split off the end, a time-ordered split), so rows the gate
+    adds must not sit in a block."""
+    return take(dataset, rng.permutation(len(dataset)), name=name)
 
 
 def concat(first: Dataset, second: Dataset, *, name: str) -> Dataset:

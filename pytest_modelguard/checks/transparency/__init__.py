@@ -101,13 +101,15 @@ def transparency(
     claims: list[dict[str, Any]] = []
     if verify_claims and "metrics" not in missing:
         evidence["tolerance"] = tolerance
-        claims = [_verify(claim, model, dataset, tolerance, seed) for claim in _claims(card)]
+        claims = [_verify(claim, model, dataset, seed) for claim in _claims(card)]
         evidence["claims"] = claims
     if verify_claims and card.get("privacy") is not None:
         from pytest_modelguard.checks.privacy.dp_audit import verify_privacy_claim
 
         claims.append(verify_privacy_claim(card.get("privacy"), dataset, members, trainer, seed))
         evidence["claims"] = claims
+    for claim in claims:  # the one decision: the verdict fails exactly when a claim is not ok
+        claim["ok"] = claim["overstatement"] <= tolerance
 
     if missing or not verify_claims:
         verdict = _decide("missing_fields", len(missing), 0.0, None, evidence, card)
@@ -160,6 +162,8 @@ def _decide(
 
 def _claim_line(claim: dict[str, Any]) -> str:
     over = claim["overstatement"]
+    if claim["metric"] == "epsilon_lower_bound":
+        return _privacy_claim_line(claim)
     if over < 0:
         how = "understates: ok"
     elif over == 0:
@@ -171,6 +175,25 @@ def _claim_line(claim: dict[str, Any]) -> str:
     return (
         f"  claim     {claim['claim']}: claimed {claim['claimed']:.4g}, measured "
         f"{claim['measured']:.4g} -> {how}"
+    )
+
+
+def _privacy_claim_line(claim: dict[str, Any]) -> str:
+    """An audit's lower bound below the claim refutes nothing: the claim is neither shown
+    conservative nor proven, so the line says the audit could not refute it."""
+    over, lower = claim["overstatement"], claim["measured"]
+    if over > 0:
+        how = (
+            f"overstates by {over:.4g}, within tolerance"
+            if claim["ok"]
+            else f"OVERSTATES by {over:.4g}"
+        )
+    else:
+        why = "the audit found no leak and" if lower == 0 else "below the claim: the audit"
+        how = f"{why} could not refute the claim (a pass is not a proof of DP)"
+    return (
+        f"  claim     {claim['claim']}: claimed {claim['claimed']:.4g}, the audit proves eps >= "
+        f"{lower:.4g} at {claim['confidence']:.0%} confidence -> {how}"
     )
 
 
@@ -327,7 +350,7 @@ def _in_range(label: str, value: float, low: float, high: float, where: str) -> 
     )
 
 
-def _verify(claim: Claim, model: Any, dataset: Dataset, tolerance: float, seed: int) -> dict:
+def _verify(claim: Claim, model: Any, dataset: Dataset, seed: int) -> dict:
     """Measure one claim with the performance or fairness check and compare."""
     try:
         if claim.sensitive is None:
@@ -365,6 +388,5 @@ def _verify(claim: Claim, model: Any, dataset: Dataset, tolerance: float, seed: 
         "difference": round(value - claim.claimed, 12),
         "overstatement": over,
         "better": "higher" if claim.higher_is_better else "lower",
-        "ok": over <= tolerance,
         "n": measured.n,
     }

@@ -202,3 +202,107 @@ def test_when_fewer_canaries_prove_more_the_error_does_not_say_or_more(split):
     assert "200 canaries cannot refute eps=1.817" in message
     assert "Use canaries=20:" in message and "or more" not in message
     assert "fewer canaries" in message
+
+
+def memorise_the_head(subset: Dataset) -> KNeighborsClassifier:
+    """Trains on the first 80% of the rows it is given, as Keras' validation_split=0.2
+    with restore_best_weights does: the last fifth is only ever validated on."""
+    head = int(0.8 * len(subset))
+    features = np.asarray(subset.features)[:head]
+    return KNeighborsClassifier(n_neighbors=1).fit(features, subset.target[:head])
+
+
+def test_a_trainer_that_skips_the_tail_of_its_rows_still_trains_on_the_canaries(digits):
+    """The canaries were appended after every member, so a trainer that holds out the last
+    20% for validation never trained on one: lower bound 0 and a memorising model passed a
+    false eps=0.5 (review). With 780 members and about 200 of 400 canaries inserted, the
+    head holds every member and a few canaries: both runs differ, so the probe is satisfied,
+    and the audit measured nothing. The rows now reach the trainer in an order drawn from
+    the seed, and about 80% of the inserted canaries are trained on."""
+    members = Dataset.from_arrays(digits["x_train"][:780], digits["y_train"][:780], name="m")
+    holdout = Dataset.from_arrays(digits["x"], digits["y"], name="holdout")
+    for seed in range(2):
+        verdict = privacy(
+            None, holdout, members=members, claimed_epsilon=0.5, delta=1e-5,
+            trainer=memorise_the_head, canaries=400, seed=seed,
+        )  # fmt: skip
+        assert verdict.status == "fail", verdict.message
+        assert verdict.value > 0.5
+
+
+def test_the_canaries_are_interleaved_with_the_members_in_an_order_fixed_by_the_seed(split):
+    """Where the inserted canaries sit in the rows the trainer gets: spread over them (not a
+    block at either end), the same for the same seed and different for another."""
+    members, holdout = split
+    holdout_rows = {row.tobytes() for row in np.asarray(holdout.features)}
+
+    def positions(seed: int) -> list[np.ndarray]:
+        seen: list[np.ndarray] = []
+
+        def recording(subset: Dataset) -> KNeighborsClassifier:
+            rows = np.asarray(subset.features)
+            seen.append(np.flatnonzero([row.tobytes() in holdout_rows for row in rows]))
+            assert len(subset) == len(members) + len(seen[-1])
+            return memorise(subset)
+
+        privacy(
+            None, holdout, members=members, claimed_epsilon=0.5, delta=1e-5,
+            trainer=recording, canaries=400, seed=seed,
+        )  # fmt: skip
+        return seen
+
+    first, again, other = positions(0), positions(0), positions(1)
+    assert len(first) == 2  # the audited run and the probe
+    for canaries in first:
+        total = len(members) + len(canaries)
+        assert canaries.min() < 0.1 * total and canaries.max() > 0.9 * total
+        assert 0.35 < np.mean(canaries < total / 2) < 0.65  # as many in each half
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], other[0])
+
+
+def _card_verdict(split, tmp_path, trainer, **spec):
+    from pytest_modelguard.checks import transparency
+
+    members, holdout = split
+    card = tmp_path / "card.md"
+    card.write_text(CARD)
+    return transparency(
+        memorise(members), holdout, model_card=str(card), verify_claims=True, members=members,
+        trainer=trainer, **spec,
+    )  # fmt: skip
+
+
+def _privacy_line(verdict) -> str:
+    (line,) = [ln for ln in verdict.message.splitlines() if "claim     privacy.epsilon" in ln]
+    return line
+
+
+def test_a_privacy_claim_within_tolerance_passes_and_its_line_says_so(split, tmp_path):
+    """With a tolerance above the overstatement the verdict passed while the claim's line
+    said OVERSTATES and its entry ok=False (review): one decision serves both."""
+    strict = _card_verdict(split, tmp_path, memorise)
+    (claim,) = [c for c in strict.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert strict.status == "fail" and claim["ok"] is False
+    assert "OVERSTATES by" in _privacy_line(strict)
+    loose = _card_verdict(split, tmp_path, memorise, tolerance=claim["overstatement"] + 0.1)
+    (claim,) = [c for c in loose.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert loose.status == "pass" and claim["ok"] is True
+    line = _privacy_line(loose)
+    assert "within tolerance" in line and "OVERSTATES" not in line
+
+
+@pytest.mark.parametrize(("seed", "refutes"), [(1, "found no leak"), (0, "below the claim")])
+def test_a_privacy_claim_the_audit_cannot_refute_is_not_called_understated(
+    split, tmp_path, seed, refutes
+):
+    """A lower bound below the claim (0 here at seed 1, 0.375 at seed 0) refutes nothing;
+    "understates: ok" read as if the claim were shown conservative (review). A pass of
+    the audit is no proof of differential privacy."""
+    verdict = _card_verdict(split, tmp_path, smooth, seed=seed)
+    (claim,) = [c for c in verdict.evidence["claims"] if c["claim"] == "privacy.epsilon"]
+    assert verdict.status == "pass" and claim["measured"] < 0.5 and claim["ok"] is True
+    assert (claim["measured"] == 0) == (refutes == "found no leak")
+    line = _privacy_line(verdict)
+    assert "understates" not in line and refutes in line
+    assert "could not refute the claim" in line and "not a proof" in line

@@ -293,3 +293,56 @@ def test_an_attack_whose_top_tie_exceeds_the_fpr_is_an_error():
     _check_resolution({"lira_online": curve}, {0.05: 0.5}, {0.05: 1.0}, 500)  # resolved
     fine = roc_at(np.where(member, 2.0, np.linspace(0, 1, 1000)), member)
     _check_resolution({"lira_online": curve, "lira_offline": fine}, {0.01: 0.05}, {0.01: 0}, 500)
+
+
+def train_the_head(subset: Dataset) -> CountingModel:
+    """Trains on the first half of the rows it is given and ignores the tail (a validation
+    split taken from the end of the data, as Keras' validation_split= does)."""
+    head = len(subset) // 2
+    rows = Dataset.from_arrays(np.asarray(subset.features)[:head], subset.target[:head])
+    return train(rows)
+
+
+def test_a_trainer_that_ignores_the_tail_of_its_subset_sees_members_and_non_members(split):
+    """Each shadow's subset listed the pool's members first and its non-members last, so a
+    trainer that ignores the tail never trained on a non-member: the shadows looked like
+    ones that add rows to their subset (review). In an order drawn from the seed both sides
+    reach training alike, and the attack finds the memorising model."""
+    members, holdout, _ = split
+    target = train(members)
+    for seed in range(2):
+        verdict = privacy(
+            target, holdout, members=members, max_tpr_at_fpr={0.01: 0.05},
+            trainer=train_the_head, shadow_models=4, seed=seed,
+        )  # fmt: skip
+        assert verdict.status == "fail", verdict.message
+        effect = verdict.evidence["inclusion_effect"]
+        assert abs(effect["side_gap_z"]) < 3 and effect["effect_non_members"] > 0
+
+
+def test_each_shadow_gets_its_rows_in_an_order_fixed_by_the_seed(split):
+    """Members and non-members interleaved in every subset, the same order for the same seed."""
+    members, holdout, _ = split
+    target = train(members)
+    member_rows = {row.tobytes() for row in np.asarray(members.features)}
+
+    def orders(seed: int) -> list[np.ndarray]:
+        seen: list[np.ndarray] = []
+
+        def recording(subset: Dataset) -> CountingModel:
+            rows = np.asarray(subset.features)
+            seen.append(np.array([row.tobytes() in member_rows for row in rows]))
+            return train(subset)
+
+        privacy(
+            target, holdout, members=members, max_tpr_at_fpr={0.01: 0.5}, trainer=recording,
+            shadow_models=4, seed=seed,
+        )  # fmt: skip
+        return seen
+
+    first, again = orders(3), orders(3)
+    for is_member in first:
+        half = len(is_member) // 2
+        assert 0.35 < is_member[:half].mean() < 0.65 and 0.35 < is_member[half:].mean() < 0.65
+    assert len(first) == 4
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
