@@ -62,11 +62,29 @@ def as_float32(dataset: Dataset) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def _output_kind(model: Any) -> str:
+def output_layer(model: Any) -> Any | None:
+    """The model's last layer when it computes the model's one output, else None.
+
+    In Keras 3, ops applied after the last layer (``p * prior``) are not layers: then
+    ``layers[-1]`` is not what the model returns, and reading its activation, or
+    rebuilding it without one, would describe or attack another function."""
     layers = getattr(model, "layers", None)
     if not layers:
-        return "auto"
+        return None
     last = layers[-1]
+    try:
+        outputs = model.outputs
+        if outputs is None:  # a Sequential model not built yet: its last layer is its output
+            return last
+        return last if len(outputs) == 1 and outputs[0] is last.output else None
+    except (AttributeError, ValueError, RuntimeError):
+        return last if type(model).__name__ == "Sequential" else None
+
+
+def _output_kind(model: Any) -> str:
+    last = output_layer(model)
+    if last is None:
+        return "auto"
     if type(last).__name__ == "Softmax":
         return "probabilities"
     activation = getattr(getattr(last, "activation", None), "__name__", "")

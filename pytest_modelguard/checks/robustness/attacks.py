@@ -315,6 +315,8 @@ def run_attack(
     import tensorflow as tf
 
     space = Space.of(x, low, high, attack, eps)
+    if compiled is None and attack in DECISION_BASED:
+        compiled = {}  # hundreds of calls: the model as one concrete function for this attack
     fmodel, note, n_classes = foolbox_model(
         fb, adapter, space, output_kind, classes, columns, compiled, attack in DECISION_BASED
     )
@@ -322,6 +324,7 @@ def run_attack(
     on_numpy = isinstance(fmodel, fb.NumPyModel)  # eager TensorFlow ops would cost ~4x
     as_array = _array_maker(on_numpy)
     images, targets = as_array(space.inputs, np.float32), as_array(labels, np.int64)
+    require_deterministic(adapter, fmodel, images)
     instance = build_attack(fb, attack, norm, steps, n_classes, options)
     success = np.zeros((len(space.eps), len(labels)), dtype=bool)
     attacked = np.arange(len(labels))
@@ -356,6 +359,22 @@ def run_attack(
     except Exception as exc:
         raise attack_error(attack, adapter, exc) from exc
     return AttackRun(success=success, logits=note, seed=seed, points=points)
+
+
+def require_deterministic(adapter: Adapter, fmodel: Any, images: Any) -> None:
+    """Two passes over the same rows must agree: an attack on a model that is random at
+    inference counts a row broken when noise alone flips it (robust accuracy 0.0 where the
+    model's own is 0.48, measured), and no figure of such a model means anything."""
+    first, second = (np.asarray(fmodel(images), dtype=np.float64) for _ in range(2))
+    gap = float(np.max(np.abs(first - second), initial=0.0))
+    if not np.isfinite(gap) or gap > 1e-4 * (1.0 + float(np.max(np.abs(first), initial=0.0))):
+        raise GateError(
+            f"{adapter.name} gives different outputs for the same rows on two passes (by up to "
+            f"{gap:.3g}): it is random at inference (dropout or noise run with training=True, "
+            "sampling), so an attack cannot tell a broken row from noise and robust accuracy is "
+            "not defined. Make predictions deterministic (training=False, fixed randomness), "
+            "or average the randomness inside the model and attack that"
+        )
 
 
 def _array_maker(on_numpy: bool) -> Callable[[Any, Any], Any]:
@@ -601,14 +620,15 @@ class EnsembleRun:
         """The checks of Carlini et al. (2019) this run fails: each makes it unreliable."""
         n = self.clean_rows
         problems = []
-        accuracy = 1.0 - self.raw_success.mean(axis=1)
+        order = np.argsort(eps, kind="stable")  # eps may be given in any order
+        accuracy = (1.0 - self.raw_success.mean(axis=1))[order]
         for i in range(1, len(eps)):
             rise = float(accuracy[i] - accuracy[:i].min())
             if rise > MONOTONE_SLACK:
                 problems.append(
                     f"robust accuracy rises with eps ({accuracy[:i].min():.3g} at a smaller eps, "
-                    f"{accuracy[i]:.3g} at eps={eps[i]:g}): a larger budget found less, so the "
-                    "attacks did not converge"
+                    f"{accuracy[i]:.3g} at eps={eps[order[i]]:g}): a larger budget found less, "
+                    "so the attacks did not converge"
                 )
         if self.unbounded_success < UNBOUNDED_MIN_SUCCESS:
             problems.append(
@@ -908,16 +928,18 @@ def _keras_pre_activation(model: Any) -> Callable[[Any], Any] | None:
 
     Logits computed before a softmax/sigmoid keep their gradients where the probabilities
     saturate; the user's model is not modified (the last layer is cloned, weights copied).
-    A last layer that is itself a model (its softmax inside) or has no ``activation`` to
-    switch off cannot be rebuilt this way: None, so the caller takes log-probabilities.
+    A last layer that is itself a model (its softmax inside), has no ``activation`` to
+    switch off, or is not what the model returns (ops after it) cannot be rebuilt this way:
+    None, so the caller takes log-probabilities.
     """
-    layers = getattr(model, "layers", None)
-    if not layers or not getattr(model, "inputs", None):
-        return None
+    from pytest_modelguard.adapters.keras import output_layer
+
+    last = output_layer(model)
+    if last is None or not getattr(model, "inputs", None):
+        return None  # ops after the last layer: only the model's own outputs are the model
     try:
         import keras
 
-        last = layers[-1]
         features = last.input
         if type(last).__name__ == "Softmax":
             return keras.Model(model.inputs, features)

@@ -215,6 +215,62 @@ def test_an_unbounded_attack_that_fails_is_unreliable():
     assert len(problems) == 1 and "without an eps limit" in problems[0]
 
 
+def test_the_rise_with_eps_is_read_from_the_smallest_eps_up_whatever_the_order_given():
+    rows = 50
+    small = [True] * 20 + [False] * (rows - 20)  # 20 broken at eps 0.05
+    large = [True] * 5 + [False] * (rows - 5)  # only 5 at eps 0.1: a rise
+    problems = run([large, small]).masking_problems([0.1, 0.05])
+    assert len(problems) == 1 and "at eps=0.1" in problems[0]
+    assert run([small, large]).masking_problems([0.1, 0.05]) == []  # falls with eps: fine
+
+
+def test_descending_eps_on_a_healthy_model_is_not_an_error(keras_multiclass_logits, digit_rows):
+    verdict = robust(keras_multiclass_logits, digit_rows, eps=[0.1, 0.03], min_accuracy=0.01,
+                     seed=3)  # fmt: skip
+    assert verdict.status == "pass", verdict.message
+
+
+def test_a_model_random_at_inference_is_an_error_not_a_figure(keras_multiclass_logits, digit_rows):
+    """Noise called with training=True: the ensemble used to count rows that noise alone
+    flipped and report robust accuracy 0.0 (review); single attacks gave a figure too."""
+    inputs = keras.Input((64,))
+    noisy = keras.layers.GaussianNoise(0.15)(inputs, training=True)
+    model = keras.Model(inputs, keras_multiclass_logits(noisy))
+    for attack in (None, "pgd", "hopskipjump"):
+        with pytest.raises(GateError, match="random at inference"):
+            robust(model, digit_rows, eps=EPS, attack=attack, min_accuracy=0.01, seed=3)
+
+
+def test_ops_after_the_last_layer_are_attacked_as_part_of_the_model(
+    keras_multiclass_logits, digit_rows
+):
+    """keras.ops after the last layer (a class-prior reweighting) are not in model.layers:
+    the attack rebuilt the last layer without its softmax and attacked a function that
+    disagreed with the model on 16 of 100 rows (review). It must attack the model itself,
+    as it does the same model behind a tf.Module."""
+    import tensorflow as tf
+    from keras import ops
+
+    inputs = keras.Input((64,))
+    hidden = keras.layers.Dense(32, activation="relu")(inputs)
+    p = keras.layers.Dense(10, activation="softmax")(hidden)
+    prior = np.array([50, 50, 1, 1, 1, 1, 1, 1, 1, 1], "float32")
+    q = p * prior
+    model = keras.Model(inputs, q / ops.sum(q, axis=1, keepdims=True))
+    model.set_weights(keras_multiclass_logits.get_weights())
+
+    class Served(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 64], tf.float32)])
+        def __call__(self, x):
+            return model(x)
+
+    spec = dict(eps=0.05, min_accuracy=0.01, seed=3, samples=40)
+    as_keras, as_module = robust(model, digit_rows, **spec), robust(Served(), digit_rows, **spec)
+    assert as_keras.evidence["logits"] == as_module.evidence["logits"]
+    assert "last layer without activation" not in as_keras.evidence["logits"]
+    assert as_keras.value == pytest.approx(as_module.value, abs=1 / 40)
+
+
 def test_a_decision_attack_beating_the_gradients_is_unreliable():
     rows = [False] * 100
     assert run([rows], decision_only=3).masking_problems([0.1]) == []  # within the margin

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import pickle
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -150,10 +153,11 @@ def test_stored_library_functions_pass_and_dangerous_ones_do_not(tmp_path):
     assert [f.name for f in scan.unsafe] == ["numpy.load"]
 
 
-@pytest.mark.parametrize("protocol", [2, 4, 5])
-def test_pandas_frames_and_series_pass(tmp_path, protocol):
-    pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame(
+def pandas_frame():
+    """A frame with every kind of column pandas pickles through its own helpers."""
+    import pandas as pd
+
+    return pd.DataFrame(
         {
             "number": [1.5, 2.5],
             "text": ["a", "b"],
@@ -166,12 +170,49 @@ def test_pandas_frames_and_series_pass(tmp_path, protocol):
         },
         index=pd.Index(["r1", "r2"], name="row"),
     )
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pandas_frames_and_series_pass(tmp_path, protocol):
+    pd = pytest.importorskip("pandas")
+    frame = pandas_frame()
     hourly = pd.Series([1.0, 2.0], index=pd.date_range("2024-01-01", periods=2, freq="h"))
     for value in (frame, frame["number"], frame.set_index(["text", "category"]), hourly):
         assert pickles.scan_bytes(pickle.dumps(value, protocol=protocol), where="f").unsafe == []
     path = tmp_path / "frame.pkl"
     frame.to_pickle(path)
     assert pickles.scan_path(path).unsafe == []
-    buffer = io.BytesIO()
-    joblib.dump(frame, buffer)
-    assert pickles.scan_bytes(buffer.getvalue(), where="f.joblib").unsafe == []
+
+
+def saved_by_a_fresh_interpreter(path: Path, *, dill_first: bool) -> Path:
+    """The frame saved with joblib by a new Python process, which imports dill before
+    joblib when ``dill_first`` (as TensorFlow does when dill is installed)."""
+    save = (
+        "import sys\n" + ("import dill\n" if dill_first else "") + "import joblib\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from test_scanning_sweep import pandas_frame\n"
+        "joblib.dump(pandas_frame(), sys.argv[1])\n"
+    )
+    here = str(Path(__file__).parent)
+    subprocess.run([sys.executable, "-c", save, str(path), here], check=True)
+    return path
+
+
+def test_a_pandas_frame_saved_with_joblib_passes(tmp_path):
+    pytest.importorskip("pandas")
+    path = saved_by_a_fresh_interpreter(tmp_path / "frame.joblib", dill_first=False)
+    assert pickles.scan_path(path).unsafe == []
+
+
+def test_a_joblib_file_written_after_dill_was_imported_is_flagged(tmp_path):
+    """joblib's pickler copies the pure-Python pickler's dispatch table when joblib is
+    imported; dill, imported first (TensorFlow imports it when it is installed), has
+    extended that table, and some pandas dtypes then pickle through
+    ``dill._dill._load_type``. That returns types such as ``CodeType`` and ``FunctionType``
+    by name, with which a pickle builds and calls a function of its own code: the scanner
+    denies it, whoever wrote the file (docs/security.md says how to save such frames)."""
+    pytest.importorskip("pandas")
+    pytest.importorskip("dill")
+    path = saved_by_a_fresh_interpreter(tmp_path / "frame.joblib", dill_first=True)
+    names = {f.name for f in pickles.scan_path(path).unsafe}
+    assert "dill._dill._load_type" in names
