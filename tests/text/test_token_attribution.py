@@ -98,7 +98,7 @@ def test_swap_identity_perturbation_flips_a_name_driven_model(name_texts):
 
 
 def test_report_shades_tokens_by_attribution():
-    from pytest_modelguard.reporting.html import _token_shading
+    from pytest_modelguard.reporting.html import Unplottable, _token_shading
 
     evidence = {
         "token_attributions": [
@@ -109,7 +109,8 @@ def test_report_shades_tokens_by_attribution():
     html = draw(chart_id="plot-1")
     assert 'background:rgba(220,50,47,1.00)" title="+0.5000">lovely' in html
     assert 'background:rgba(38,139,210,0.50)" title="-0.2500">&lt;day&gt;' in html
-    assert _token_shading({}, {"token_attributions": []}) == []
+    with pytest.raises(Unplottable, match="no attribution other than 0"):
+        _token_shading({}, {"token_attributions": []})  # the page says why, not a blank
 
 
 WEIGHTS = {"great": 2.0, "lovely": 1.8, "wonderful": 1.6, "excellent": 1.4}
