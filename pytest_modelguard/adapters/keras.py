@@ -67,18 +67,23 @@ def output_layer(model: Any) -> Any | None:
 
     In Keras 3, ops applied after the last layer (``p * prior``) are not layers: then
     ``layers[-1]`` is not what the model returns, and reading its activation, or
-    rebuilding it without one, would describe or attack another function."""
+    rebuilding it without one, would describe or attack another function. A model without
+    a symbolic graph (subclassed) cannot be checked: its last layer is the best reading.
+    """
     layers = getattr(model, "layers", None)
     if not layers:
         return None
     last = layers[-1]
     try:
         outputs = model.outputs
-        if outputs is None:  # a Sequential model not built yet: its last layer is its output
-            return last
-        return last if len(outputs) == 1 and outputs[0] is last.output else None
     except (AttributeError, ValueError, RuntimeError):
-        return last if type(model).__name__ == "Sequential" else None
+        return last  # subclassed: no graph to check against
+    if outputs is None:  # a Sequential model not built yet: its last layer is its output
+        return last
+    if len(outputs) != 1:
+        return None
+    history = getattr(outputs[0], "_keras_history", None)  # the op that made the output
+    return last if history is not None and history[0] is last else None
 
 
 def _output_kind(model: Any) -> str:

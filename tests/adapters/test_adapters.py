@@ -155,3 +155,28 @@ def test_predictions_must_align_with_the_dataset(binary_dataset):
         checks.performance(
             Predictions(y_pred=[0, 1, 0]), binary_dataset, metric="accuracy", min=0.5
         )
+
+
+def test_keras_output_kind_is_read_from_the_layer_that_makes_the_output():
+    """A subclassed model has no graph to check: its last layer (linear) says logits, as it
+    always did (review: "auto" guessed probabilities from logits in [0, 1]). ops after the
+    last layer of a functional model make the last layer say nothing about the output."""
+    keras = pytest.importorskip("keras")
+    from keras import ops
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.head = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.head(x)
+
+    subclassed = Subclassed()
+    subclassed(np.zeros((1, 3), np.float32))
+    assert adapt(subclassed).output == "logits"
+    inputs = keras.Input((3,))
+    p = keras.layers.Dense(2, activation="softmax")(inputs)
+    assert adapt(keras.Model(inputs, p)).output == "probabilities"
+    reweighted = keras.Model(inputs, p * ops.convert_to_tensor([[2.0, 1.0]]))
+    assert adapt(reweighted).output == "auto"  # inferred from the values, and said so

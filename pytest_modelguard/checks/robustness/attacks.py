@@ -475,9 +475,37 @@ def tf_model_function(
         key = ("model", output_kind, space.unit, _bytes(low32), _bytes(span), shape)
         if key not in compiled:
             spec = tf.TensorSpec((None, *shape), tf.float32)
-            compiled[key] = tf.function(call).get_concrete_function(spec)
+            compiled[key] = _traced(call, spec)
         call = compiled[key]
     return call, note
+
+
+def _in_graph(adapter: Adapter, graph: Callable[..., Any]) -> Callable[..., Any]:
+    """The compiled PGD loop, whose tracing failure says what to change."""
+
+    def run(*args: Any) -> Any:
+        try:
+            return graph(*args)
+        except Exception as exc:
+            raise GateError(
+                f"the attack ensemble runs PGD as one TensorFlow graph, and {adapter.name} "
+                f"cannot be traced into one ({type(exc).__name__}: {exc}). Make the model "
+                "traceable (TensorFlow ops only, no NumPy inside its call), or choose one "
+                "attack, attack='pgd' (eager) or attack='hopskipjump'"
+            ) from exc
+
+    return run
+
+
+def _traced(call: Callable[[Any], Any], spec: Any) -> Callable[[Any], Any]:
+    """``call`` as a concrete function, or ``call`` itself (eager) when it cannot be traced
+    into a graph (a ``tf.Module`` that steps through NumPy): slower, not wrong."""
+    import tensorflow as tf
+
+    try:
+        return tf.function(call).get_concrete_function(spec)
+    except Exception:  # any tracing failure: the eager call still computes the same outputs
+        return call
 
 
 def _numpy_call(call: Callable[[Any], Any]) -> Callable[[np.ndarray], np.ndarray]:
@@ -521,6 +549,14 @@ def attack_error(attack: str, adapter: Adapter, exc: Exception) -> GateError:
             "Make predictions deterministic (call the model with training=False, fix its "
             "randomness), or attack with attack='noise' or, for a Keras/TensorFlow model, a "
             "gradient attack"
+        )
+    if attack in DECISION_BASED and isinstance(exc, AssertionError):
+        return GateError(
+            f"the {attack} attack on {adapter.name} failed foolbox's own consistency check "
+            f"({text or 'AssertionError'}): a point it had seen misclassified was classified "
+            "right on a later call. A model whose outputs vary slightly from call to call "
+            "(noise at inference below the gate's determinism check) does this; make "
+            "predictions deterministic"
         )
     return GateError(f"the {attack} attack on {adapter.name} raised {text}")
 
@@ -780,7 +816,7 @@ class _Ensemble:
             rows = self.standing(i)
             if not len(rows):
                 continue
-            broken = graph(
+            broken = _in_graph(self.adapter, graph)(
                 np.tile(space.inputs[rows], (len(runs),) + (1,) * (self.x.ndim - 1)),
                 np.tile(self.labels[rows], len(runs)),
                 np.concatenate([goals[k][rows] for _, k in runs]),
@@ -940,6 +976,8 @@ def _keras_pre_activation(model: Any) -> Callable[[Any], Any] | None:
     try:
         import keras
 
+        if model.outputs[0] is not last.output:  # a reused layer: its first use's input
+            return None
         features = last.input
         if type(last).__name__ == "Softmax":
             return keras.Model(model.inputs, features)

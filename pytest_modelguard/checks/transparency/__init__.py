@@ -109,7 +109,7 @@ def transparency(
         claims.append(verify_privacy_claim(card.get("privacy"), dataset, members, trainer, seed))
         evidence["claims"] = claims
     for claim in claims:  # the one decision: the verdict fails exactly when a claim is not ok
-        claim["ok"] = claim["overstatement"] <= tolerance
+        claim["ok"] = claim["overstatement"] <= _allowed(claim, tolerance)
 
     if missing or not verify_claims:
         verdict = _decide("missing_fields", len(missing), 0.0, None, evidence, card)
@@ -123,13 +123,24 @@ def transparency(
             if verify_claims and not claims:
                 verdict.message += "\n  claims    not verified: the card has no metrics"
     else:
-        worst = max(claim["overstatement"] for claim in claims)
         n = max(claim["n"] for claim in claims)
-        verdict = _decide("claim_error", max(worst, 0.0), tolerance, n, evidence, card)
+        refuted = [c["overstatement"] for c in claims if c["metric"] == "epsilon_lower_bound"]
+        if refuted and max(refuted) > 0:  # decided as @privacy(claimed_epsilon=) decides it
+            verdict = _decide("claim_error", max(refuted), 0.0, n, evidence, card)
+        else:
+            worst = max(claim["overstatement"] for claim in claims)
+            verdict = _decide("claim_error", max(worst, 0.0), tolerance, n, evidence, card)
     for claim in claims:
         verdict.message += "\n" + _claim_line(claim)
     verdict.duration = time.perf_counter() - started
     return verdict
+
+
+def _allowed(claim: dict[str, Any], tolerance: float) -> float:
+    """How far a claim may overstate: ``tolerance`` for a measured metric; nothing for a
+    privacy claim, whose audit bound already holds at its confidence level (a claim it
+    refutes is false, as the stand-alone privacy gate decides)."""
+    return 0.0 if claim["metric"] == "epsilon_lower_bound" else tolerance
 
 
 def _decide(
@@ -183,13 +194,9 @@ def _privacy_claim_line(claim: dict[str, Any]) -> str:
     conservative nor proven, so the line says the audit could not refute it."""
     over, lower = claim["overstatement"], claim["measured"]
     if over > 0:
-        how = (
-            f"overstates by {over:.4g}, within tolerance"
-            if claim["ok"]
-            else f"OVERSTATES by {over:.4g}"
-        )
+        how = f"OVERSTATES by {over:.4g}: the audit refutes it"
     else:
-        why = "the audit found no leak and" if lower == 0 else "below the claim: the audit"
+        why = "the audit found no leak and" if lower == 0 else "at or below the claim: the audit"
         how = f"{why} could not refute the claim (a pass is not a proof of DP)"
     return (
         f"  claim     {claim['claim']}: claimed {claim['claimed']:.4g}, the audit proves eps >= "

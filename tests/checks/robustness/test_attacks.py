@@ -500,3 +500,28 @@ def test_a_nested_softmax_sub_model_falls_back_to_log_probabilities(keras_softma
     assert "their logarithm" in note
     verdict = robust(nested, digit_images, eps=0.05, attack="pgd", steps=5, min_accuracy=0.01)
     assert "their logarithm" in verdict.evidence["logits"]
+
+
+def test_a_decision_attack_on_a_model_that_only_runs_eagerly_falls_back_to_eager_calls():
+    """Decision attacks call the model through a concrete function; a tf.Module with a NumPy
+    step cannot be traced, and the attack calls it eagerly instead (review: an ERROR)."""
+    tf = pytest.importorskip("tensorflow")
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 4)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5, 1.5]) > 0.5).astype(int)
+    fitted = LogisticRegression(C=100).fit(x, y)
+
+    class EagerOnly(tf.Module):
+        def __call__(self, t):
+            rows = np.clip(np.asarray(t), 0, 1)  # NumPy inside: no graph
+            return tf.matmul(tf.constant(rows), fitted.coef_.T.astype(np.float32)) + float(
+                fitted.intercept_[0]
+            )
+
+    rows = Dataset.from_arrays(x, y, bounds=(0, 1))
+    spec = dict(eps=0.05, attack="hopskipjump", steps=4, samples=30, seed=3, min_accuracy=0.01)
+    verdict = robust(EagerOnly(), rows, **spec)
+    assert verdict.status == "pass" and 0 < verdict.value <= verdict.evidence["clean_accuracy"]
+    assert verdict.value == pytest.approx(robust(fitted, rows, **spec).value, abs=0.1)
