@@ -23,7 +23,8 @@ The plugin must not import the checks (they load numpy and the ML libraries), so
 :func:`requirements` reads the declarations from the check modules' source with
 :mod:`ast`, once per process. An install without the sources (``.pyc`` only, or a zip)
 has nothing to read: then the check modules are imported and the same declarations are
-read from the functions (``@requirement`` records its arguments on them). Finding no
+read from the functions (``@requirement`` records its arguments on them); in a mixed
+install only the modules left without a source are imported. Finding no
 requirement at all is an error: an empty table would make every gate mark a plain mark,
 a test that passes. This module is the core's: the checks import its declarations, and
 it imports only ``verdict``.
@@ -340,10 +341,18 @@ def requirements() -> dict[str, Requirement]:
     """Every requirement declared in the checks, by name, in listing order (read once):
     from the sources, or from the imported modules when there are none."""
     found: list[Requirement] = []
-    for path in sorted(_CHECKS_DIR.rglob("*.py")) if _CHECKS_DIR.is_dir() else []:
+    sources = sorted(_CHECKS_DIR.rglob("*.py")) if _CHECKS_DIR.is_dir() else []
+    for path in sources:
         text = path.read_text(encoding="utf-8")
-        module = ".".join((_CHECKS_PACKAGE, *path.relative_to(_CHECKS_DIR).with_suffix("").parts))
-        found.extend(read_declarations(text, module.removesuffix(".__init__")))
+        found.extend(read_declarations(text, _module_of(path)))
+    # a module installed as .pyc only beside sources (a mixed install) has nothing to read:
+    # imported, as in a sourceless install, so none of its gates goes missing
+    compiled = _CHECKS_DIR.rglob("*.pyc") if _CHECKS_DIR.is_dir() else []
+    read = {path.with_suffix("") for path in sources}
+    alone = [_module_of(p) for p in sorted(compiled) if p.with_suffix("") not in read
+             and p.parent.name != "__pycache__"]  # fmt: skip
+    if alone:
+        found.extend(_imported_declarations(alone))
     if not found:
         found = _imported_declarations()
     if not found:
@@ -355,18 +364,27 @@ def requirements() -> dict[str, Requirement]:
     return {r.name: r for r in found}
 
 
-def _imported_declarations() -> list[Requirement]:
-    """The requirements of a sourceless install (``.pyc`` only, a zip): each check module
-    is imported and its ``@requirement`` functions are read from their signatures (the
-    annotations are strings: every check module has ``from __future__ import annotations``)."""
+def _module_of(path: Path) -> str:
+    """The dotted name of a check module's file (``.py`` or sourceless ``.pyc``)."""
+    parts = path.relative_to(_CHECKS_DIR).with_suffix("").parts
+    return ".".join((_CHECKS_PACKAGE, *parts)).removesuffix(".__init__")
+
+
+def _imported_declarations(names: list[str] | None = None) -> list[Requirement]:
+    """The requirements of the modules ``names``, or of every check module in a sourceless
+    install (``.pyc`` only, a zip): each module is imported and its ``@requirement``
+    functions are read from their signatures (the annotations are strings: every check
+    module has ``from __future__ import annotations``)."""
     import importlib.util
     import inspect
 
-    package = importlib.util.find_spec(_CHECKS_PACKAGE)
-    if package is None or not package.submodule_search_locations:
-        return []
+    if names is None:
+        package = importlib.util.find_spec(_CHECKS_PACKAGE)
+        if package is None or not package.submodule_search_locations:
+            return []
+        names = _module_names(list(package.submodule_search_locations), _CHECKS_PACKAGE)
     found = []
-    for name in _module_names(list(package.submodule_search_locations), _CHECKS_PACKAGE):
+    for name in names:
         module = importlib.import_module(name)
         for value in vars(module).values():
             declared = getattr(value, "__requirement__", None)

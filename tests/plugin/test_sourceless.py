@@ -57,6 +57,34 @@ def test_a_sourceless_install_declares_the_same_requirements(sourceless: Path) -
     assert without.stdout == with_sources.stdout
 
 
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy with sources, except the privacy and robustness checks, compiled in place
+    with their .py removed (an install that kept some modules as .pyc only)."""
+    root = tmp_path_factory.mktemp("mixed")
+    copy = root / "pytest_modelguard"
+    shutil.copytree(
+        Path(pytest_modelguard.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for package in ("privacy", "robustness"):
+        assert compileall.compile_dir(copy / "checks" / package, quiet=1, legacy=True)
+        for source in (copy / "checks" / package).rglob("*.py"):
+            source.unlink()
+    assert (copy / "checks" / "performance.py").exists()
+    return root
+
+
+def test_a_mixed_install_declares_the_same_requirements(mixed: Path) -> None:
+    """Sources for most checks, .pyc only for some: the sources alone used to be read, and
+    the .pyc-only checks' gates were missing (their raw marks passed)."""
+    with_sources = _run(PRINT_DECLARATIONS, Path(pytest_modelguard.__file__).parent.parent)
+    run = _run(PRINT_DECLARATIONS, mixed)
+    assert run.returncode == 0, run.stderr
+    assert "Requirement(name='privacy'" in run.stdout
+    assert "Requirement(name='robust'" in run.stdout
+    assert run.stdout == with_sources.stdout
+
+
 def test_a_raw_gate_mark_fails_in_a_sourceless_install(sourceless: Path, tmp_path: Path) -> None:
     (tmp_path / "test_raw.py").write_text(
         "import pytest\n"
