@@ -67,8 +67,10 @@ def output_layer(model: Any) -> Any | None:
 
     In Keras 3, ops applied after the last layer (``p * prior``) are not layers: then
     ``layers[-1]`` is not what the model returns, and reading its activation, or
-    rebuilding it without one, would describe or attack another function. A model without
-    a symbolic graph (subclassed) cannot be checked: its last layer is the best reading.
+    rebuilding it without one, would describe or attack another function. A subclassed
+    model has no graph to check: its ``layers`` are in the order ``__init__`` assigned
+    them, and ``call`` may apply an activation after the last one, so its output kind is
+    inferred from the values (``adapt(model, output=...)`` states it).
     """
     layers = getattr(model, "layers", None)
     if not layers:
@@ -77,7 +79,7 @@ def output_layer(model: Any) -> Any | None:
     try:
         outputs = model.outputs
     except (AttributeError, ValueError, RuntimeError):
-        return last  # subclassed: no graph to check against
+        return None  # subclassed: no graph to check against
     if outputs is None:  # a Sequential model not built yet: its last layer is its output
         return last
     if len(outputs) != 1:

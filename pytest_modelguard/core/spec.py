@@ -352,7 +352,7 @@ def requirements() -> dict[str, Requirement]:
     alone = [_module_of(p) for p in sorted(compiled) if p.with_suffix("") not in read
              and p.parent.name != "__pycache__"]  # fmt: skip
     if alone:
-        found.extend(_imported_declarations(alone))
+        found.extend(_sourceless_beside_sources(alone, {r.name for r in found}))
     if not found:
         found = _imported_declarations()
     if not found:
@@ -362,6 +362,40 @@ def requirements() -> dict[str, Requirement]:
         )
     found.sort(key=lambda r: (r.rank, r.name))
     return {r.name: r for r in found}
+
+
+def _sourceless_beside_sources(names: list[str], known: set[str]) -> list[Requirement]:
+    """The declarations of ``.pyc``-only check modules in an install with sources. Such a
+    file may be a leftover (``compileall -b``, another Python): one that fails to import is
+    skipped with a warning naming it, and it never replaces a requirement read from source.
+    """
+    import warnings
+
+    found = []
+    for name in names:
+        try:
+            declared = _imported_declarations([name])
+        except Exception as exc:  # a stale file must not stop every pytest run here
+            warnings.warn(
+                f"pytest-modelguard: skipped {name}, a check module without source that "
+                f"fails to import ({type(exc).__name__}: {exc}); delete its .pyc if it is a "
+                "leftover, or reinstall the package",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            continue
+        for requirement in declared:
+            if requirement.name in known:
+                warnings.warn(
+                    f"pytest-modelguard: {name} (no source) declares {requirement.name!r}, "
+                    "which a module with source declares too: the source's is used; delete "
+                    "the leftover .pyc",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                continue
+            found.append(requirement)
+    return found
 
 
 def _module_of(path: Path) -> str:

@@ -158,23 +158,29 @@ def test_predictions_must_align_with_the_dataset(binary_dataset):
 
 
 def test_keras_output_kind_is_read_from_the_layer_that_makes_the_output():
-    """A subclassed model has no graph to check: its last layer (linear) says logits, as it
-    always did (review: "auto" guessed probabilities from logits in [0, 1]). ops after the
-    last layer of a functional model make the last layer say nothing about the output."""
+    """Only a layer known to make the output says what the output is. A subclassed model
+    has no graph to check, and its ``call`` may apply a softmax after a linear last layer
+    (review: read as logits, softmaxed twice, an ECE gate passed at 0.05 where the truth is
+    0.43): its kind is inferred from the values, or stated with ``output=``. ops after the
+    last layer of a functional model make that layer say nothing either."""
     keras = pytest.importorskip("keras")
     from keras import ops
 
-    class Subclassed(keras.Model):
+    class SoftmaxInCall(keras.Model):
         def __init__(self):
             super().__init__()
-            self.head = keras.layers.Dense(1)
+            self.head = keras.layers.Dense(3)  # linear: says nothing of what call returns
 
         def call(self, x):
-            return self.head(x)
+            return ops.softmax(self.head(x))
 
-    subclassed = Subclassed()
-    subclassed(np.zeros((1, 3), np.float32))
-    assert adapt(subclassed).output == "logits"
+    subclassed = SoftmaxInCall()
+    rows = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    subclassed(rows)
+    assert adapt(subclassed).output == "auto"
+    inferred = adapt(subclassed).outputs(Dataset.from_arrays(rows, np.arange(20) % 3))
+    assert inferred.kind == "probabilities"
+    assert adapt(subclassed, output="logits").output == "logits"  # stated, not inferred
     inputs = keras.Input((3,))
     p = keras.layers.Dense(2, activation="softmax")(inputs)
     assert adapt(keras.Model(inputs, p)).output == "probabilities"

@@ -85,6 +85,31 @@ def test_a_mixed_install_declares_the_same_requirements(mixed: Path) -> None:
     assert run.stdout == with_sources.stdout
 
 
+def test_a_stale_pyc_beside_the_sources_is_skipped_or_loses_to_them(tmp_path: Path) -> None:
+    """A leftover bare .pyc that fails to import stopped every pytest run (the plugin loads
+    through its entry point); one that declares a requirement again replaced the source's."""
+    copy = tmp_path / "pytest_modelguard"
+    shutil.copytree(
+        Path(pytest_modelguard.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    checks = copy / "checks"
+    (checks / "gone.py").write_text("import a_module_that_is_gone\n")
+    shutil.copy(checks / "performance.py", checks / "old_performance.py")  # an old copy
+    for stale in ("gone.py", "old_performance.py"):
+        assert compileall.compile_file(checks / stale, quiet=1, legacy=True)
+        (checks / stale).unlink()
+    run = _run(
+        "import warnings; warnings.simplefilter('always')\n"
+        "from pytest_modelguard.core import spec\n"
+        "print(spec.requirements()['performance'].module)",
+        tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "pytest_modelguard.checks.performance"
+    assert "skipped pytest_modelguard.checks.gone" in run.stderr
+    assert "the source's is used" in run.stderr
+
+
 def test_a_raw_gate_mark_fails_in_a_sourceless_install(sourceless: Path, tmp_path: Path) -> None:
     (tmp_path / "test_raw.py").write_text(
         "import pytest\n"

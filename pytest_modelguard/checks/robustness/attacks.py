@@ -489,9 +489,10 @@ def _in_graph(adapter: Adapter, graph: Callable[..., Any]) -> Callable[..., Any]
         except Exception as exc:
             raise GateError(
                 f"the attack ensemble runs PGD as one TensorFlow graph, and {adapter.name} "
-                f"cannot be traced into one ({type(exc).__name__}: {exc}). Make the model "
-                "traceable (TensorFlow ops only, no NumPy inside its call), or choose one "
-                "attack, attack='pgd' (eager) or attack='hopskipjump'"
+                f"failed in it ({type(exc).__name__}: {exc}). If the model cannot be traced "
+                "(NumPy inside its call), make it use TensorFlow ops only, or choose one "
+                "attack, attack='hopskipjump'; if the batch of stacked runs is too large, "
+                "attack fewer rows (samples=)"
             ) from exc
 
     return run
@@ -552,11 +553,11 @@ def attack_error(attack: str, adapter: Adapter, exc: Exception) -> GateError:
         )
     if attack in DECISION_BASED and isinstance(exc, AssertionError):
         return GateError(
-            f"the {attack} attack on {adapter.name} failed foolbox's own consistency check "
-            f"({text or 'AssertionError'}): a point it had seen misclassified was classified "
-            "right on a later call. A model whose outputs vary slightly from call to call "
-            "(noise at inference below the gate's determinism check) does this; make "
-            "predictions deterministic"
+            f"the {attack} attack on {adapter.name} failed one of foolbox's internal checks "
+            f"({text}). Most often a point it had seen misclassified was classified right on "
+            "a later call: a model whose outputs vary slightly from call to call (noise at "
+            "inference below the gate's determinism check) does this; make predictions "
+            "deterministic"
         )
     return GateError(f"the {attack} attack on {adapter.name} raised {text}")
 
