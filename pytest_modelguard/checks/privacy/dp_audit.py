@@ -234,12 +234,7 @@ def _require_a_new_training(model: Any, audited: Any, output: Any, canaries: Dat
     saw the canaries: the audit would find nothing and pass, whatever the claim."""
     if model is None:
         return
-    from pytest_modelguard.adapters import adapt
-
-    same = audited is model or np.array_equal(
-        np.asarray(adapt(model).outputs(canaries).array), np.asarray(output.array)
-    )
-    if same:
+    if _scores_like(model, audited, output, canaries):
         raise GateError(
             "the trainer returned a model that scores the canaries exactly like the model "
             "under test: it ignores the subset it is given (e.g. returns a fitted model "
@@ -256,12 +251,7 @@ def _require_the_canaries_to_matter(
     the original data) gives the same one, and the audit would pass any claim. This needs
     no model under test, and a DP trainer passes it: its noise hides single rows, not the
     swap of half the canaries, and the same seed makes the noise itself no difference."""
-    from pytest_modelguard.adapters import adapt
-
-    same = probe is audited or np.array_equal(
-        np.asarray(adapt(probe).outputs(canaries).array), np.asarray(output.array)
-    )
-    if same:
+    if _scores_like(probe, audited, output, canaries):
         raise GateError(
             "the trainer ignores the subset it is given: trained with the same seed on the "
             "other half of the canaries it returned a model that scores every canary exactly "
@@ -269,6 +259,17 @@ def _require_the_canaries_to_matter(
             "original data), so the canaries never reached training and the audit would "
             "pass any claim; make trainer(subset) train a new model on subset"
         )
+
+
+def _scores_like(model: Any, audited: Any, output: Any, canaries: Dataset) -> bool:
+    """Whether ``model`` is the audited model, or scores every canary exactly as it did."""
+    from pytest_modelguard.adapters import adapt
+
+    if model is audited:
+        return True
+    return np.array_equal(
+        np.asarray(adapt(model).outputs(canaries).array), np.asarray(output.array)
+    )
 
 
 def _wrong_labels(labels: np.ndarray, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

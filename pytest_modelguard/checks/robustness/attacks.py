@@ -324,7 +324,7 @@ def run_attack(
     on_numpy = isinstance(fmodel, fb.NumPyModel)  # eager TensorFlow ops would cost ~4x
     as_array = _array_maker(on_numpy)
     images, targets = as_array(space.inputs, np.float32), as_array(labels, np.int64)
-    require_deterministic(adapter, fmodel, images)
+    clean = require_deterministic(adapter, fmodel, images)
     instance = build_attack(fb, attack, norm, steps, n_classes, options)
     success = np.zeros((len(space.eps), len(labels)), dtype=bool)
     attacked = np.arange(len(labels))
@@ -336,7 +336,7 @@ def run_attack(
             # these start from a misclassified input; a row the model already gets wrong
             # starts at itself and foolbox divides by that zero distance (NaN inputs reach
             # the model): such rows count as broken, as foolbox counts them, unattacked
-            wrong = np.asarray(fmodel(images)).argmax(axis=1) != labels
+            wrong = clean.argmax(axis=1) != labels
             success[:, wrong] = True
             attacked = np.flatnonzero(~wrong)
             take = (lambda a: a[attacked]) if on_numpy else (lambda a: tf.gather(a, attacked))
@@ -361,10 +361,11 @@ def run_attack(
     return AttackRun(success=success, logits=note, seed=seed, points=points)
 
 
-def require_deterministic(adapter: Adapter, fmodel: Any, images: Any) -> None:
+def require_deterministic(adapter: Adapter, fmodel: Any, images: Any) -> np.ndarray:
     """Two passes over the same rows must agree: an attack on a model that is random at
     inference counts a row broken when noise alone flips it (robust accuracy 0.0 where the
-    model's own is 0.48, measured), and no figure of such a model means anything."""
+    model's own is 0.48, measured), and no figure of such a model means anything. Returns
+    the first pass's outputs, the rows' clean scores."""
     first, second = (np.asarray(fmodel(images), dtype=np.float64) for _ in range(2))
     gap = float(np.max(np.abs(first - second), initial=0.0))
     if not np.isfinite(gap) or gap > 1e-4 * (1.0 + float(np.max(np.abs(first), initial=0.0))):
@@ -375,6 +376,7 @@ def require_deterministic(adapter: Adapter, fmodel: Any, images: Any) -> None:
             "not defined. Make predictions deterministic (training=False, fixed randomness), "
             "or average the randomness inside the model and attack that"
         )
+    return first
 
 
 def _array_maker(on_numpy: bool) -> Callable[[Any, Any], Any]:
@@ -811,13 +813,13 @@ class _Ensemble:
         goals = [self.labels] + [ranked[:, k] for k in range(min(TARGETS, ranked.shape[1]))]
         rels = [PGD_SCHEDULE[r % len(PGD_SCHEDULE)] for r in range(sweeps)]
         runs = [(rel, k) for rel in rels for k in range(len(goals))]
-        graph = self._graph(call, space.box)
+        graph = _in_graph(self.adapter, self._graph(call, space.box))
         found = np.zeros((len(runs), *self.success.shape), dtype=bool)
         for i, e in enumerate(space.eps):
             rows = self.standing(i)
             if not len(rows):
                 continue
-            broken = _in_graph(self.adapter, graph)(
+            broken = graph(
                 np.tile(space.inputs[rows], (len(runs),) + (1,) * (self.x.ndim - 1)),
                 np.tile(self.labels[rows], len(runs)),
                 np.concatenate([goals[k][rows] for _, k in runs]),
